@@ -1,0 +1,88 @@
+"""What one probe observed, and which word of the outcome vocabulary it is (DESIGN.md §4).
+
+| outcome      | observed signal                                   |
+|--------------|---------------------------------------------------|
+| allowed      | 2xx                                               |
+| denied-l4    | agent's x-probe-error: reset or eof               |
+| denied-l7    | 403 whose body starts with "RBAC: access denied"  |
+| unreachable  | agent's x-probe-error: refused, timeout or dns    |
+| status N     | any other status (418 fault, 503, 404, 504, ...)  |
+| error        | agent's x-probe-error: error (not a mesh decision)|
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+RBAC_DENIED_BODY = "RBAC: access denied"
+
+
+class ProbeError(StrEnum):
+    """Values of the agent's `x-probe-error` header."""
+
+    RESET = "reset"
+    EOF = "eof"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    DNS = "dns"
+    ERROR = "error"
+
+
+class Kind(StrEnum):
+    ALLOWED = "allowed"
+    DENIED_L4 = "denied-l4"
+    DENIED_L7 = "denied-l7"
+    UNREACHABLE = "unreachable"
+    STATUS = "status"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One observation, as seen by the harness through the agent."""
+
+    status: int
+    probe_error: ProbeError | None = None
+    served_by: str | None = None  # echo's x-served-by, e.g. "reviews-v2"
+    l7: bool = False  # the backend saw x-request-id: an Envoy was in the path
+    elapsed_ms: float = 0.0
+    body_excerpt: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # response headers, lower-case
+    backend_headers: Mapping[str, str] = field(default_factory=dict)  # what echo received
+    attempt: int | None = None  # echo's count of this x-request-id (retries)
+    detail: str = ""  # agent's error detail
+
+    @property
+    def kind(self) -> Kind:
+        if self.probe_error is not None:
+            if self.probe_error in (ProbeError.RESET, ProbeError.EOF):
+                return Kind.DENIED_L4
+            if self.probe_error is ProbeError.ERROR:
+                return Kind.ERROR
+            return Kind.UNREACHABLE
+        if self.status == 403 and self.body_excerpt.startswith(RBAC_DENIED_BODY):
+            return Kind.DENIED_L7
+        if 200 <= self.status < 300:
+            return Kind.ALLOWED
+        return Kind.STATUS
+
+    def served_by_matches(self, expected: str) -> bool:
+        """`v2` matches `reviews-v2`; a full `reviews-v2` matches itself."""
+        if self.served_by is None:
+            return False
+        return self.served_by == expected or self.served_by.endswith(f"-{expected}")
+
+    def describe(self) -> str:
+        """Short human form: `allowed (200, reviews-v2)`, `denied-l4 (reset)`, `status 418`."""
+        kind = self.kind
+        if self.probe_error is not None:
+            return f"{kind.value} ({self.probe_error.value})"
+        if kind is Kind.DENIED_L7:
+            return f"denied-l7 (403 {RBAC_DENIED_BODY})"
+        if kind is Kind.ALLOWED:
+            extra = f", {self.served_by}" if self.served_by else ""
+            return f"allowed ({self.status}{extra})"
+        excerpt = self.body_excerpt.strip().splitlines()[0][:60] if self.body_excerpt.strip() else ""
+        return f"status {self.status}" + (f" ({excerpt})" if excerpt else "")
