@@ -84,5 +84,7 @@ class Outcome:
         if kind is Kind.ALLOWED:
             extra = f", {self.served_by}" if self.served_by else ""
             return f"allowed ({self.status}{extra})"
-        excerpt = self.body_excerpt.strip().splitlines()[0][:60] if self.body_excerpt.strip() else ""
+        excerpt = (
+            self.body_excerpt.strip().splitlines()[0][:60] if self.body_excerpt.strip() else ""
+        )
         return f"status {self.status}" + (f" ({excerpt})" if excerpt else "")

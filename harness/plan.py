@@ -32,7 +32,9 @@ def plan_dict(s: Scenario) -> dict[str, Any]:
         "title": s.title,
         "dataplane": s.dataplane,
         "features": list(s.features),
-        "namespaces": [{"name": n.name, "mode": n.mode, "labels": n.labels} for n in topo.namespaces],
+        "namespaces": [
+            {"name": n.name, "mode": n.mode, "labels": n.labels} for n in topo.namespaces
+        ],
         "clients": [
             {"name": a.client, "namespace": a.namespace, "principal": a.principal}
             for a in topo.agents
@@ -75,7 +77,7 @@ def plan_json(s: Scenario) -> str:
 
 
 def _expect_words(summary: dict[str, Any]) -> str:
-    parts = []
+    parts: list[str] = []
     for key, value in summary.items():
         if key == "outcome":
             parts.insert(0, str(value))

@@ -101,6 +101,7 @@ class ScenarioItem(pytest.Item):
         from harness.live import live_session  # the live path loads only with a cluster
 
         session = live_session(self.config)
+        _record_environment(self.config, session.environment)
         result = session.run(self.scenario)
         self.config.stash[RESULTS_KEY].append(result)
         for step in result.steps:
@@ -143,9 +144,28 @@ def _step_text(step: Any) -> str:
     lines = [f"{step.title} [{step.verdict}] in {step.duration_s:.1f}s"]
     for p in step.probes:
         seen = p.observations[-1].describe() if p.observations else "-"
-        ttc = f", consistent after {p.time_to_consistency_s:.1f}s" if p.time_to_consistency_s else ""
+        ttc = (
+            f", consistent after {p.time_to_consistency_s:.1f}s" if p.time_to_consistency_s else ""
+        )
         lines.append(f"  {p.verdict:4} {p.client} -> {p.url}: saw {seen}{ttc}")
     return "\n".join(lines)
+
+
+ENV_RECORDED = pytest.StashKey[bool]()
+
+
+def _record_environment(config: pytest.Config, env: Environment) -> None:
+    """Versions as JUnit testsuite properties (what `record_testsuite_property` does)."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None or config.stash.get(ENV_RECORDED, False):
+        return
+    from harness.report import junit_properties
+
+    for name, value in junit_properties(env):
+        xml.add_global_property(name, value)
+    config.stash[ENV_RECORDED] = True
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -157,5 +177,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     live = config.stash.get(LIVE_KEY, None)
     env = live.environment if live is not None else Environment(provider="none")
-    run = RunResult(environment=env, scenarios=list(config.stash[RESULTS_KEY]))
+    results: list[ScenarioResult] = config.stash[RESULTS_KEY]
+    run = RunResult(environment=env, scenarios=list(results))
     write_json_report(run, Path(path))

@@ -289,12 +289,12 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
         problems.append(
             doc.problem(["name"], f"name {s.name!r} must match its directory {s.directory.name!r}")
         )
-    for i, ns in enumerate(s.namespaces):
-        if not ns.name.startswith(s.name):
+    for i, name in enumerate(ns_names):
+        if not name.startswith(s.name):
             problems.append(
                 doc.problem(
                     ["namespaces", i, "name"],
-                    f"namespace {ns.name!r} must start with the scenario name {s.name!r} "
+                    f"namespace {name!r} must start with the scenario name {s.name!r} "
                     "(so scenarios can run in parallel on one cluster)",
                 )
             )
@@ -304,12 +304,12 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
         ("waypoints", s.waypoints),
     ):
         for i, item in enumerate(items):
-            ns = getattr(item, "namespace", None)
-            if ns is not None and ns not in ns_names:
+            item_ns: str | None = getattr(item, "namespace", None)
+            if item_ns is not None and item_ns not in ns_names:
                 problems.append(
                     doc.problem(
                         [section, i, "namespace"],
-                        f"unknown namespace {ns!r}; declared: {', '.join(ns_names)}",
+                        f"unknown namespace {item_ns!r}; declared: {', '.join(ns_names)}",
                     )
                 )
     services = {b.service for b in s.backends}
