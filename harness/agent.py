@@ -35,7 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_PROXY_LISTEN = "127.0.0.1:15000"
+# Not 15000: that is the Envoy admin port inside every Istio sidecar (15000-15090 are reserved).
+DEFAULT_PROXY_LISTEN = "127.0.0.1:14000"
 DEFAULT_ECHO_LISTEN = "0.0.0.0:9080"
 DEFAULT_TIMEOUT_S = 5.0
 MAX_TIMEOUT_S = 300.0
@@ -108,6 +109,8 @@ def is_loopback(host: str) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs under a burst (a 1 s retransmit each).
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can stall in a pod.
@@ -115,6 +118,11 @@ class _Server(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name = str(host)
         self.server_port = int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # One line instead of socketserver's traceback: a client that vanished is routine.
+        exc = sys.exc_info()[1]
+        sys.stderr.write(f"connection from {client_address[0]} failed: {exc!r}\n")
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -202,17 +210,27 @@ def read_body(handler: BaseHTTPRequestHandler, max_bytes: int) -> tuple[bytes, b
 def linger_close(handler: BaseHTTPRequestHandler) -> None:
     """Close after draining what the client still sends, so it reads our answer, not an RST."""
     handler.close_connection = True
-    sock = cast(socket.socket, handler.connection)
     try:
         handler.wfile.flush()
+    except OSError:
+        return
+    drain_and_shut(cast(socket.socket, handler.connection))
+
+
+def drain_and_shut(sock: socket.socket) -> None:
+    """Half-close, then read what is still arriving (bounded in time and bytes)."""
+    try:
         sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(LINGER_S)
         deadline = time.monotonic() + LINGER_S
         drained = 0
-        while drained < LINGER_BYTES and time.monotonic() < deadline:
+        while drained < LINGER_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            sock.settimeout(remaining)
             chunk = sock.recv(READ_CHUNK)
             if not chunk:
-                break
+                return
             drained += len(chunk)
     except OSError:
         pass
@@ -334,13 +352,18 @@ def _set_remaining(conn: http.client.HTTPConnection, deadline: float) -> None:
 def _read_response(
     conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float
 ) -> bytes:
+    expected = response.length  # Content-Length, or None (chunked, or until close)
     parts: list[bytes] = []
     total = 0
     while True:
         _set_remaining(conn, deadline)  # a slow drip cannot outlive the probe timeout
         chunk = response.read(READ_CHUNK)
         if not chunk:
-            return b"".join(parts)
+            data = b"".join(parts)
+            # read(amt) returns short data at EOF instead of raising: check the length here.
+            if expected is not None and total < expected:
+                raise http.client.IncompleteRead(data, expected - total)
+            return data
         total += len(chunk)
         if total > MAX_RESPONSE_BYTES:
             raise ValueError(f"response over {MAX_RESPONSE_BYTES} bytes")
@@ -431,9 +454,7 @@ class ProxyServer(_Server):
                 "Connection: close\r\n\r\n"
             )
             sock.sendall(head.encode("ascii") + body)
-            sock.shutdown(socket.SHUT_WR)
-            while sock.recv(READ_CHUNK):
-                pass
+            drain_and_shut(sock)
         except OSError:
             pass
         finally:
@@ -446,6 +467,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # persistent connections towards the harness
     timeout = CLIENT_IDLE_TIMEOUT_S
     server_version = "ambient-harness-agent"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
 
     @property
     def proxy(self) -> ProxyServer:
@@ -461,14 +483,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
         # Refuse an oversized body before the client sends it.
         length = self.headers.get("Content-Length", "")
         if length.strip().isdigit() and int(length) > self.proxy.max_body:
-            self._answer(413, {"error": "too-large", "detail": "request body too large"})
-            linger_close(self)
+            self._refuse(413, "too-large", "request body too large")
             return False
         return super().handle_expect_100()
 
     def do_CONNECT(self) -> None:
-        self._answer(405, {"error": "method", "detail": "CONNECT is not supported"})
-        self._log(405, None, 0.0)
+        # No tunnels: the agent only replays plain HTTP requests (the mesh does the TLS).
+        self._refuse(405, "method", "CONNECT is not supported")
 
     def _handle(self) -> None:
         if self.path.startswith("/"):
@@ -480,14 +501,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
             timeout = self._timeout()
             body, framed = read_body(self, self.proxy.max_body)
         except BodyTooLarge as exc:
-            self._answer(413, {"error": "too-large", "detail": str(exc)})
-            linger_close(self)
-            self._log(413, None, 0.0)
+            self._refuse(413, "too-large", str(exc))
             return
         except BadRequest as exc:
-            self._answer(400, {"error": "bad-request", "detail": str(exc)})
-            linger_close(self)
-            self._log(400, None, 0.0)
+            self._refuse(400, "bad-request", str(exc))
             return
         headers = upstream_headers(list(self.headers.items()), target)
         result = fetch(self.command, target, headers, body if framed else None, timeout)
@@ -518,8 +535,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._log(200, None, 0.0)
             return
         detail = "send absolute-form targets (http://host:port/path) through this proxy"
-        self._answer(400, {"error": "bad-request", "detail": detail})
-        self._log(400, None, 0.0)
+        self._refuse(400, "bad-request", detail)
 
     def _pass_through(self, upstream: Upstream, elapsed_ms: float) -> None:
         bodyless = (
@@ -536,6 +552,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if not bodyless:
             self._write(upstream.body)
+
+    def _refuse(self, status: int, error: str, detail: str) -> None:
+        """Answer before reading the body, then close (the rest of it is not HTTP to us)."""
+        self._answer(status, {"error": error, "detail": detail}, [("Connection", "close")])
+        linger_close(self)
+        self._log(status, None, 0.0)
 
     def _answer(
         self,
@@ -612,6 +634,7 @@ DELAY_PATH = re.compile(r"(?:^|/)delay/(\d+(?:\.\d+)?)/?$")
 class EchoHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ambient-harness-echo"
+    disable_nagle_algorithm = True
 
     @property
     def echo(self) -> EchoServer:
@@ -627,7 +650,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         try:
             read_body(self, DEFAULT_MAX_BODY * 10)
         except (BodyTooLarge, BadRequest) as exc:
-            self._reply(413 if isinstance(exc, BodyTooLarge) else 400, 1)
+            self._reply(413 if isinstance(exc, BodyTooLarge) else 400, 1, close=True)
             linger_close(self)
             return
         path = urlsplit(self.path).path
@@ -640,7 +663,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         attempt = self.echo.attempts.see(self.headers.get("x-request-id"))
         self._reply(status, attempt)
 
-    def _reply(self, status: int, attempt: int) -> None:
+    def _reply(self, status: int, attempt: int, close: bool = False) -> None:
         echo = self.echo
         served_by = f"{echo.service}-{echo.version}"
         payload = {
@@ -661,6 +684,8 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.send_header("x-echo-attempt", str(attempt))
         if not bodyless:
             self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if not bodyless and self.command != "HEAD":
             try:

@@ -91,11 +91,12 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _tools_fetch(args: argparse.Namespace) -> int:
     from harness.tools import ToolUnavailable, fetch_all_tools
+    from harness.versions import UnsupportedPlatform
 
     try:
-        for path in fetch_all_tools():
-            print(path)
-    except ToolUnavailable as exc:
+        for name, path in fetch_all_tools(istio_version=args.istio_version).items():
+            print(f"{name}\t{path}")
+    except (ToolUnavailable, UnsupportedPlatform) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tools", help="pinned kind/kubectl/istioctl")
     tsub = p.add_subparsers(dest="action", required=True)
     f = tsub.add_parser("fetch", help="download and verify the pinned tools into the cache")
+    f.add_argument("--istio-version", default=None, help="istioctl of this version (default: pin)")
     f.set_defaults(handler=_tools_fetch)
     return parser
 

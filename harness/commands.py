@@ -79,6 +79,9 @@ def istioctl_version(istioctl: Path) -> Argv:
     return [str(istioctl), "version", "--remote=false", "-o", "json"]
 
 
+ALPHA_GATEWAY_API_FLAG = "PILOT_ENABLE_ALPHA_GATEWAY_API"
+
+
 def istioctl_install(
     istioctl: Path,
     *,
@@ -95,6 +98,9 @@ def istioctl_install(
     argv = [str(istioctl), "install", "--set", f"profile={profile}"]
     if access_log:
         argv += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
+    # TCPRoute/TLSRoute are alpha in Gateway API; istiod ignores them without this flag, and
+    # the catalogue's ambient-tcproute scenario routes TCP through a waypoint.
+    argv += ["--set", f"values.pilot.env.{ALPHA_GATEWAY_API_FLAG}=true"]
     for item in sets:
         argv += ["--set", item]
     argv.append("--skip-confirmation")

@@ -101,11 +101,15 @@ class ScenarioItem(pytest.Item):
         from harness.live import live_session  # the live path loads only with a cluster
 
         session = live_session(self.config)
+        self.config.stash[LIVE_KEY] = session  # live_session caches it too; reports read it
         _record_environment(self.config, session.environment)
         result = session.run(self.scenario)
         self.config.stash[RESULTS_KEY].append(result)
         for step in result.steps:
             self.add_report_section("call", f"step {step.name}", _step_text(step))
+        for diagnostics in session.diagnostics(self.scenario.name):
+            for title, text in diagnostics.report_sections():
+                self.add_report_section("call", title, text)
         if result.verdict == "skipped":
             pytest.skip(result.skipped_reason or "skipped")
         if result.verdict != "pass":
@@ -168,15 +172,27 @@ def _record_environment(config: pytest.Config, env: Environment) -> None:
     config.stash[ENV_RECORDED] = True
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    path = config.getoption("report_json", default=None)
-    if not path:
-        return
-    from harness.report import write_json_report
-
+def _run_result(config: pytest.Config) -> RunResult:
     live = config.stash.get(LIVE_KEY, None)
     env = live.environment if live is not None else Environment(provider="none")
     results: list[ScenarioResult] = config.stash[RESULTS_KEY]
-    run = RunResult(environment=env, scenarios=list(results))
-    write_json_report(run, Path(path))
+    return RunResult(environment=env, scenarios=list(results))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = session.config.getoption("report_json", default=None)
+    if path:
+        from harness.report import write_json_report
+
+        write_json_report(_run_result(session.config), Path(path))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Quiet on success; on failure, every failed probe with expected vs observed."""
+    results: list[ScenarioResult] = config.stash[RESULTS_KEY]
+    if not any(r.verdict in ("fail", "error") for r in results):
+        return
+    from harness.report import failure_summary
+
+    terminalreporter.write_sep("=", "ambient-harness: failed probes")
+    terminalreporter.write_line(failure_summary(_run_result(config)))

@@ -42,9 +42,12 @@ class StepResult:
     probes: list[ProbeResult] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
+    skipped_reason: str | None = None  # not run, e.g. because an earlier step failed
 
     @property
     def verdict(self) -> Verdict:
+        if self.skipped_reason is not None:
+            return "skipped"
         if self.error is not None:
             return "error"
         if any(p.verdict in ("fail", "error") for p in self.probes):

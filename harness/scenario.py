@@ -11,6 +11,7 @@ scenario or raises `SourceError` listing every problem as `file:line: field: mes
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -182,6 +183,12 @@ class Probe(Model):
         parts = urlsplit(v)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError("must be an absolute http:// URL, e.g. http://ratings:9080/ratings/1")
+        try:
+            port = parts.port  # urlsplit only checks the port when asked
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError(f"invalid port in {v!r}: expected 1-65535")
         return v
 
     @field_validator("headers")
@@ -272,11 +279,14 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     ns_names = [n.name for n in s.namespaces]
 
+    def at(loc: list[str | int], message: str) -> Problem:
+        return doc.problem(loc, f"{format_path(tuple(loc))}: {message}")
+
     def dup(kind: str, names: list[str], section: str, attr: str) -> None:
         seen: set[str] = set()
         for i, n in enumerate(names):
             if n in seen:
-                problems.append(doc.problem([section, i, attr], f"duplicate {kind} name {n!r}"))
+                problems.append(at([section, i, attr], f"duplicate {kind} name {n!r}"))
             seen.add(n)
 
     dup("namespace", ns_names, "namespaces", "name")
@@ -287,12 +297,12 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
 
     if s.directory.name and s.name != s.directory.name:
         problems.append(
-            doc.problem(["name"], f"name {s.name!r} must match its directory {s.directory.name!r}")
+            at(["name"], f"name {s.name!r} must match its directory {s.directory.name!r}")
         )
     for i, name in enumerate(ns_names):
         if not name.startswith(s.name):
             problems.append(
-                doc.problem(
+                at(
                     ["namespaces", i, "name"],
                     f"namespace {name!r} must start with the scenario name {s.name!r} "
                     "(so scenarios can run in parallel on one cluster)",
@@ -307,7 +317,7 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
             item_ns: str | None = getattr(item, "namespace", None)
             if item_ns is not None and item_ns not in ns_names:
                 problems.append(
-                    doc.problem(
+                    at(
                         [section, i, "namespace"],
                         f"unknown namespace {item_ns!r}; declared: {', '.join(ns_names)}",
                     )
@@ -317,7 +327,7 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
         for j, svc in enumerate(w.services):
             if svc not in services:
                 problems.append(
-                    doc.problem(["waypoints", i, "services", j], f"unknown backend service {svc!r}")
+                    at(["waypoints", i, "services", j], f"unknown backend service {svc!r}")
                 )
     clients = [c.name for c in s.clients]
     for i, st in enumerate(s.steps):
@@ -326,16 +336,14 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
                 p = s.directory / rel
                 if Path(rel).is_absolute() or ".." in Path(rel).parts:
                     problems.append(
-                        doc.problem(
-                            ["steps", i, key, j], f"{rel!r}: must be a path inside the scenario"
-                        )
+                        at(["steps", i, key, j], f"{rel!r}: must be a path inside the scenario")
                     )
                 elif not p.is_file():
-                    problems.append(doc.problem(["steps", i, key, j], f"{rel!r}: file not found"))
+                    problems.append(at(["steps", i, key, j], f"{rel!r}: file not found"))
         for j, pr in enumerate(st.probes):
             if pr.from_ not in clients:
                 problems.append(
-                    doc.problem(
+                    at(
                         ["steps", i, "probes", j, "from"],
                         f"unknown client {pr.from_!r}; declared clients: {', '.join(clients)}",
                     )
@@ -360,8 +368,82 @@ def _pydantic_problems(doc: Document, err: ValidationError) -> list[Problem]:
             msg = msg.removeprefix("Value error, ")
         elif e["type"] == "string_pattern_mismatch":
             msg = f"{e['input']!r} is not a valid name (lower-case letters, digits and '-')"
+        else:
+            msg = _plain_message(e["type"], e.get("ctx") or {}, e["input"]) or msg
+        if e["type"] == "extra_forbidden" and loc:
+            msg += _did_you_mean(str(loc[-1]), _field_names(loc[:-1]))
         problems.append(doc.problem(loc, f"{format_path(tuple(loc))}: {msg}"))
     return problems
+
+
+_EXPECTED_TYPES = {
+    "int_type": "integer",
+    "float_type": "number",
+    "bool_type": "boolean",
+    "string_type": "string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+}
+_BOUNDS = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    for t, name in ((int, "integer"), (float, "number"), (str, "string"), (list, "a list")):
+        if isinstance(value, t):
+            return f"{name} {value!r}" if t in (int, float, str) else name
+    return "a mapping" if isinstance(value, dict) else "null" if value is None else "a value"
+
+
+def _plain_message(kind: str, ctx: dict[str, Any], value: Any) -> str | None:
+    """`expected integer, got string '9080'` rather than pydantic's `Input should be ...`."""
+    if kind in _EXPECTED_TYPES:
+        return f"expected {_EXPECTED_TYPES[kind]}, got {_yaml_type(value)}"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {_BOUNDS[kind]} {bound}, got {value!r}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s)"
+    return None
+
+
+def _field_names(loc: list[str | int]) -> list[str]:
+    """YAML names of the fields of the model at `loc` (for did-you-mean hints)."""
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        nested = [a for a in _type_args(info.annotation if info else None) if _is_model(a)]
+        if not nested:
+            return []
+        model = nested[0]
+    return [f.alias or n for n, f in model.model_fields.items() if n != "directory"]
+
+
+def _type_args(annotation: Any) -> list[Any]:
+    args = list(getattr(annotation, "__args__", ()) or ())
+    return [annotation, *(x for a in args for x in _type_args(a))]
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def parse_scenario(doc: Document, directory: Path) -> Scenario:

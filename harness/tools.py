@@ -661,6 +661,7 @@ def fetch_crds(
     """`ambient-harness schemas fetch`: the pinned CRD files, verified, into `crd_dir`.
 
     A file already there with the pinned digest is kept; any other content is replaced.
+    Raises `ToolUnavailable` (with the URL, file name and digest to provide by hand).
     """
     target = crd_dir or crd_dir_default()
     paths: list[Path] = []
@@ -668,6 +669,14 @@ def fetch_crds(
         dest = target / bundle.filename
         pinned = bundle.artifact.sha256
         if not (dest.is_file() and pinned is not None and _file_sha256(dest) == pinned):
-            download_verified(bundle.artifact, dest, fetcher=fetcher)
+            try:
+                download_verified(bundle.artifact, dest, fetcher=fetcher)
+            except (DownloadError, OSError) as exc:
+                raise ToolUnavailable(
+                    f"{bundle.artifact.name}: download failed: {exc}\n"
+                    f"Download {bundle.artifact.url} yourself and save it as {dest} "
+                    f"(sha256 {pinned}), or point AMBIENT_HARNESS_CRD_DIR at a directory "
+                    f"holding {bundle.filename}."
+                ) from exc
         paths.append(dest)
     return paths

@@ -17,7 +17,7 @@ USE_WAYPOINT = "istio.io/use-waypoint"
 WAYPOINT_FOR = "istio.io/waypoint-for"
 WAYPOINT_CLASS = "istio-waypoint"
 WAYPOINT_PORT = 15008
-AGENT_PORT = 15000  # agent's loopback listen port inside the pod
+AGENT_PORT = 14000  # agent loopback port in the pod; Istio reserves 15000-15090 (Envoy admin 15000)
 
 
 def enrollment_labels(mode: NamespaceMode) -> dict[str, str]:

@@ -105,6 +105,10 @@ def parse_documents(file: Path, text: str) -> list[Document]:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         reason = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            # Where the unclosed bracket or block started: often the line to fix.
+            reason += f" ({context} at line {context_mark.line + 1})"
         raise SourceError([Problem(file, _mark_line(exc), f"invalid YAML: {reason}")]) from exc
     for index, node in enumerate(nodes):
         if node is None:

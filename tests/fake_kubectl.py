@@ -1,0 +1,78 @@
+"""A stand-in for `kubectl port-forward`, for offline tests of harness.portforward.
+
+Installed as an executable named `kubectl` in a temporary bin directory. It accepts the
+argument list the harness builds, listens on 127.0.0.1 (the requested local port, or any),
+prints kubectl's `Forwarding from 127.0.0.1:PORT -> REMOTE` line, and forwards every
+connection to 127.0.0.1:$FAKE_KUBECTL_UPSTREAM, printing `Handling connection for PORT`
+(padded with $FAKE_KUBECTL_NOISE bytes, to prove the harness drains its output).
+
+$FAKE_KUBECTL_ROUTES: JSON {"pod/NAME": port} choosing the upstream per target instead.
+$FAKE_KUBECTL_PIDS: a directory where each run records its pid (leak checks).
+$FAKE_KUBECTL_FAIL: print this as an error and exit 1 instead of forwarding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+
+def pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+def main(argv: list[str]) -> int:
+    pids = os.environ.get("FAKE_KUBECTL_PIDS")
+    if pids:
+        Path(pids, str(os.getpid())).write_text(" ".join(argv))
+    if "port-forward" not in argv:
+        print(f"fake kubectl: unsupported {argv}", file=sys.stderr)
+        return 2
+    failure = os.environ.get("FAKE_KUBECTL_FAIL")
+    if failure:
+        print(failure, file=sys.stderr)
+        return 1
+    assert argv[argv.index("--address") + 1] == "127.0.0.1"
+    local, _, remote = argv[-1].partition(":")
+    target = argv[-2]
+    routes = json.loads(os.environ.get("FAKE_KUBECTL_ROUTES", "{}"))
+    if target in routes:
+        upstream = int(routes[target])
+    elif "FAKE_KUBECTL_UPSTREAM" in os.environ:
+        upstream = int(os.environ["FAKE_KUBECTL_UPSTREAM"])
+    else:
+        print(f'error: pods "{target.partition("/")[2]}" not found', file=sys.stderr)
+        return 1
+    noise = "." * int(os.environ.get("FAKE_KUBECTL_NOISE", "0"))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(local or 0)))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    print(f"Forwarding from 127.0.0.1:{port} -> {remote}", flush=True)
+    while True:
+        conn, _ = listener.accept()
+        print(f"Handling connection for {port}{noise}", flush=True)
+        up = socket.create_connection(("127.0.0.1", upstream))
+        threading.Thread(target=pump, args=(conn, up), daemon=True).start()
+        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,538 @@
+"""The agent (proxy) and echo programs, run for real on loopback and probed with `Prober`.
+
+Upstreams that misbehave the way a mesh does (reset, close, refuse, hang) are small socket
+servers in this file; the agent and echo are the real `python agent.py ...` subprocesses.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import http.client
+import json
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from envoy_fixture import AGENT, Program, agent_args, echo_args, running
+
+from harness import agent
+from harness.outcome import Kind, ProbeError
+from harness.probe import AgentBusy, AgentUnreachable, Prober
+
+# --------------------------------------------------------------------------- raw upstreams
+
+
+def _read_head(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _reset(conn: socket.socket) -> None:
+    _read_head(conn)
+    _rst(conn)
+
+
+def _rst(conn: socket.socket) -> None:
+    # SO_LINGER on with a zero timeout: close() sends an RST, like a ztunnel denial.
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def _close(conn: socket.socket) -> None:
+    _read_head(conn)
+    _fin(conn)
+
+
+def _fin(conn: socket.socket) -> None:
+    conn.shutdown(socket.SHUT_RDWR)
+    conn.close()
+
+
+def _reset_mid_response(conn: socket.socket) -> None:
+    _read_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    _rst(conn)
+
+
+def _truncated(conn: socket.socket) -> None:
+    _read_head(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    _fin(conn)
+
+
+def _own_502(conn: socket.socket) -> None:
+    _read_head(conn)
+    body = b"upstream says bad gateway"
+    conn.sendall(
+        b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    _fin(conn)
+
+
+def _chunked_with_hop_headers(conn: socket.socket) -> None:
+    _read_head(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, x-hop\r\n"
+        b"x-hop: 1\r\nKeep-Alive: timeout=5\r\nx-end-to-end: kept\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    _fin(conn)
+
+
+class RawServer:
+    """Accepts on loopback and hands each connection to `behave` in a thread."""
+
+    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+        self.behave = behave
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            self.behave(conn)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], RawServer]]:
+    servers: list[RawServer] = []
+
+    def make(behave: Callable[[socket.socket], None]) -> RawServer:
+        servers.append(RawServer(behave))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def _hang(conn: socket.socket) -> None:
+    _read_head(conn)
+    conn.recv(1)  # blocks until the agent gives up and closes
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[Program]:
+    with running(agent_args("--max-body", "1024")) as program:
+        yield program
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[Program]:
+    with running(echo_args("ratings", "v1")) as program:
+        yield program
+
+
+@pytest.fixture(scope="module")
+def prober(proxy: Program) -> Iterator[Prober]:
+    with Prober(proxy.host, proxy.port) as p:
+        yield p
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nobody listens once this socket closes
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def test_allowed_through_agent(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/ratings/1", {"x-custom": "yes"})
+    assert outcome.kind is Kind.ALLOWED
+    assert outcome.status == 200
+    assert outcome.served_by == "ratings-v1"
+    assert outcome.served_by_matches("v1")
+    assert outcome.l7 is False  # no Envoy in the path: nobody added x-request-id
+    assert outcome.probe_error is None
+    assert outcome.backend_headers["x-custom"] == "yes"
+    assert outcome.headers["content-type"] == "application/json"
+    assert outcome.elapsed_ms > 0
+    assert outcome.attempt == 1
+    assert outcome.body_excerpt.startswith('{"service": "ratings", "version": "v1"')
+
+
+def test_reset_is_denied_l4(prober: Prober, raw_server: Callable[..., RawServer]) -> None:
+    outcome = prober.probe("GET", raw_server(_reset).url, timeout=2.0)
+    assert outcome.probe_error is ProbeError.RESET
+    assert outcome.kind is Kind.DENIED_L4
+    assert outcome.status == 502
+    assert "ConnectionResetError" in outcome.detail
+
+
+def test_reset_while_reading_response(prober: Prober, raw_server: Callable[..., RawServer]) -> None:
+    outcome = prober.probe("GET", raw_server(_reset_mid_response).url, timeout=2.0)
+    assert outcome.probe_error is ProbeError.RESET
+
+
+def test_close_without_response_is_eof(
+    prober: Prober, raw_server: Callable[..., RawServer]
+) -> None:
+    outcome = prober.probe("GET", raw_server(_close).url, timeout=2.0)
+    assert outcome.probe_error is ProbeError.EOF
+    assert outcome.kind is Kind.DENIED_L4
+
+
+def test_truncated_response_is_eof(prober: Prober, raw_server: Callable[..., RawServer]) -> None:
+    outcome = prober.probe("GET", raw_server(_truncated).url, timeout=2.0)
+    assert outcome.probe_error is ProbeError.EOF
+    assert outcome.status == 502  # the partial 200 is never passed on
+
+
+def test_closed_port_is_refused(prober: Prober) -> None:
+    outcome = prober.probe("GET", f"http://127.0.0.1:{closed_port()}/", timeout=2.0)
+    assert outcome.probe_error is ProbeError.REFUSED
+    assert outcome.kind is Kind.UNREACHABLE
+
+
+def test_silent_server_times_out_within_bound(
+    prober: Prober, raw_server: Callable[..., RawServer]
+) -> None:
+    outcome = prober.probe("GET", raw_server(_hang).url, timeout=0.5)
+    assert outcome.probe_error is ProbeError.TIMEOUT
+    assert outcome.kind is Kind.UNREACHABLE
+    assert 500 <= outcome.elapsed_ms < 5000
+
+
+def test_unknown_host_is_dns(prober: Prober) -> None:
+    outcome = prober.probe("GET", "http://nonexistent.invalid:9080/", timeout=2.0)
+    assert outcome.probe_error is ProbeError.DNS
+    assert outcome.kind is Kind.UNREACHABLE
+
+
+def test_upstream_502_is_not_a_probe_error(
+    prober: Prober, raw_server: Callable[..., RawServer]
+) -> None:
+    outcome = prober.probe("GET", raw_server(_own_502).url, timeout=2.0)
+    assert outcome.status == 502
+    assert outcome.probe_error is None
+    assert outcome.kind is Kind.STATUS
+    assert outcome.body_excerpt == "upstream says bad gateway"
+
+
+def test_response_passes_through_without_hop_by_hop(
+    prober: Prober, raw_server: Callable[..., RawServer]
+) -> None:
+    outcome = prober.probe("GET", raw_server(_chunked_with_hop_headers).url, timeout=2.0)
+    assert outcome.status == 200
+    assert outcome.body_excerpt == "hello world"
+    assert outcome.headers["x-end-to-end"] == "kept"
+    assert outcome.headers["set-cookie"] == "a=1, b=2"
+    assert outcome.headers["content-length"] == "11"
+    for hop in ("transfer-encoding", "x-hop", "keep-alive"):
+        assert hop not in outcome.headers
+
+
+def test_request_hop_by_hop_headers_are_not_forwarded(prober: Prober, echo: Program) -> None:
+    headers = {
+        "Connection": "keep-alive, x-hop",
+        "x-hop": "1",
+        "Keep-Alive": "timeout=5",
+        "Proxy-Connection": "keep-alive",
+        "x-end-to-end": "kept",
+    }
+    outcome = prober.probe("GET", f"{echo.url}/", headers, timeout=2.0)
+    seen = outcome.backend_headers
+    assert seen["x-end-to-end"] == "kept"
+    assert seen["host"] == f"127.0.0.1:{echo.port}"
+    for hop in ("connection", "x-hop", "keep-alive", "proxy-connection", "x-probe-timeout"):
+        assert hop not in seen
+
+
+def test_request_body_is_forwarded(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("POST", f"{echo.url}/submit", content=b"0123456789")
+    assert outcome.status == 200
+    assert outcome.backend_headers["content-length"] == "10"
+    assert '"method": "POST"' in outcome.body_excerpt
+
+
+# --------------------------------------------------------------------------- echo
+
+
+def test_echo_status(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/status/418")
+    assert outcome.status == 418
+    assert outcome.kind is Kind.STATUS
+    assert outcome.served_by == "ratings-v1"
+    assert outcome.probe_error is None
+
+
+def test_echo_status_204_has_no_body(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/status/204")
+    assert outcome.status == 204
+    assert outcome.body_excerpt == ""
+    assert outcome.served_by == "ratings-v1"
+
+
+def test_echo_delay(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/delay/0.3")
+    assert outcome.status == 200
+    assert outcome.elapsed_ms >= 300
+
+
+def test_echo_delay_longer_than_probe_timeout(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/delay/2", timeout=0.3)
+    assert outcome.probe_error is ProbeError.TIMEOUT
+
+
+def test_echo_counts_attempts_per_request_id(prober: Prober, echo: Program) -> None:
+    first = prober.probe("GET", f"{echo.url}/", {"x-request-id": "retry-me"})
+    second = prober.probe("GET", f"{echo.url}/", {"x-request-id": "retry-me"})
+    other = prober.probe("GET", f"{echo.url}/", {"x-request-id": "another"})
+    anonymous = [prober.probe("GET", f"{echo.url}/") for _ in range(2)]
+    assert (first.attempt, second.attempt, other.attempt) == (1, 2, 1)
+    assert second.headers["x-echo-attempt"] == "2"
+    assert [o.attempt for o in anonymous] == [1, 1]
+    assert first.l7 is True  # the echo saw an x-request-id (here: we sent it)
+
+
+def test_echo_reports_pod_from_downward_api_env() -> None:
+    env = {"POD_NAME": "ratings-v1-abc", "POD_NAMESPACE": "bookinfo"}
+    args = [sys.executable, str(AGENT), *echo_args("ratings", "v1")]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().rsplit(":", 1)[1])
+        body = httpx.get(f"http://127.0.0.1:{port}/", trust_env=False).json()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0
+    assert (body["pod"], body["namespace"]) == ("ratings-v1-abc", "bookinfo")
+
+
+def test_sample_keeps_order_and_count(prober: Prober, echo: Program) -> None:
+    outcomes = prober.sample("GET", f"{echo.url}/", 40, concurrency=8)
+    assert len(outcomes) == 40
+    assert {o.served_by for o in outcomes} == {"ratings-v1"}
+
+
+# --------------------------------------------------------------------------- agent safety
+
+
+def test_refuses_non_loopback_listen() -> None:
+    result = subprocess.run(
+        [sys.executable, str(AGENT), "proxy", "--listen", "0.0.0.0:0"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 2
+    assert "refusing to listen on '0.0.0.0'" in result.stderr
+    assert "--force-listen" in result.stderr
+
+
+def test_main_refuses_non_loopback_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert agent.main(["proxy", "--listen", "10.1.2.3:15000"]) == 2
+    assert "loopback" in capsys.readouterr().err
+
+
+def test_origin_form_other_than_healthz_is_400(proxy: Program) -> None:
+    assert httpx.get(f"{proxy.url}/healthz", trust_env=False).status_code == 200
+    response = httpx.get(f"{proxy.url}/ratings/1", trust_env=False)
+    assert response.status_code == 400
+    assert "absolute-form" in response.json()["detail"]
+
+
+def test_connect_is_405(proxy: Program) -> None:
+    conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=5)
+    conn.request("CONNECT", "example.com:443")
+    assert conn.getresponse().status == 405
+    conn.close()
+
+
+def test_oversized_body_is_413(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("POST", f"{echo.url}/", content=b"x" * 4096)
+    assert outcome.status == 413
+    assert outcome.headers["connection"] == "close"
+    assert outcome.served_by is None  # refused by the agent, never sent upstream
+
+
+def test_content_length_is_checked_before_reading(proxy: Program, echo: Program) -> None:
+    # Only the head is sent: a 413 proves the agent did not wait for 4096 body bytes.
+    head = f"POST {echo.url}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n"
+    with socket.create_connection((proxy.host, proxy.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        reply = sock.makefile("rb").read()  # the agent closes after answering
+    assert reply.startswith(b"HTTP/1.1 413")
+    assert b"Connection: close" in reply
+
+
+def test_expect_100_continue_is_refused_for_an_oversized_body(
+    proxy: Program, echo: Program
+) -> None:
+    head = (
+        f"POST {echo.url}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection((proxy.host, proxy.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        reply = sock.makefile("rb").readline()
+    assert reply.startswith(b"HTTP/1.1 413")  # not "100 Continue"
+
+
+def test_oversized_chunked_body_is_413(proxy: Program, echo: Program) -> None:
+    head = (
+        f"POST {echo.url}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    chunks = b"".join(b"200\r\n" + b"x" * 0x200 + b"\r\n" for _ in range(4)) + b"0\r\n\r\n"
+    with socket.create_connection((proxy.host, proxy.port), timeout=5) as sock:
+        sock.sendall(head + chunks)
+        reply = sock.makefile("rb").readline()
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_small_chunked_body_is_forwarded_with_length(proxy: Program, echo: Program) -> None:
+    def body() -> Iterator[bytes]:
+        yield b"abc"
+        yield b"defg"
+
+    with httpx.Client(proxy=proxy.url, trust_env=False) as client:
+        response = client.post(f"{echo.url}/", content=body())
+    assert response.status_code == 200
+    assert response.json()["headers"]["Content-Length"] == "7"
+
+
+def test_keep_alive_two_requests_one_connection(proxy: Program, echo: Program) -> None:
+    conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=5)
+    conn.request("GET", f"{echo.url}/one")  # http.client sends the absolute URL verbatim
+    first = conn.getresponse()
+    assert first.status == 200
+    first.read()
+    local = conn.sock.getsockname()
+    conn.request("GET", f"{echo.url}/two")
+    second = conn.getresponse()
+    assert second.status == 200
+    assert json.loads(second.read())["path"] == "/two"
+    assert conn.sock.getsockname() == local  # same client connection, not a reconnect
+    conn.close()
+
+
+def test_prober_keeps_alive_and_a_full_agent_answers_busy(echo: Program) -> None:
+    with (
+        running(agent_args("--max-connections", "1")) as small,
+        Prober(small.host, small.port) as prober,
+    ):
+        # One slot: five probes in a row only succeed over one kept-alive connection.
+        outcomes = [prober.probe("GET", f"{echo.url}/") for _ in range(5)]
+        assert [o.kind for o in outcomes] == [Kind.ALLOWED] * 5
+        # That idle connection still holds the slot: a second client is turned away.
+        with Prober(small.host, small.port) as other, pytest.raises(AgentBusy):
+            other.probe("GET", f"{echo.url}/")
+
+
+def test_agent_unreachable_is_an_exception() -> None:
+    with Prober("127.0.0.1", closed_port()) as prober:
+        assert prober.healthy() is False
+        with pytest.raises(AgentUnreachable):
+            prober.probe("GET", "http://ratings:9080/")
+
+
+def test_logs_one_line_per_request(proxy: Program, prober: Prober) -> None:
+    port = closed_port()
+    prober.probe("GET", f"http://127.0.0.1:{port}/logged?token=secret", timeout=1.0)
+    line = _wait_for_line(proxy, f":{port}/logged")
+    assert line.startswith(f"GET http://127.0.0.1:{port}/logged 502 refused ")
+    assert "secret" not in line
+
+
+def _wait_for_line(program: Program, needle: str, timeout: float = 5.0) -> str:
+    # The agent logs after it has answered, so the line may trail the response a little.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in reversed(program.lines):
+            if needle in line:
+                return line
+        time.sleep(0.01)
+    raise AssertionError(f"no log line with {needle!r} in {list(program.lines)[-5:]}")
+
+
+@pytest.mark.parametrize("mode", ["proxy", "echo"])
+def test_sigterm_exits_zero(mode: str) -> None:
+    args = agent_args() if mode == "proxy" else echo_args("ratings", "v1")
+    with running(args) as program:
+        assert httpx.get(f"{program.url}/healthz", trust_env=False).status_code == 200
+        assert program.stop(signal.SIGTERM) == 0
+        assert program.lines[-1] == f"{mode} stopped"
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_agent_imports_only_the_standard_library() -> None:
+    # It runs from a ConfigMap in python:*-slim, where the harness package does not exist.
+    tree = ast.parse(AGENT.read_text())
+    modules = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    top = {name.split(".")[0] for name in modules}
+    assert top - {"__future__"} <= sys.stdlib_module_names, top - sys.stdlib_module_names
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (ConnectionResetError(), "reset"),
+        (BrokenPipeError(), "reset"),
+        (http.client.RemoteDisconnected("closed"), "eof"),
+        (http.client.IncompleteRead(b"x", 10), "eof"),
+        (http.client.BadStatusLine(""), "eof"),
+        (http.client.BadStatusLine("garbage"), "error"),
+        (ConnectionRefusedError(), "refused"),
+        (TimeoutError(), "timeout"),
+        (socket.gaierror(-2, "Name or service not known"), "dns"),
+        (OSError(104, "reset by peer"), "reset"),
+        (ValueError("odd"), "error"),
+    ],
+)
+def test_classify(exc: BaseException, expected: str) -> None:
+    assert agent.classify(exc) == expected
+
+
+def test_parse_listen() -> None:
+    assert agent.parse_listen("127.0.0.1:15000") == ("127.0.0.1", 15000)
+    assert agent.parse_listen("[::1]:0") == ("::1", 0)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        agent.parse_listen("15000")
+    assert agent.is_loopback("::1") and agent.is_loopback("localhost")
+    assert not agent.is_loopback("0.0.0.0") and not agent.is_loopback("ratings")

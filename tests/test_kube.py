@@ -1,0 +1,483 @@
+"""harness.kube against the in-process fake API server: the request contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fake_apiserver import FakeApiServer
+
+from harness.kube import (
+    FIELD_MANAGER,
+    ApplyError,
+    Kube,
+    ObjectRef,
+    WaitTimeout,
+    daemonset_ref,
+    deployment_ref,
+    namespace_ref,
+    service_ref,
+    sort_for_apply,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+AUTHZ_L4 = REPO / "scenarios" / "ambient-authz-l4" / "manifests" / "ratings-allow-productpage.yaml"
+AP_PATH = (
+    "/apis/security.istio.io/v1/namespaces/ambient-authz-l4/authorizationpolicies/"
+    "ratings-allow-productpage"
+)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kube(api: FakeApiServer) -> Iterator[Kube]:
+    k = Kube(api.api_client(), poll_interval=0.005)
+    yield k
+    k.close()
+
+
+def ns_doc(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def obj(api_version: str, kind: str, name: str, ns: str | None = None, **extra: Any) -> dict:
+    meta: dict[str, Any] = {"name": name}
+    if ns is not None:
+        meta["namespace"] = ns
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra}
+
+
+def policy(name: str, ns: str = "demo") -> dict[str, Any]:
+    return obj("security.istio.io/v1", "AuthorizationPolicy", name, ns, spec={"action": "ALLOW"})
+
+
+def widget_crd() -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+
+
+def test_object_ref_prints_kind_namespace_and_name() -> None:
+    ref = ObjectRef("security.istio.io/v1", "AuthorizationPolicy", "ambient-authz-l4", "ratings")
+    assert str(ref) == "AuthorizationPolicy ambient-authz-l4/ratings"
+    assert str(namespace_ref("demo")) == "Namespace demo"
+    assert ref.group == "security.istio.io"
+
+
+def test_apply_order_puts_crds_and_namespaces_first_and_policies_last() -> None:
+    docs = [
+        policy("p"),
+        obj("gateway.networking.k8s.io/v1", "HTTPRoute", "r", "demo"),
+        obj("apps/v1", "Deployment", "d", "demo"),
+        obj("gateway.networking.k8s.io/v1", "Gateway", "g", "demo"),
+        obj("v1", "Service", "s", "demo"),
+        obj("v1", "ServiceAccount", "sa", "demo"),
+        ns_doc("demo"),
+        widget_crd(),
+    ]
+    kinds = [d["kind"] for d in sort_for_apply(docs)]
+    assert kinds == [
+        "CustomResourceDefinition",
+        "Namespace",
+        "ServiceAccount",
+        "Service",
+        "Deployment",
+        "Gateway",
+        "AuthorizationPolicy",  # unknown kinds keep their document order
+        "HTTPRoute",
+    ]
+
+
+def test_apply_step_sends_server_side_apply_to_the_manifests_namespace(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("ambient-authz-l4"))
+    docs = list(yaml.safe_load_all(AUTHZ_L4.read_text()))
+
+    refs = kube.apply_step(docs)
+
+    assert [str(r) for r in refs] == [
+        "AuthorizationPolicy ambient-authz-l4/ratings-allow-productpage"
+    ]
+    dry, real = api.patches(dry_run=True), api.patches(dry_run=False)
+    assert [r.path for r in dry] == [AP_PATH]
+    assert [r.path for r in real] == [AP_PATH]
+    for r in dry + real:
+        assert r.content_type == "application/apply-patch+yaml"
+        assert r.param("fieldManager") == FIELD_MANAGER
+        assert r.param("force") in ("True", "true")
+        assert r.body["metadata"]["namespace"] == "ambient-authz-l4"
+    assert api.requests.index(dry[0]) < api.requests.index(real[0])
+    stored = api.get("AuthorizationPolicy", "ambient-authz-l4", "ratings-allow-productpage")
+    assert stored is not None and stored["spec"]["action"] == "ALLOW"
+
+
+def test_namespace_is_applied_before_the_objects_in_it(api: FakeApiServer, kube: Kube) -> None:
+    docs = [
+        policy("allow", "fresh"),
+        obj("v1", "Service", "ratings", "fresh", spec={"ports": [{"port": 9080}]}),
+        obj("v1", "ServiceAccount", "bookinfo-ratings", "fresh"),
+        ns_doc("fresh", **{"istio.io/dataplane-mode": "ambient"}),
+    ]
+
+    refs = kube.apply_step(docs)
+
+    kinds = [r.kind for r in refs]
+    assert kinds == ["Namespace", "ServiceAccount", "Service", "AuthorizationPolicy"]
+    real = [r.path for r in api.patches(dry_run=False)]
+    assert real[0] == "/api/v1/namespaces/fresh"
+    # The namespace did not exist: its objects are dry-run only once it does.
+    ns_applied = api.requests.index(api.patches(dry_run=False)[0])
+    later_dry = [r.path for r in api.requests[ns_applied:] if r.is_apply and r.dry_run]
+    assert "/api/v1/namespaces/fresh/services/ratings" in later_dry
+    assert api.get("Service", "fresh", "ratings") is not None
+
+
+def test_a_failing_preflight_applies_nothing(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    message = 'AuthorizationPolicy.security.istio.io "bad" is invalid: spec.action: Unsupported'
+    api.fail_dry_run("AuthorizationPolicy", "bad", message)
+    docs = [obj("v1", "ServiceAccount", "sa", "demo"), policy("good"), policy("bad")]
+
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step(docs)
+
+    assert api.patches(dry_run=False) == []
+    assert len(api.patches(dry_run=True)) == 3  # every document was checked
+    text = str(err.value)
+    assert "AuthorizationPolicy demo/bad" in text and message in text
+    assert "nothing was applied" in text
+    assert [f.ref.name for f in err.value.failures] == ["bad"]
+    assert err.value.failures[0].status == 422 and err.value.failures[0].reason == "Invalid"
+    assert api.get("ServiceAccount", "demo", "sa") is None
+
+
+def test_preflight_lists_every_rejection(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    api.fail_dry_run("AuthorizationPolicy", "a", "first problem")
+    api.fail_dry_run("AuthorizationPolicy", "b", "second problem")
+    with pytest.raises(ApplyError) as err:
+        kube.preflight([policy("a"), policy("b")])
+    assert [str(f.ref) for f in err.value.failures] == [
+        "AuthorizationPolicy demo/a",
+        "AuthorizationPolicy demo/b",
+    ]
+    assert "first problem" in str(err.value) and "second problem" in str(err.value)
+
+
+def test_unknown_kind_fails_preflight_without_any_patch(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    doc = obj("telemetry.istio.io/v1", "Telemetry", "mesh", "demo")
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step([doc, policy("p")])
+    assert "Telemetry demo/mesh" in str(err.value)
+    assert "is its CRD installed?" in str(err.value)
+    assert api.patches(dry_run=False) == []
+
+
+def test_crd_created_in_the_same_step_is_applied_then_its_objects_preflighted() -> None:
+    with FakeApiServer(crd_established_after=3) as api:
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        api.add(ns_doc("demo"))
+        widget = obj("example.com/v1", "Widget", "w1", "demo", spec={"size": 3})
+
+        refs = kube.apply_step([widget, widget_crd()])
+
+        crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+        w_path = "/apis/example.com/v1/namespaces/demo/widgets/w1"
+        seq = [(r.path, r.dry_run) for r in api.patches()]
+        assert seq == [(crd_path, True), (crd_path, False), (w_path, True), (w_path, False)]
+        assert [r.kind for r in refs] == ["CustomResourceDefinition", "Widget"]
+        # The widget waited for its CRD to be Established (3rd read).
+        assert api.reads("CustomResourceDefinition", None, "widgets.example.com") >= 3
+        assert api.get("Widget", "demo", "w1") is not None
+        kube.close()
+
+
+def test_rejected_object_after_its_new_crd_names_what_was_applied(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+    api.fail_dry_run("Widget", "w1", "spec.size: must be at most 2")
+    widget = obj("example.com/v1", "Widget", "w1", "demo", spec={"size": 3})
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step([widget_crd(), widget])
+    assert [str(r) for r in err.value.applied] == ["CustomResourceDefinition widgets.example.com"]
+    assert "already applied: CustomResourceDefinition widgets.example.com" in str(err.value)
+    assert not [r for r in api.patches(dry_run=False) if "widgets/w1" in r.path]
+
+
+def test_apply_stops_at_the_first_rejection(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    api.fail_apply(
+        "AuthorizationPolicy", "second", "admission webhook denied", code=403, reason="Forbidden"
+    )
+    with pytest.raises(ApplyError) as err:
+        kube.apply([policy("first"), policy("second"), policy("third")])
+    assert err.value.phase == "apply"
+    assert [r.name for r in err.value.applied] == ["first"]
+    assert "admission webhook denied" in str(err.value)
+    assert not [r for r in api.patches() if r.path.endswith("/third")]
+
+
+def test_namespace_comes_from_metadata_or_the_explicit_default(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("fallback"))
+    no_ns = obj("v1", "ConfigMap", "cm")
+    with pytest.raises(ApplyError) as err:
+        kube.preflight([no_ns])
+    assert "metadata.namespace is required" in str(err.value)
+    assert api.patches() == []
+
+    kube.apply_step([no_ns], default_namespace="fallback")
+    assert [r.path for r in api.patches(dry_run=False)] == [
+        "/api/v1/namespaces/fallback/configmaps/cm"
+    ]
+
+
+def test_cluster_scoped_objects_are_sent_without_a_namespace(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    role = obj("rbac.authorization.k8s.io/v1", "ClusterRole", "reader", "ignored", rules=[])
+    (ref,) = kube.apply_step([role])
+    assert ref.namespace is None
+    (real,) = api.patches(dry_run=False)
+    assert real.path == "/apis/rbac.authorization.k8s.io/v1/clusterroles/reader"
+    assert "namespace" not in real.body["metadata"]
+
+
+def test_delete_namespace_waits_until_it_is_gone() -> None:
+    with FakeApiServer(linger_reads=3) as api:
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        kube.ensure_namespace("ambient-authz-l4", {"istio.io/dataplane-mode": "ambient"})
+        api.add(obj("v1", "ConfigMap", "cm", "ambient-authz-l4"))
+
+        kube.delete_namespace("ambient-authz-l4", wait=True, timeout=5)
+
+        (delete,) = api.calls("DELETE")
+        assert delete.path == "/api/v1/namespaces/ambient-authz-l4"
+        assert delete.param("propagationPolicy") == "Background"
+        polls = [r for r in api.calls("GET", "/api/v1/namespaces/ambient-authz-l4")]
+        assert len(polls) >= 4  # 3 reads while terminating, then the 404
+        assert api.get("Namespace", None, "ambient-authz-l4") is None
+        assert api.get("ConfigMap", "ambient-authz-l4", "cm") is None
+        kube.close()
+
+
+def test_delete_wait_times_out_naming_the_object() -> None:
+    with FakeApiServer(linger_reads=10_000) as api:
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        kube.ensure_namespace("stuck")
+        with pytest.raises(WaitTimeout) as err:
+            kube.delete([namespace_ref("stuck")], wait=True, timeout=0.05)
+        assert "Namespace stuck" in str(err.value)
+        assert "to be deleted" in str(err.value) and "deleting since" in str(err.value)
+        kube.close()
+
+
+def test_delete_uses_foreground_when_waiting_and_ignores_missing_objects(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+    api.add(policy("p"))
+    refs = kube.delete([policy("p"), policy("never-existed")], wait=True, timeout=2)
+    assert {r.name for r in refs} == {"p", "never-existed"}
+    deletes = api.calls("DELETE")
+    assert {d.param("propagationPolicy") for d in deletes} == {"Foreground"}
+    assert api.get("AuthorizationPolicy", "demo", "p") is None
+
+    api.add(policy("q"))
+    kube.delete([policy("q")], wait=False)
+    assert api.calls("DELETE")[-1].param("propagationPolicy") == "Background"
+
+
+def gateway(ns: str = "demo", name: str = "waypoint") -> dict[str, Any]:
+    return obj(
+        "gateway.networking.k8s.io/v1",
+        "Gateway",
+        name,
+        ns,
+        spec={"gatewayClassName": "istio-waypoint"},
+    )
+
+
+def test_wait_timeout_names_the_object_and_its_last_conditions(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+    api.add(gateway())
+    api.set_conditions(
+        "Gateway",
+        "demo",
+        "waypoint",
+        [
+            {"type": "Accepted", "status": "True", "reason": "Accepted", "message": ""},
+            {
+                "type": "Programmed",
+                "status": "False",
+                "reason": "Invalid",
+                "message": "no healthy pods",
+            },
+        ],
+    )
+    ref = ObjectRef("gateway.networking.k8s.io/v1", "Gateway", "demo", "waypoint")
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_condition(ref, "Programmed", "True", timeout=0.05)
+    text = str(err.value)
+    assert "Gateway demo/waypoint" in text and "Programmed=True" in text
+    assert "Accepted=True Accepted" in text
+    assert "Programmed=False Invalid: no healthy pods" in text
+
+
+def test_wait_condition_polls_until_the_condition_holds(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    api.add(gateway())
+    api.condition_after("Gateway", "demo", "waypoint", "Programmed", reads=4)
+    ref = ObjectRef("gateway.networking.k8s.io/v1", "Gateway", "demo", "waypoint")
+    got = kube.wait_condition(ref, "Programmed", timeout=5)
+    assert any(c["type"] == "Programmed" for c in got["status"]["conditions"])
+    assert api.reads("Gateway", "demo", "waypoint") == 4
+
+
+def test_wait_for_a_missing_object_says_so(kube: Kube) -> None:
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_exists(service_ref("nowhere", "ratings"), timeout=0.03)
+    assert "Service nowhere/ratings" in str(err.value) and "object not found" in str(err.value)
+
+
+def test_deployment_available_needs_the_current_generation(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("istio-system"))
+    dep = obj("apps/v1", "Deployment", "istiod", "istio-system")
+    dep["metadata"]["generation"] = 2
+    dep["status"] = {
+        "observedGeneration": 1,
+        "conditions": [{"type": "Available", "status": "True"}],
+    }
+    api.add(dep)
+    with pytest.raises(WaitTimeout):
+        kube.wait_deployment_available("istio-system", "istiod", timeout=0.03)
+
+    def observe(o: dict[str, Any], n: int) -> None:
+        o["status"]["observedGeneration"] = 2
+
+    api.on_read("Deployment", "istio-system", "istiod", observe)
+    kube.wait_deployment_available("istio-system", "istiod", timeout=2)
+
+
+def test_daemonset_rollout_wait_reports_counts(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("istio-system"))
+    ds = obj("apps/v1", "DaemonSet", "ztunnel", "istio-system")
+    ds["metadata"]["generation"] = 1
+    ds["status"] = {
+        "observedGeneration": 1,
+        "desiredNumberScheduled": 3,
+        "numberReady": 2,
+        "updatedNumberScheduled": 3,
+    }
+    api.add(ds)
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_daemonset_rolled_out("istio-system", "ztunnel", timeout=0.03)
+    assert "DaemonSet istio-system/ztunnel" in str(err.value)
+    assert "desired=3 ready=2 updated=3" in str(err.value)
+
+    def ready(o: dict[str, Any], n: int) -> None:
+        o["status"]["numberReady"] = 3
+
+    api.on_read("DaemonSet", "istio-system", "ztunnel", ready)
+    kube.wait_daemonset_rolled_out("istio-system", "ztunnel", timeout=2)
+    assert kube.get(daemonset_ref("istio-system", "ztunnel")) is not None
+
+
+def test_long_waits_report_progress_with_elapsed_seconds(api: FakeApiServer) -> None:
+    seen: list[tuple[str, float]] = []
+    kube = Kube(
+        api.api_client(),
+        poll_interval=0.005,
+        progress=lambda m, s: seen.append((m, s)),
+        progress_every=0.0,
+    )
+    with pytest.raises(WaitTimeout):
+        kube.wait_deployment_available("x", "y", timeout=0.05)
+    assert seen and all("Deployment x/y" in m for m, _ in seen)
+    assert seen[-1][1] > seen[0][1] >= 0
+    kube.close()
+
+
+def test_ensure_namespace_and_label(api: FakeApiServer, kube: Kube) -> None:
+    kube.ensure_namespace("demo", {"istio.io/dataplane-mode": "ambient"})
+    (apply,) = api.patches(dry_run=False)
+    assert apply.path == "/api/v1/namespaces/demo"
+    assert apply.body["metadata"]["labels"] == {"istio.io/dataplane-mode": "ambient"}
+
+    api.add(obj("v1", "Service", "ratings", "demo", spec={"ports": [{"port": 9080}]}))
+    kube.label(service_ref("demo", "ratings"), {"istio.io/use-waypoint": "waypoint"})
+    (patch,) = api.calls("PATCH", "/api/v1/namespaces/demo/services/ratings")
+    assert patch.content_type == "application/merge-patch+json"
+    assert patch.body == {"metadata": {"labels": {"istio.io/use-waypoint": "waypoint"}}}
+    svc = api.get("Service", "demo", "ratings")
+    assert svc is not None and svc["spec"]["ports"] == [{"port": 9080}]
+    assert svc["metadata"]["labels"] == {"istio.io/use-waypoint": "waypoint"}
+
+    kube.label(service_ref("demo", "ratings"), {"istio.io/use-waypoint": None})
+    svc = api.get("Service", "demo", "ratings")
+    assert svc is not None and "istio.io/use-waypoint" not in svc["metadata"].get("labels", {})
+
+
+def pod(
+    ns: str,
+    name: str,
+    *,
+    labels: dict[str, str] | None = None,
+    containers: tuple[str, ...] = ("app",),
+) -> dict[str, Any]:
+    p = obj(
+        "v1",
+        "Pod",
+        name,
+        ns,
+        spec={"nodeName": "n1", "containers": [{"name": c} for c in containers]},
+    )
+    p["metadata"]["labels"] = labels or {}
+    p["status"] = {"phase": "Running"}
+    return p
+
+
+def test_pods_logs_events_and_version(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    api.add(pod("demo", "agent-a", labels={"app": "agent"}))
+    api.add(pod("demo", "echo-b", labels={"app": "echo"}, containers=("echo", "istio-proxy")))
+    api.set_logs("demo", "echo-b", "".join(f"line {i}\n" for i in range(10)), container="echo")
+    for i, when in enumerate(["2030-01-01T00:00:02Z", "2030-01-01T00:00:01Z"]):
+        api.add(obj("v1", "Event", f"ev{i}", "demo", lastTimestamp=when, reason=f"R{i}"))
+
+    assert [p["metadata"]["name"] for p in kube.pods("demo", "app=echo")] == ["echo-b"]
+    assert len(kube.pods("demo")) == 2
+    text = kube.pod_logs("demo", "echo-b", "echo", tail_lines=3, limit_bytes=12)
+    assert text == "line 7\nline "
+    (logreq,) = api.calls("GET", "/api/v1/namespaces/demo/pods/echo-b/log")
+    assert logreq.param("container") == "echo"
+    assert logreq.param("tailLines") == "3" and logreq.param("limitBytes") == "12"
+    assert [e["reason"] for e in kube.events("demo")] == ["R1", "R0"]
+    assert kube.server_version() == "v1.35.8"
+
+
+def test_get_of_a_kind_the_server_does_not_serve_is_none(kube: Kube) -> None:
+    assert kube.get(ObjectRef("example.com/v9", "Nothing", "demo", "x")) is None
+    assert kube.get(deployment_ref("demo", "absent")) is None

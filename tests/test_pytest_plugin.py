@@ -1,0 +1,128 @@
+"""The pytest plugin: scenarios as items, markers, the no-cluster skip, reports, failures.
+
+Runs pytest in a subprocess on the repository's real scenarios. The live path is replaced by a
+plugin module written here that answers with recorded results, so the plugin's own behaviour
+(sections, failure text, JUnit properties, JSON report) is checked without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+
+from harness.pytest_plugin import NO_CLUSTER
+from tests.conftest import REPO
+
+FAKE_LIVE = '''
+import harness.live
+from harness.outcome import Outcome, ProbeError
+from harness.results import Environment, ProbeResult, ScenarioResult, StepResult
+
+
+class FakeSession:
+    environment = Environment(provider="kind", kubernetes_version="v1.35.8",
+                              istio_version="1.30.3", gateway_api_version="v1.5.1")
+
+    def run(self, scenario):
+        failing = scenario.name == "ambient-authz-l4"
+        seen = Outcome(status=200, served_by="ratings-v1") if failing else \\
+            Outcome(status=502, probe_error=ProbeError.RESET)
+        probe = ProbeResult(
+            client="reviews", method="GET", url="http://ratings:9080/ratings/1",
+            expect={"outcome": "denied-l4"}, verdict="fail" if failing else "pass",
+            observations=[seen], attempts=300,
+            message="expected denied-l4, saw allowed (200, ratings-v1) ×300" if failing else "",
+        )
+        step = StepResult("l4-policy", "Allow only productpage", applied=["m.yaml"],
+                          probes=[probe])
+        return ScenarioResult(scenario.name, scenario.title, scenario.dataplane, steps=[step])
+
+    def diagnostics(self, name):
+        return []
+
+
+def pytest_configure(config):
+    harness.live.live_session = lambda config: FakeSession()
+'''
+
+
+def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    if fake_live is not None:
+        env["PYTHONPATH"] = f"{fake_live}{os.pathsep}{env.get('PYTHONPATH', '')}"
+        cmd[3:3] = ["-p", "fake_live"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_every_scenario_is_an_item_that_skips_without_a_cluster() -> None:
+    proc = pytest_run("scenarios", "-q", "-rs")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
+    assert f"SKIPPED [{len(names)}]" in proc.stdout
+    assert NO_CLUSTER in proc.stdout
+
+
+def test_markers_and_keywords_select_scenarios() -> None:
+    sidecar = pytest_run("scenarios", "-q", "--co", "-m", "sidecar").stdout
+    ambient = pytest_run("scenarios", "-q", "--co", "-m", "ambient").stdout
+    assert "sidecar-authz-l4" in sidecar and "ambient-authz-l4" not in sidecar
+    assert "ambient-authz-l4" in ambient and "sidecar-authz-l4" not in ambient
+    shift = pytest_run("scenarios", "-q", "--co", "-k", "traffic-shift").stdout
+    items = [line for line in shift.splitlines() if "::" in line]
+    assert sorted(i.rsplit("::", 1)[1] for i in items) == [
+        "ambient-traffic-shift",
+        "sidecar-traffic-shift",
+    ]
+
+
+def test_report_json_records_skips_and_validates(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    proc = pytest_run("scenarios", "-q", f"--report-json={report}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(report.read_text())
+    schema = json.loads((REPO / "harness" / "report_schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["scenarios"] and {s["verdict"] for s in data["scenarios"]} == {"skipped"}
+    assert {s["skipped_reason"] for s in data["scenarios"]} == {NO_CLUSTER}
+
+
+def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> None:
+    (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    proc = pytest_run(
+        "scenarios/ambient-authz-l4",
+        "scenarios/sidecar-authz-l4",
+        "--cluster=kind",
+        f"--junitxml={junit}",
+        f"--report-json={report}",
+        "-rA",
+        fake_live=tmp_path,
+    )
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "1 failed, 1 passed" in out
+    # the failure explains itself: scenario, step, probe, expected vs observed
+    assert "scenario ambient-authz-l4: fail" in out
+    assert "step l4-policy: reviews -> GET http://ratings:9080/ratings/1" in out
+    assert "expected denied-l4, saw allowed (200, ratings-v1) ×300" in out
+    # steps are report sections of the item
+    assert "step l4-policy" in out and "saw denied-l4 (reset)" in out
+    assert "ambient-harness: failed probes" in out
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(junit).getroot().iter("property")
+    }
+    assert props.get("istio_version") == "1.30.3", props
+    data = json.loads(report.read_text())
+    assert data["environment"]["istio_version"] == "1.30.3"
+    assert {s["name"]: s["verdict"] for s in data["scenarios"]} == {
+        "ambient-authz-l4": "fail",
+        "sidecar-authz-l4": "pass",
+    }
