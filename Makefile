@@ -28,7 +28,24 @@ lint: $(STAMP)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/mypy harness
 	$(BIN)/ambient-harness lint scenarios/
 
-demo: $(STAMP)  ## the talk, live: kind + Istio ambient + the catalogue (needs Docker)
+# Docker is checked before anything is installed, so a machine without it fails in seconds.
+# With an existing cluster (DEMO_ARGS="--kube-context CTX") no Docker is needed.
+demo:  ## the talk, live: kind + Istio ambient + the catalogue (needs Docker)
+ifeq ($(findstring --kube-context,$(DEMO_ARGS))$(findstring --kubeconfig,$(DEMO_ARGS)),)
+	@if ! command -v docker >/dev/null 2>&1; then why="docker is not installed"; \
+	elif ! docker info >/dev/null 2>&1; then why="the Docker engine is not reachable: docker info failed"; \
+	else why=""; fi; \
+	if [ -n "$$why" ]; then \
+	  echo "error: make demo needs a running Docker engine ($$why)." >&2; \
+	  echo "  kind runs the cluster's nodes as containers: install Docker" >&2; \
+	  echo "  (https://docs.docker.com/engine/install/) or start it, and check 'docker info'." >&2; \
+	  echo "Offline instead: ambient-harness plan scenarios/ambient-authz-l4" >&2; \
+	  echo "                 ambient-harness run --dry-run" >&2; \
+	  echo "On a cluster you already have: make demo DEMO_ARGS='--kube-context CONTEXT'" >&2; \
+	  exit 3; \
+	fi
+endif
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/ambient-harness demo $(DEMO_ARGS)
 
 e2e: $(STAMP)  ## the live suite on a kind cluster, with JUnit and JSON reports

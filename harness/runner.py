@@ -5,12 +5,12 @@ hooks); what each action does to a cluster is behind `ClusterOps`, so the same r
 drives three implementations:
 
 - `harness.live.LiveOps`: kube.py, mesh.py, port-forwards and probe.py against a cluster;
-- `DryRunOps` (here): prints every action in order and touches nothing (`run --dry-run`);
+- `harness.dryrun.DryRunOps`: prints every action in order and touches nothing (`--dry-run`);
 - scripted fakes in the tests.
 
 How a probe is judged is behind `Checker`: `EventuallyChecker` polls through an agent until
 the expectation holds (`harness.expect.eventually`; split probes gate first, then sample
-into a `SplitCheck`); `PlanChecker` only prints what would be checked.
+into a `SplitCheck`); `harness.dryrun.PlanChecker` only prints what would be checked.
 
 Policy decisions, in one place:
 - namespaces are created with their enrollment labels *before* any workload (sidecar
@@ -40,7 +40,7 @@ from types import FrameType
 from typing import Any, Protocol, TextIO
 
 from harness.events import RunObserver
-from harness.kube import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
+from harness.kube import Manifest, ObjectRef, load_manifests
 from harness.outcome import Outcome
 from harness.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.scenario import Probe, Scenario, Step
@@ -267,7 +267,7 @@ class Runner:
         try:
             return self.checker.check(links[probe.from_], probe, since)
         except Exception as exc:  # an agent that cannot be reached is an error, not a fail
-            return _result(probe, "error", message=f"probe could not run: {_describe(exc)}")
+            return probe_result(probe, "error", message=f"probe could not run: {_describe(exc)}")
 
     @staticmethod
     def _attach(sr: StepResult, line: str) -> None:
@@ -290,7 +290,7 @@ def _load(s: Scenario, paths: Sequence[str]) -> list[Manifest]:
     return docs
 
 
-def _result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
+def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
     return ProbeResult(
         client=probe.from_,
         method=probe.method,
@@ -307,7 +307,7 @@ def _not_run(step: Step, reason: str) -> StepResult:
     return StepResult(
         step.name,
         step.title,
-        probes=[_result(p, "skipped", message=reason) for p in step.probes],
+        probes=[probe_result(p, "skipped", message=reason) for p in step.probes],
         skipped_reason=reason,
     )
 
@@ -338,7 +338,7 @@ class EventuallyChecker:
         r = eventually(
             observe, probe.expect, probe.timing, clock=self.clock, sleep=self.sleep, since=since
         )
-        return _result(
+        return probe_result(
             probe,
             "pass" if r.passed else "fail",
             observations=list(r.observations)[-KEEP_OBSERVATIONS:],
@@ -366,7 +366,7 @@ class EventuallyChecker:
             )
             attempts = g.attempts
             if not g.passed:
-                return _result(
+                return probe_result(
                     probe,
                     "fail",
                     observations=list(g.observations)[-KEEP_OBSERVATIONS:],
@@ -395,7 +395,7 @@ class EventuallyChecker:
         if wrong and passed:
             passed = False
             message = f"{len(wrong)} of {len(seen)} samples: {wrong[0]} ({check.summary()})"
-        return _result(
+        return probe_result(
             probe,
             "pass" if passed else "fail",
             observations=seen[-KEEP_OBSERVATIONS:],
@@ -406,282 +406,7 @@ class EventuallyChecker:
         )
 
 
-class Printer:
-    """Numbered action lines for the dry run."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.indent = 0
-
-    def line(self, text: str) -> None:
-        self.out.write("  " * self.indent + text + "\n")
-
-    @contextmanager
-    def section(self, title: str) -> Iterator[None]:
-        self.line(title)
-        self.indent += 1
-        try:
-            yield
-        finally:
-            self.indent -= 1
-
-
-def timing_words(probe: Probe) -> str:
-    t = probe.timing
-    text = f"{t.streak} in a row within {t.budget:g}s, polling every {t.interval:g}s"
-    if t.hold:
-        text += f", then holding for {t.hold:g}s"
-    return text
-
-
-@dataclass
-class PlanChecker:
-    """Prints what a probe would check; nothing is sent."""
-
-    printer: Printer
-
-    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
-        from harness.expect import describe_expect
-
-        hdrs = "".join(f" -H '{k}: {v}'" for k, v in probe.headers.items())
-        self.printer.line(
-            f"probe {probe.from_} -> {probe.method} {probe.url}{hdrs}: "
-            f"expect {describe_expect(probe.expect)} ({timing_words(probe)})"
-        )
-        if probe.expect.split is not None:
-            if probe.gate is not None:
-                self.printer.line(f"  first gate on {describe_expect(probe.gate)}, then sample")
-            self.printer.line(
-                f"  sample up to {probe.samples} requests ({SPLIT_BATCH} at a time) into a "
-                f"sequential split check, ±{probe.expect.tolerance:g} points"
-            )
-        return _result(probe, "skipped", message="dry run")
-
-
-# --- the dry run ------------------------------------------------------------------------------
-
-
-class _NoLink:
-    def probe(self, method: str, url: str, headers: Mapping[str, str], timeout: float) -> Outcome:
-        raise RuntimeError("dry run: nothing is sent")
-
-    def sample(
-        self, method: str, url: str, n: int, headers: Mapping[str, str], timeout: float
-    ) -> list[Outcome]:
-        raise RuntimeError("dry run: nothing is sent")
-
-
-SSA = f"server-side, field manager {FIELD_MANAGER}"
-
-
-def _ref_text(doc: Manifest, default_namespace: str | None = None) -> str:
-    ref = ObjectRef.of(doc)
-    ns = ref.namespace or default_namespace
-    return f"{ref.kind} {ns}/{ref.name}" if ns else f"{ref.kind} {ref.name}"
-
-
-class DryRunOps:
-    """`ClusterOps` that prints each action (with its exact command or object) and does nothing.
-
-    `kubectl` is the path the live run would use, for the port-forward command lines.
-    """
-
-    def __init__(
-        self,
-        printer: Printer,
-        *,
-        kubectl: Path,
-        kubeconfig: Path | None = None,
-        context: str | None = None,
-        artifacts: Path = Path("artifacts"),
-    ) -> None:
-        self.p = printer
-        self.kubectl = kubectl
-        self.kubeconfig = kubeconfig
-        self.context = context
-        self.artifacts = artifacts
-        self._forwards = 0
-
-    def create_namespace(self, plan: NamespacePlan) -> None:
-        labels = ", ".join(f"{k}={v}" for k, v in plan.labels.items()) or "not enrolled"
-        self.p.line(f"namespace {plan.name} [{labels}] (a leftover one is deleted first; {SSA})")
-
-    def apply_workloads(self, objects: Sequence[Manifest]) -> None:
-        for doc in sort_for_apply(objects):
-            self.p.line(f"apply {_ref_text(doc)} ({SSA}, preflight dryRun=All)")
-
-    def wait_available(self, deployments: Sequence[tuple[str, str]]) -> None:
-        for ns, name in deployments:
-            self.p.line(f"wait Deployment {ns}/{name}: Available=True")
-
-    def check_enrollment(self, plan: NamespacePlan) -> None:
-        if plan.mode == "ambient":
-            self.p.line(f"check pods in {plan.name} annotated ambient.istio.io/redirection=enabled")
-        elif plan.mode == "sidecar":
-            self.p.line(f"check pods in {plan.name} have the istio-proxy sidecar")
-
-    def setup_waypoint(self, plan: WaypointPlan) -> None:
-        from harness.mesh import use_waypoint_labels, waypoint_manifest
-
-        self.p.line(
-            f"apply {_ref_text(waypoint_manifest(plan))} "
-            f"(class istio-waypoint, for {plan.traffic_type}; {SSA}, "
-            "preflight dryRun=All)"
-        )
-        self.p.line(f"wait Gateway {plan.namespace}/{plan.name}: Programmed=True")
-        for change in use_waypoint_labels(plan):
-            self.p.line(f"label {change}")
-
-    def connect(self, agent: AgentPlan) -> AgentLink:
-        from harness.portforward import port_forward_argv
-        from harness.topology import AGENT_PORT
-
-        argv = port_forward_argv(
-            self.kubectl,
-            agent.namespace,
-            f"pod/<ready pod of {agent.deployment}>",
-            AGENT_PORT,
-            kubeconfig=self.kubeconfig,
-            context=self.context,
-        )
-        self.p.line(
-            f"port-forward for client {agent.client} ({agent.principal}): " + " ".join(argv)
-        )
-        self.p.line("  wait GET /healthz on the forwarded port: 200")
-        self._forwards += 1
-        return _NoLink()
-
-    def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
-        self.p.line(
-            f"preflight the step: server-side apply with dryRun=All of {len(objects)} "
-            "object(s); nothing is applied if one is rejected"
-        )
-        for doc in sort_for_apply(objects):
-            self.p.line(f"apply {_ref_text(doc, namespace)} ({SSA}, preflight dryRun=All)")
-        return []
-
-    def delete(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
-        for doc in reversed(sort_for_apply(objects)):
-            self.p.line(f"delete {_ref_text(doc, namespace)} (wait until gone)")
-        return []
-
-    def diagnostics(
-        self, scenario: Scenario, step: StepResult | None, manifests: Mapping[str, str]
-    ) -> str | None:
-        return None
-
-    def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None:
-        for name in names:
-            self.p.line(f"delete namespace {name} (wait until gone)")
-
-    def disconnect(self) -> None:
-        if self._forwards:
-            self.p.line(f"stop {self._forwards} port-forward(s)")
-        self._forwards = 0
-
-
-class _DryObserver(RunObserver):
-    """Headlines the dry run's sections; steps are indented under their scenario."""
-
-    def __init__(self, printer: Printer) -> None:
-        self.p = printer
-
-    def scenario_started(self, scenario: Scenario) -> None:
-        self.p.line("")
-        self.p.line(f"scenario {scenario.name} — {scenario.title} ({scenario.dataplane})")
-        self.p.indent += 1
-
-    def step_started(self, scenario: Scenario, step: Step, manifests: dict[str, str]) -> None:
-        number = next(i for i, s in enumerate(scenario.steps, 1) if s.name == step.name)
-        self.p.line(f"step {number}/{len(scenario.steps)} {step.name} — {step.title}")
-        self.p.indent += 1
-
-    def step_finished(self, scenario: Scenario, result: StepResult) -> None:
-        self.p.indent -= 1
-
-    def scenario_finished(self, result: ScenarioResult) -> None:
-        self.p.indent -= 1
-
-
-def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> None:
-    """The cluster and mesh set-up a live run performs, with exact command lines."""
-    from harness import mesh, tools, versions
-
-    istio = args.istio_version or versions.ISTIO_VERSION
-    with p.section("session set-up"):
-        p.line(f"cluster: {provider.describe()}")
-        for argv in provider.commands():
-            p.line("run " + " ".join(argv))
-        bundle = tools.crd_dir_default() / versions.GATEWAY_API_CRDS.filename
-        p.line(
-            f"apply Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL} "
-            f"channel) from {bundle} ({SSA}, preflight dryRun=All; "
-            f"downloaded from {versions.GATEWAY_API_CRDS.artifact.url} if missing)"
-        )
-        if bundle.is_file():
-            for check in mesh.gateway_api_readiness(load_manifests(bundle)):
-                p.line(f"wait {check}")
-        else:
-            p.line("wait every CustomResourceDefinition of the bundle: Established=True")
-        istioctl = tools.planned_path("istioctl", istio_version=istio)
-        argv = mesh.istio_install_command(
-            istioctl, istio, kubeconfig=provider.kubeconfig, context=provider.context
-        )
-        p.line(f"unless an istiod is already installed: run {' '.join(argv)}")
-        for check in mesh.istio_readiness():
-            p.line(f"wait {check}")
-
-
-def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) -> None:
-    from harness import cluster, commands, tools
-
-    with p.section("session teardown"):
-        p.line("stop any port-forward still open")
-        if isinstance(provider, cluster.KindProvider):
-            if args.keep_cluster:
-                p.line(f"keep kind cluster {provider.name!r} (--keep-cluster)")
-            else:
-                argv = commands.kind_delete(
-                    tools.planned_path("kind"), provider.name, kubeconfig=provider.kubeconfig
-                )
-                p.line("if this run created the kind cluster: run " + " ".join(argv))
-        else:
-            p.line("leave the existing cluster as it is")
-
-
-def dry_run(scenarios: Sequence[Scenario], args: argparse.Namespace, out: TextIO) -> int:
-    """Print every action of a run, in order; needs no cluster, Docker or network."""
-    from harness import cluster, tools
-
-    name = getattr(args, "cluster_name", None) or cluster.DEFAULT_CLUSTER_NAME
-    provider = cluster.provider_from_options(
-        getattr(args, "cluster", None) or (None if _existing_requested(args) else "kind"),
-        getattr(args, "kube_context", None),
-        getattr(args, "kubeconfig", None),
-        bool(getattr(args, "keep_cluster", False)),
-        name,
-    )
-    assert provider is not None
-    p = Printer(out)
-    p.line("dry run: every action of `ambient-harness run`, in order; nothing is executed")
-    print_session_plan(p, args, provider)
-    ops = DryRunOps(
-        p,
-        kubectl=tools.planned_path("kubectl"),
-        kubeconfig=provider.kubeconfig,
-        context=provider.context,
-    )
-    runner = Runner(ops, PlanChecker(p), _DryObserver(p), keep=bool(getattr(args, "keep", False)))
-    for s in scenarios:
-        runner.run(s)
-        if args.keep:
-            p.line(f"  keep namespaces of {s.name} (--keep)")
-    p.line("")
-    print_session_teardown(p, args, provider)
-    return EXIT_OK
-
-
-def _existing_requested(args: argparse.Namespace) -> bool:
+def existing_cluster_requested(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "kube_context", None) or getattr(args, "kubeconfig", None))
 
 
@@ -741,26 +466,6 @@ def run_scenarios(
     return run
 
 
-def summary_text(run: RunResult) -> str:
-    lines = []
-    for s in run.scenarios:
-        lines.append(f"{s.verdict:7} {s.name} ({s.duration_s:.1f}s)")
-        if s.error:
-            lines += [f"          {line}" for line in s.error.splitlines()]
-        for st in s.steps:
-            for p in st.probes:
-                if p.verdict in ("fail", "error"):
-                    lines.append(f"          step {st.name}: {p.client} -> {p.method} {p.url}")
-                    lines += [f"            {line}" for line in p.message.splitlines()]
-            if st.error:
-                lines += [f"          step {st.name}: {line}" for line in st.error.splitlines()]
-    counts: dict[str, int] = {}
-    for s in run.scenarios:
-        counts[s.verdict] = counts.get(s.verdict, 0) + 1
-    lines.append(", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no scenarios")
-    return "\n".join(lines)
-
-
 class _PrintObserver(RunObserver):
     """Plain progress lines on stderr for `run` (the demo has the rich narration)."""
 
@@ -814,12 +519,14 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.dry_run:
+        from harness.dryrun import dry_run
+
         try:
             return dry_run(scenarios, args, sys.stdout)
         except ValueError as exc:  # conflicting cluster options
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    if not (args.cluster or _existing_requested(args)):
+    if not (args.cluster or existing_cluster_requested(args)):
         print(NO_CLUSTER_MESSAGE, file=sys.stderr)
         return EXIT_USAGE
     return _run_live(scenarios, args)
@@ -849,7 +556,13 @@ def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
         print(f"error: {_describe(exc)}", file=sys.stderr)
         code = EXIT_FAILED
     if run.scenarios:
-        print(summary_text(run))
+        from harness.report import failure_summary, summarize, summary_line
+
+        # Quiet on success: the tally; on failure, each failed probe, expected vs observed.
+        failures = failure_summary(run)
+        if failures:
+            print(failures)
+        print(summary_line(summarize(run)))
     if args.report_json is not None:
         from harness.report import write_json_report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,6 @@ from harness.topology import WaypointPlan
 
 NS = "ambient-authz-l4"
 ZT = "istio-system"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kube(api: FakeApiServer) -> Iterator[Kube]:
-    k = Kube(api.api_client(), poll_interval=0.005)
-    yield k
-    k.close()
 
 
 def pod(

@@ -1,7 +1,6 @@
 """harness.expect: matching one outcome, eventually/consistently with a fake clock."""
 
 # The failure messages use the multiplication sign on purpose ("allowed \u00d72").
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

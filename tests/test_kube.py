@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,6 @@ AP_PATH = (
     "/apis/security.istio.io/v1/namespaces/ambient-authz-l4/authorizationpolicies/"
     "ratings-allow-productpage"
 )
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kube(api: FakeApiServer) -> Iterator[Kube]:
-    k = Kube(api.api_client(), poll_interval=0.005)
-    yield k
-    k.close()
 
 
 def ns_doc(name: str, **labels: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,6 @@ GATEWAY_BUNDLE = (
     / "gateway-api-v1.5.1-experimental.yaml"
 )
 ISTIO = "istio-system"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
-
-
-@pytest.fixture
-def kube(api: FakeApiServer) -> Iterator[Kube]:
-    k = Kube(api.api_client(), poll_interval=0.005)
-    yield k
-    k.close()
 
 
 def meta(name: str, ns: str | None = None, **labels: str) -> dict[str, Any]:

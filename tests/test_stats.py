@@ -259,7 +259,7 @@ def test_run_split_non_2xx_is_recorded_and_fails() -> None:
     assert c.counts == {"v1": 5}
     assert c.others == {"status 503 (no healthy upstream)": 1}
     assert c.reason == "a sample was not served by a backend: status 503 (no healthy upstream)"
-    assert "status 503 (no healthy upstream) ×1" in c.summary()  # noqa: RUF001
+    assert "status 503 (no healthy upstream) ×1" in c.summary()
 
 
 def test_run_split_denials_and_missing_served_by_fail() -> None:
