@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol, TextIO, runtime_checkable
 
 import yaml
 
-from harness import commands, tools, versions
+from harness import commands, paths, tools, versions
 
 DEFAULT_CLUSTER_NAME: Final = "ambient-harness"
 CLUSTER_CHOICES: Final = ("kind", "existing")
@@ -149,7 +149,7 @@ def default_kind_config() -> Path:
     """The repository's kind-config.yaml, or an identical copy written to the cache."""
     if _REPO_KIND_CONFIG.is_file():
         return _REPO_KIND_CONFIG
-    path = tools.cache_root() / "kind-config.yaml"
+    path = paths.cache_root() / "kind-config.yaml"
     text = yaml.safe_dump(dict(KIND_CONFIG), sort_keys=False)
     if not path.is_file() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,11 +193,14 @@ class KindProvider:
         self.keep = keep
         self._config_file = config_file
         self.image = image  # None: the digest-pinned images in the config file
-        self.cache_dir = cache_dir or tools.cache_root()
+        self.cache_dir = cache_dir or paths.cache_root()
         self.wait_timeout = wait_timeout
         self._docker_check = docker_check
         self._resolve_tool = resolve_tool or (lambda tool: tools.ensure_tool(tool, self.cache_dir))
         self._resolved: dict[str, Path] = {}
+        # Set by `up`: True when it had to create the cluster (also if the creation then
+        # failed half-way), so the caller deletes only what this run made.
+        self.created = False
         if kind_path is not None:
             self._resolved["kind"] = kind_path
         if kubectl_path is not None:
@@ -281,6 +284,7 @@ class KindProvider:
                 ),
                 "export the kind kubeconfig",
             )
+        self.created = not reused
         try:
             cluster.create(config_file=self.config_file)
         except subprocess.CalledProcessError as exc:
@@ -373,6 +377,20 @@ def _api_reachable(kubeconfig: Path | None, context: str | None) -> tuple[bool, 
     return True, f"Kubernetes {info.git_version}"
 
 
+def _current_context(kubeconfig: Path | None) -> str | None:
+    """The kubeconfig's current-context (None when it cannot be read: `up` then says why)."""
+    from kubernetes import config
+
+    try:
+        _, active = config.list_kube_config_contexts(
+            config_file=str(kubeconfig) if kubeconfig else None
+        )
+    except Exception:  # the loader raises ConfigException, OSError, yaml errors...
+        return None
+    name = (active or {}).get("name")
+    return str(name) if name else None
+
+
 class ExistingProvider:
     """A cluster you already have; the harness never creates or deletes it."""
 
@@ -399,6 +417,9 @@ class ExistingProvider:
     def up(self) -> str:
         if self._kubeconfig is not None and not self._kubeconfig.is_file():
             raise ClusterError(f"kubeconfig {self._kubeconfig} does not exist")
+        # Pin the current context now: kubectl/istioctl are run with it explicitly, so a
+        # `kubectl config use-context` elsewhere during the run cannot retarget them.
+        self._context = self._context or _current_context(self._kubeconfig)
         reachable, detail = _api_reachable(self._kubeconfig, self._context)
         if not reachable:
             raise ClusterError(f"existing cluster ({self._where()}): {detail}")
@@ -432,8 +453,12 @@ def provider_from_options(
     kubeconfig: str | None,
     keep: bool,
     name: str = DEFAULT_CLUSTER_NAME,
+    *,
+    kind_image: str | None = None,
+    kind_path: Path | None = None,
 ) -> ClusterProvider | None:
-    """Map `--cluster/--kube-context/--kubeconfig/--keep` to a provider; None: no cluster."""
+    """Map `--cluster/--kube-context/--kubeconfig/--keep` (and pytest-kind's --kind-image,
+    --kind-bin) to a provider; None: no cluster."""
     if cluster is not None and cluster not in CLUSTER_CHOICES:
         raise ValueError(f"--cluster={cluster}: expected one of {', '.join(CLUSTER_CHOICES)}")
     if cluster == "kind":
@@ -442,7 +467,7 @@ def provider_from_options(
                 "--cluster=kind manages its own kubeconfig and context; "
                 "--kube-context/--kubeconfig select an existing cluster instead"
             )
-        return KindProvider(name, keep=keep)
+        return KindProvider(name, keep=keep, image=kind_image, kind_path=kind_path)
     if cluster == "existing" or kube_context or kubeconfig:
         path = Path(kubeconfig).expanduser() if kubeconfig else None
         return ExistingProvider(path, kube_context)

@@ -107,26 +107,6 @@ def istioctl_install(
     return argv + _cluster_flags(kubeconfig, context)
 
 
-def istioctl_waypoint_apply(
-    istioctl: Path,
-    namespace: str,
-    *,
-    name: str | None = None,
-    enroll_namespace: bool = False,
-    wait: bool = True,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-) -> Argv:
-    argv = [str(istioctl), "waypoint", "apply", "-n", namespace]
-    if name is not None:
-        argv += ["--name", name]
-    if enroll_namespace:
-        argv.append("--enroll-namespace")
-    if wait:
-        argv.append("--wait")
-    return argv + _cluster_flags(kubeconfig, context)
-
-
 def istioctl_ztunnel_workloads(
     istioctl: Path,
     *,

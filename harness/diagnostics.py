@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import commands
-from harness.kube import Kube, event_time, format_conditions
+from harness.kube import Kube, api_error_text, event_time, format_conditions
 from harness.mesh import GATEWAY_NAME_LABEL, ISTIO_NAMESPACE
 from harness.results import ProbeResult
 from harness.topology import WaypointPlan
@@ -225,17 +225,23 @@ class _Collector:
         """All containers of one pod (and the previous run of restarted ones)."""
         meta = pod.get("metadata") or {}
         ns, name = str(meta.get("namespace")), str(meta.get("name"))
-        spec = pod.get("spec") or {}
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
         restarts = {
             c.get("name"): int(c.get("restartCount") or 0)
-            for c in (pod.get("status") or {}).get("containerStatuses") or []
+            for key in ("containerStatuses", "initContainerStatuses")
+            for c in status.get(key) or []
         }
         parts: list[str] = []
-        containers = [str(c.get("name")) for c in spec.get("containers") or []]
+        # Native sidecars are init containers with restartPolicy Always: Istio injects
+        # istio-proxy that way on recent Kubernetes, and its access log is where a sidecar
+        # scenario's L7 decision shows. One-shot init containers (istio-init) are skipped.
+        init = spec.get("initContainers") or []
+        sidecars = [c for c in init if c.get("restartPolicy") == "Always"]
+        containers = [str(c.get("name")) for c in [*(spec.get("containers") or []), *sidecars]]
         for c in containers:
             head = (
                 f"== {ns}/{name} container {c} (node {spec.get('nodeName', '?')}, phase "
-                f"{(pod.get('status') or {}).get('phase', '?')}, restarts {restarts.get(c, 0)})"
+                f"{status.get('phase', '?')}, restarts {restarts.get(c, 0)})"
             )
             runs = [False, True] if restarts.get(c, 0) > 0 else [False]
             for previous in runs:
@@ -338,11 +344,7 @@ class _Collector:
 
 def _brief(e: BaseException) -> str:
     """An error in one line, without the client's dump of response headers."""
-    status = getattr(e, "status", None)
-    body = getattr(e, "body", None)
-    if status is not None:
-        return f"HTTP {status}: {str(body or getattr(e, 'reason', ''))[:500]}"
-    return f"{type(e).__name__}: {e}"[:500]
+    return (api_error_text(e) or f"{type(e).__name__}: {e}")[:500]
 
 
 def collect(

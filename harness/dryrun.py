@@ -143,7 +143,7 @@ class DryRunOps:
             self.p.line(f"check pods in {plan.name} have the istio-proxy sidecar")
 
     def setup_waypoint(self, plan: WaypointPlan) -> None:
-        from harness.mesh import use_waypoint_labels, waypoint_manifest
+        from harness.mesh import use_waypoint_labels, waypoint_manifest, waypoint_pod_selector
 
         self.p.line(
             f"apply {_ref_text(waypoint_manifest(plan))} "
@@ -151,6 +151,7 @@ class DryRunOps:
             "preflight dryRun=All)"
         )
         self.p.line(f"wait Gateway {plan.namespace}/{plan.name}: Programmed=True")
+        self.p.line(f"wait a pod in {plan.namespace} with {waypoint_pod_selector(plan)}: Ready")
         for change in use_waypoint_labels(plan):
             self.p.line(f"label {change}")
 
@@ -227,18 +228,19 @@ class _DryObserver(RunObserver):
 
 def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> None:
     """The cluster and mesh set-up a live run performs, with exact command lines."""
-    from harness import mesh, tools, versions
+    from harness import mesh, paths, tools, versions
 
     istio = args.istio_version or versions.ISTIO_VERSION
     with p.section("session set-up"):
         p.line(f"cluster: {provider.describe()}")
         for argv in provider.commands():
             p.line("run " + " ".join(argv))
-        bundle = tools.crd_dir_default() / versions.GATEWAY_API_CRDS.filename
+        bundle = paths.crd_dir() / versions.GATEWAY_API_CRDS.filename
         p.line(
             f"apply Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL} "
             f"channel) from {bundle} ({SSA}, preflight dryRun=All; "
-            f"downloaded from {versions.GATEWAY_API_CRDS.artifact.url} if missing)"
+            f"downloaded from {versions.GATEWAY_API_CRDS.artifact.url} if missing; "
+            "skipped if the cluster has a newer Gateway API)"
         )
         if bundle.is_file():
             for check in mesh.gateway_api_readiness(load_manifests(bundle)):

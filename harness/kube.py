@@ -30,26 +30,31 @@ says which.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import (
+    ConflictError,
+    DynamicApiError,
+    NotFoundError,
+    ResourceNotFoundError,
+)
 
 Manifest = dict[str, Any]
 Progress = Callable[[str, float], None]  # (what is awaited, elapsed seconds)
 Propagation = Literal["Foreground", "Background", "Orphan"]
+T = TypeVar("T")
 
 FIELD_MANAGER = "ambient-harness"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -212,9 +217,9 @@ class ApplyError(KubeError):
 
 
 class WaitTimeout(KubeError, TimeoutError):
-    """A wait ran out of time; the message names the object and what was last seen."""
+    """A wait ran out of time; the message names the object(s) and what was last seen."""
 
-    def __init__(self, ref: ObjectRef, want: str, elapsed_s: float, last_seen: str) -> None:
+    def __init__(self, ref: ObjectRef | str, want: str, elapsed_s: float, last_seen: str) -> None:
         self.ref = ref
         self.want = want
         self.elapsed_s = elapsed_s
@@ -270,6 +275,48 @@ def deployment_available(obj: Mapping[str, Any] | None) -> bool:
     return observed >= gen and condition_is(obj, "Available")
 
 
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Running, Ready=True and not being deleted."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    return (
+        status.get("phase") == "Running"
+        and condition_is(pod, "Ready")
+        and not meta.get("deletionTimestamp")
+    )
+
+
+def ready_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The newest ready pod's name (a rollout leaves older ones terminating), or None."""
+    ready = sorted(
+        (p for p in pods if pod_ready(p)),
+        key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")),
+    )
+    return str(ready[-1]["metadata"]["name"]) if ready else None
+
+
+def describe_pods(pods: Sequence[Mapping[str, Any]]) -> str:
+    """`a-1 Pending (echo: ImagePullBackOff: Back-off pulling image ...), b-2 Running (not
+    ready)`, or `no pods`: why pods are not ready, in the kubelet's words."""
+    if not pods:
+        return "no pods"
+    parts = []
+    for p in pods:
+        status = p.get("status") or {}
+        phase = status.get("phase", "?")
+        waiting = [
+            ": ".join(str(x) for x in (c.get("name"), w.get("reason"), w.get("message")) if x)
+            for key in ("initContainerStatuses", "containerStatuses")
+            for c in status.get(key) or []
+            if (w := (c.get("state") or {}).get("waiting"))
+        ]
+        if waiting:
+            state = f" ({'; '.join(waiting)})"
+        else:
+            state = " (not ready)" if phase == "Running" and not pod_ready(p) else ""
+        parts.append(f"{(p.get('metadata') or {}).get('name', '?')} {phase}{state}")
+    return ", ".join(parts)
+
+
 def daemonset_rolled_out(obj: Mapping[str, Any] | None) -> bool:
     """Every scheduled pod is updated and ready, for the current generation."""
     if obj is None:
@@ -298,10 +345,11 @@ def describe_daemonset(obj: Mapping[str, Any] | None) -> str:
     )
 
 
-def _api_failure(ref: ObjectRef, err: DynamicApiError) -> ApplyFailure:
-    """The API server's own words: Status.message and reason from the error body."""
-    message, reason = "", str(err.reason or "")
-    body = err.body.decode(errors="replace") if isinstance(err.body, bytes) else err.body
+def _status_words(err: Any) -> tuple[str, str]:
+    """(message, reason) of an API error, from the `Status` object in its body."""
+    message, reason = "", str(getattr(err, "reason", "") or "")
+    body = getattr(err, "body", None)
+    body = body.decode(errors="replace") if isinstance(body, bytes) else body
     if body:
         try:
             status = json.loads(body)
@@ -309,7 +357,23 @@ def _api_failure(ref: ObjectRef, err: DynamicApiError) -> ApplyFailure:
             reason = str(status.get("reason") or reason)
         except (ValueError, AttributeError):
             message = str(body)[:2000]
+    return message, reason
+
+
+def _api_failure(ref: ObjectRef, err: DynamicApiError) -> ApplyFailure:
+    """The API server's own words: Status.message and reason from the error body."""
+    message, reason = _status_words(err)
     return ApplyFailure(ref, message or f"HTTP {err.status}", err.status, reason)
+
+
+def api_error_text(exc: BaseException) -> str | None:
+    """`HTTP 403 Forbidden: <the API server's message>` for the kubernetes client's errors
+    (whose `str()` dumps every response header), None for any other exception."""
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or not hasattr(exc, "body"):
+        return None
+    message, reason = _status_words(exc)
+    return f"HTTP {status} {reason}".rstrip() + (f": {message}" if message else "")
 
 
 def _json(resp: Any) -> dict[str, Any]:
@@ -330,6 +394,8 @@ class Kube:
     `from_kubeconfig` builds one from a kubeconfig file and context. `progress` is called
     about every `progress_every` seconds during a wait with (what, elapsed seconds).
     `kubeconfig`/`context` are remembered for CLI tools (istioctl) run against this cluster.
+    `request_timeout` bounds every API call, so a hung API server fails a wait instead of
+    blocking it forever (the client's default is no timeout at all).
     """
 
     def __init__(
@@ -342,6 +408,7 @@ class Kube:
         progress_every: float = 5.0,
         kubeconfig: Path | None = None,
         context: str | None = None,
+        request_timeout: float = 30.0,
     ) -> None:
         self._api = api_client
         self.field_manager = field_manager
@@ -350,6 +417,7 @@ class Kube:
         self.progress_every = progress_every
         self.kubeconfig = kubeconfig
         self.context = context
+        self.request_timeout = request_timeout
         # Discovery is cached per Kube in a private directory: the client's default cache
         # is one file per host in /tmp, shared by users and stale across clusters.
         self._cache_dir = tempfile.mkdtemp(prefix="ambient-harness-discovery-")
@@ -424,6 +492,7 @@ class Kube:
             force_conflicts=True,
             dry_run="All" if dry_run else None,
             serialize=False,
+            _request_timeout=self.request_timeout,
         )
         return _json(resp)
 
@@ -561,7 +630,12 @@ class Kube:
         except ResourceNotFoundError:
             return None
         try:
-            resp = res.get(name=ref.name, namespace=ref.namespace, serialize=False)
+            resp = res.get(
+                name=ref.name,
+                namespace=ref.namespace,
+                serialize=False,
+                _request_timeout=self.request_timeout,
+            )
         except NotFoundError:
             return None
         return _json(resp)
@@ -581,6 +655,7 @@ class Kube:
             label_selector=label_selector,
             field_selector=field_selector,
             serialize=False,
+            _request_timeout=self.request_timeout,
         )
         items = _json(resp).get("items") or []
         return [i for i in items if isinstance(i, dict)]
@@ -622,19 +697,56 @@ class Kube:
                 res = self._resource(ref.api_version, ref.kind)
             except ResourceNotFoundError:
                 continue
-            with contextlib.suppress(NotFoundError):
+            try:
                 res.delete(
                     name=ref.name,
                     namespace=ref.namespace,
                     propagation_policy=policy,
                     serialize=False,
+                    _request_timeout=self.request_timeout,
                 )
+            except NotFoundError:
+                pass
+            except ConflictError:
+                # A Namespace already terminating answers 409 ("The system is ensuring all
+                # content is removed from this namespace"): it is being deleted, so wait.
+                if ref.kind != "Namespace":
+                    raise
         if wait:
             for ref in refs:
                 self.wait_deleted(ref, timeout=max(0.0, deadline - time.monotonic()))
         return refs
 
     # --- waits ---------------------------------------------------------------------------
+
+    def poll_until(
+        self,
+        what: ObjectRef | str,
+        fetch: Callable[[], T],
+        done: Callable[[T], bool],
+        *,
+        want: str,
+        timeout: float,
+        describe: Callable[[T], str],
+        interval: float | None = None,
+    ) -> T:
+        """Call `fetch` until `done(result)`; progress lines and `WaitTimeout` name `what`
+        and show `describe(last result)`. Every `wait_*` here is built on it."""
+        step = self.poll_interval if interval is None else interval
+        start = time.monotonic()
+        next_report = start + self.progress_every
+        while True:
+            seen = fetch()
+            if done(seen):
+                return seen
+            now = time.monotonic()
+            elapsed = now - start
+            if elapsed >= timeout:
+                raise WaitTimeout(what, want, elapsed, describe(seen))
+            if self.progress is not None and now >= next_report:
+                self.progress(f"waiting for {what} to be {want}", elapsed)
+                next_report = now + self.progress_every
+            time.sleep(max(0.0, min(step, timeout - elapsed)))
 
     def wait_for(
         self,
@@ -651,21 +763,29 @@ class Kube:
         On timeout raise `WaitTimeout` naming the object, `want`, and `describe(last)`
         (by default its status conditions as `type=status reason: message`).
         """
-        step = self.poll_interval if interval is None else interval
-        start = time.monotonic()
-        next_report = start + self.progress_every
-        while True:
-            obj = self.get(ref)
-            if predicate(obj):
-                return obj
-            now = time.monotonic()
-            elapsed = now - start
-            if elapsed >= timeout:
-                raise WaitTimeout(ref, want, elapsed, describe(obj))
-            if self.progress is not None and now >= next_report:
-                self.progress(f"waiting for {ref} to be {want}", elapsed)
-                next_report = now + self.progress_every
-            time.sleep(max(0.0, min(step, timeout - elapsed)))
+        return self.poll_until(
+            ref,
+            lambda: self.get(ref),
+            predicate,
+            want=want,
+            timeout=timeout,
+            interval=interval,
+            describe=describe,
+        )
+
+    def wait_pod_ready(self, namespace: str, selector: str, *, timeout: float = 120.0) -> str:
+        """Name of the newest Running, Ready pod matching `selector`, once there is one."""
+        pods = self.poll_until(
+            f"a pod of {namespace} with {selector}",
+            lambda: self.pods(namespace, selector),
+            lambda found: ready_pod(found) is not None,
+            want="Ready",
+            timeout=timeout,
+            describe=describe_pods,
+        )
+        name = ready_pod(pods)
+        assert name is not None
+        return name
 
     def wait_condition(
         self, ref: ObjectRef, type_: str, status: str = "True", *, timeout: float = 120.0
@@ -682,11 +802,22 @@ class Kube:
     def wait_deployment_available(
         self, namespace: str, name: str, *, timeout: float = 180.0
     ) -> dict[str, Any]:
+        """On timeout the message also says what its pods wait for (ImagePullBackOff, ...):
+        the Deployment's own conditions only say "does not have minimum availability"."""
+
+        def describe(obj: dict[str, Any] | None) -> str:
+            labels = (((obj or {}).get("spec") or {}).get("selector") or {}).get("matchLabels")
+            if not labels:
+                return format_conditions(obj)
+            pods = self.pods(namespace, ",".join(f"{k}={v}" for k, v in labels.items()))
+            return f"{format_conditions(obj)}; pods: {describe_pods(pods)}"
+
         obj = self.wait_for(
             deployment_ref(namespace, name),
             deployment_available,
             want="Available=True (current generation observed)",
             timeout=timeout,
+            describe=describe,
         )
         assert obj is not None
         return obj
@@ -760,6 +891,7 @@ class Kube:
                 content_type="application/merge-patch+json",
                 field_manager=self.field_manager,
                 serialize=False,
+                _request_timeout=self.request_timeout,
             )
         except DynamicApiError as e:
             raise ApplyError("apply", [_api_failure(ref, e)]) from None
@@ -770,7 +902,11 @@ class Kube:
     def server_version(self) -> str:
         """The API server's gitVersion, e.g. `v1.35.8`."""
         # Raw JSON: the typed VersionInfo model rejects servers that omit optional fields.
-        info = _json(self.dynamic.request("get", "/version", serialize=False))
+        info = _json(
+            self.dynamic.request(
+                "get", "/version", serialize=False, _request_timeout=self.request_timeout
+            )
+        )
         return str(info.get("gitVersion", ""))
 
     def pods(
@@ -840,9 +976,3 @@ def _crd_type(doc: Mapping[str, Any]) -> tuple[str, str]:
 
 def _is_prerequisite(doc: Mapping[str, Any]) -> bool:
     return _is_crd(doc) or (doc.get("kind") == "Namespace" and doc.get("apiVersion") == "v1")
-
-
-def iter_refs(docs: Iterable[Mapping[str, Any]]) -> Iterator[ObjectRef]:
-    """References as written in the manifests (for plans and messages; no server needed)."""
-    for d in sort_for_apply(dict(x) for x in docs):
-        yield ObjectRef.of(d)

@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,10 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import diagnostics as diag
-from harness import mesh, tools, versions
+from harness import mesh, paths, tools, versions
 from harness.cluster import ClusterProvider, KindProvider, provider_from_options
 from harness.events import RunObserver
-from harness.kube import Kube, Manifest, ObjectRef, namespace_ref
+from harness.kube import Kube, Manifest, ObjectRef, namespace_ref, ready_pod
 from harness.outcome import Outcome
 from harness.portforward import PortForward, close_all, wait_healthy
 from harness.probe import AgentUnreachable, Prober
@@ -51,10 +52,10 @@ if TYPE_CHECKING:
 
 NAMESPACE_GONE_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
-WAYPOINT_TIMEOUT_S = 120.0
+WAYPOINT_TIMEOUT_S = 180.0  # Programmed, then a Ready proxy: its image may still be pulling
 HEALTH_TIMEOUT_S = 20.0
 ENROLLMENT_TIMEOUT_S = 30.0
-SIDECAR_CONTAINER = "istio-proxy"
+PROGRESS_EVERY_S = 10.0  # a line per this many seconds of any long wait
 
 
 # --- the agent, through a port-forward -------------------------------------------------------
@@ -109,35 +110,6 @@ class ForwardedAgent:
         self.forward.close()
 
 
-def ready_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
-    """Newest Running, Ready pod that is not being deleted."""
-
-    def ok(p: Mapping[str, Any]) -> bool:
-        meta, status = p.get("metadata") or {}, p.get("status") or {}
-        ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in status.get("conditions") or []
-        )
-        return status.get("phase") == "Running" and ready and not meta.get("deletionTimestamp")
-
-    candidates = sorted(
-        (p for p in pods if ok(p)),
-        key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")),
-    )
-    return str(candidates[-1]["metadata"]["name"]) if candidates else None
-
-
-def pods_without_sidecar(pods: Sequence[Mapping[str, Any]]) -> list[str]:
-    out = []
-    for p in pods:
-        spec = p.get("spec") or {}
-        names = [c.get("name") for c in (spec.get("containers") or [])]
-        names += [c.get("name") for c in (spec.get("initContainers") or [])]
-        if (p.get("status") or {}).get("phase") == "Running" and SIDECAR_CONTAINER not in names:
-            out.append(str((p.get("metadata") or {}).get("name")))
-    return sorted(out)
-
-
 # --- ClusterOps over a real cluster --------------------------------------------------------
 
 
@@ -150,11 +122,9 @@ class LiveOps:
     istioctl: Path | None = None
     artifacts: Path | None = Path("artifacts")
     ready_timeout_s: float = READY_TIMEOUT_S
-    poll_s: float = 1.0
     enrollment_timeout_s: float = ENROLLMENT_TIMEOUT_S
     links: list[ForwardedAgent] = field(default_factory=list)
     collected: dict[str, list[diag.Diagnostics]] = field(default_factory=dict)
-    sleep: Callable[[float], None] = time.sleep
 
     def create_namespace(self, plan: NamespacePlan) -> None:
         ref = namespace_ref(plan.name)
@@ -175,23 +145,9 @@ class LiveOps:
 
     def check_enrollment(self, plan: NamespacePlan) -> None:
         if plan.mode == "ambient":
-            # istio-cni annotates at pod start; allow it a moment after Available.
-            deadline = time.monotonic() + self.enrollment_timeout_s
-            while True:
-                report = mesh.check_ambient_redirection(self.kube, plan.name)
-                if report.ok:
-                    return
-                if time.monotonic() >= deadline:
-                    raise mesh.RedirectionError(report.message)
-                self.sleep(self.poll_s)
+            mesh.wait_ambient_redirection(self.kube, plan.name, timeout=self.enrollment_timeout_s)
         elif plan.mode == "sidecar":
-            missing = pods_without_sidecar(self.kube.pods(plan.name))
-            if missing:
-                raise mesh.EnrollmentError(
-                    f"namespace {plan.name}: pods without the {SIDECAR_CONTAINER} sidecar: "
-                    f"{', '.join(missing)} (is istio-injection=enabled set and istiod's "
-                    "injection webhook working?)"
-                )
+            mesh.require_sidecars(self.kube, plan.name)
 
     def setup_waypoint(self, plan: WaypointPlan) -> None:
         mesh.apply_waypoint(self.kube, plan, timeout=WAYPOINT_TIMEOUT_S)
@@ -245,11 +201,9 @@ class LiveOps:
         return found.write_error
 
     def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None:
-        for name in names:
-            self.kube.delete_namespace(name, wait=False)
-        if wait:
-            for name in names:
-                self.kube.wait_deleted(namespace_ref(name), timeout=NAMESPACE_GONE_TIMEOUT_S)
+        # All deletions are requested first, then awaited within one budget.
+        refs = [namespace_ref(name) for name in names]
+        self.kube.delete(refs, wait=wait, timeout=NAMESPACE_GONE_TIMEOUT_S)
 
     def disconnect(self) -> None:
         links, self.links = self.links, []
@@ -313,27 +267,14 @@ class SessionOptions:
         return self.istio_version or versions.ISTIO_VERSION
 
     def provider(self) -> ClusterProvider:
-        if self.cluster == "kind":
-            if self.kube_context or self.kubeconfig:
-                raise ValueError(
-                    "--cluster=kind manages its own kubeconfig and context; "
-                    "--kube-context/--kubeconfig select an existing cluster instead"
-                )
-            kind_bin = self.kind_bin
-
-            def resolve(tool: str) -> Path:
-                if tool == "kind" and kind_bin:
-                    return Path(kind_bin)
-                return tools.ensure_tool(tool)
-
-            return KindProvider(
-                self.cluster_name,
-                keep=self.keep_cluster,
-                image=self.kind_image,
-                resolve_tool=resolve,
-            )
         provider = provider_from_options(
-            self.cluster, self.kube_context, self.kubeconfig, self.keep_cluster, self.cluster_name
+            self.cluster,
+            self.kube_context,
+            self.kubeconfig,
+            self.keep_cluster,
+            self.cluster_name,
+            kind_image=self.kind_image,
+            kind_path=Path(self.kind_bin) if self.kind_bin else None,
         )
         if provider is None:
             from harness.pytest_plugin import NO_CLUSTER
@@ -352,9 +293,16 @@ class LiveSession:
     pytest session with a broken cluster fails each scenario quickly with the real reason.
     """
 
-    def __init__(self, options: SessionOptions, observer: RunObserver | None = None) -> None:
+    def __init__(
+        self,
+        options: SessionOptions,
+        observer: RunObserver | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         self.options = options
         self.observer = observer or RunObserver()
+        # Detail lines of long set-up work (istioctl's output, "still waiting for X (40s)").
+        self.say = say or _to_stderr
         self.provider: ClusterProvider | None = None
         self.kube: Kube | None = None
         self.ops: LiveOps | None = None
@@ -375,33 +323,42 @@ class LiveSession:
         self.observer.phase_done(message, time.monotonic() - t0)
 
     def bring_up_cluster(self) -> bool:
-        """Create or reuse the cluster; True when this call created it."""
-        o = self.options
-        provider = self.provider = o.provider()
-        existed = True
-        if isinstance(provider, KindProvider):
-            existed = provider.status().exists
-        with self._phase(f"cluster: {provider.describe()}"):
-            provider.up()
-        return isinstance(provider, KindProvider) and not existed
+        """Create or reuse the cluster; sets and returns `created_cluster`.
+
+        The provider says whether it created the cluster, also when creating failed half-way
+        (Ctrl-C during `kind create`): then `close()` removes the remains, which a later run
+        would otherwise "reuse".
+        """
+        provider = self.provider = self.options.provider()
+        try:
+            with self._phase(f"cluster: {provider.describe()}"):
+                self.say(provider.up())
+        finally:
+            self.created_cluster = isinstance(provider, KindProvider) and provider.created
+        return self.created_cluster
 
     def install_mesh(self) -> Environment:
         """Tools, Gateway API CRDs, Istio (unless present), readiness; the run's Environment."""
         o = self.options
         provider = self.provider
         assert provider is not None
-        kube = self.kube = Kube.from_kubeconfig(provider.kubeconfig, provider.context)
+        kube = self.kube = Kube.from_kubeconfig(
+            provider.kubeconfig,
+            provider.context,
+            progress=lambda what, elapsed: self.say(f"{what} ({elapsed:.0f}s so far)"),
+            progress_every=PROGRESS_EVERY_S,
+        )
         kubectl = tools.ensure_tool("kubectl")
         istioctl = tools.ensure_tool("istioctl", istio_version=o.istio)
-        bundle = tools.crd_dir_default() / versions.GATEWAY_API_CRDS.filename
+        bundle = paths.crd_dir() / versions.GATEWAY_API_CRDS.filename
         with self._phase(
             f"Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL}) CRDs"
         ):
             if not bundle.is_file():
                 tools.fetch_crds(bundles=(versions.GATEWAY_API_CRDS,))
-            mesh.install_gateway_api(kube, bundle)
+            mesh.install_gateway_api(kube, bundle, output=self.say)
         with self._phase(f"Istio {o.istio} (ambient profile) ready"):
-            setup = mesh.install_istio(kube, istioctl, o.istio)
+            setup = mesh.install_istio(kube, istioctl, o.istio, output=self.say)
         self.ops = LiveOps(kube, kubectl, istioctl, o.artifacts)
         kind = isinstance(provider, KindProvider)
         self.environment = Environment(
@@ -417,7 +374,7 @@ class LiveSession:
 
     def prepare(self) -> Environment:
         """Cluster and mesh, in one go (the CLI; pytest splits it around a file lock)."""
-        self.created_cluster = self.bring_up_cluster()
+        self.bring_up_cluster()
         return self.install_mesh()
 
     def run(self, scenario: Scenario) -> ScenarioResult:
@@ -450,7 +407,9 @@ class LiveSession:
         if self.provider is None or not ours or self.options.keep_cluster:
             return None
         with self._phase("deleting the kind cluster"):
-            return self.provider.down()
+            said = self.provider.down()
+        self.say(said)
+        return said
 
     def close(self) -> None:
         """Port-forwards first, then the cluster (unless kept or not ours)."""
@@ -459,6 +418,11 @@ class LiveSession:
         self._closed = True
         self.close_connections()
         self.delete_cluster()
+
+
+def _to_stderr(line: str) -> None:
+    # sys.stderr looked up per call: the demo's spinner swaps it for a proxy while it spins.
+    print(f"  {line}", file=sys.stderr, flush=True)
 
 
 # --- pytest: one session per run, even under pytest-xdist ----------------------------------
@@ -561,8 +525,13 @@ def live_session(config: pytest.Config) -> LiveSession:
     shared = SharedSetup(shared_directory(config), options.cluster_name)
 
     def bring_up() -> bool:
-        session.created_cluster = session.bring_up_cluster()
-        return session.created_cluster
+        try:
+            return session.bring_up_cluster()
+        except BaseException:
+            # Half-created by this worker: remove it now, or the next worker "reuses" it.
+            with contextlib.suppress(Exception):
+                session.delete_cluster()
+            raise
 
     def cleanup() -> None:
         session.close_connections()

@@ -12,8 +12,12 @@ Istio facts used here (DESIGN.md §5):
 - Ambient enrollment is the namespace label `istio.io/dataplane-mode=ambient` (no restart);
   an enrolled pod gets the annotation `ambient.istio.io/redirection: enabled`. Sidecar
   injection (`istio-injection=enabled`) only affects pods created after the label.
-- A waypoint is a Gateway of class `istio-waypoint` with the HBONE listener on 15008, ready
-  at `Programmed=True`; nothing uses it until labelled `istio.io/use-waypoint=<name>`.
+- A waypoint is a Gateway of class `istio-waypoint` with the HBONE listener on 15008,
+  `Programmed=True` once its Service exists (its Envoy pod, label
+  `gateway.networking.k8s.io/gateway-name=<name>`, may still be starting); nothing uses it
+  until labelled `istio.io/use-waypoint=<name>`.
+- istiod watches alpha Gateway API kinds (TCPRoute) only with
+  `PILOT_ENABLE_ALPHA_GATEWAY_API=true`, which the harness sets at install.
 """
 
 from __future__ import annotations
@@ -23,17 +27,18 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness import commands
+from harness import commands, versions
 from harness.kube import (
     Kube,
     KubeError,
     Manifest,
     ObjectRef,
+    WaitTimeout,
     crd_ref,
     daemonset_ref,
     deployment_ref,
@@ -123,6 +128,17 @@ def gateway_api_readiness(docs: Sequence[Manifest]) -> list[ReadinessCheck]:
     ]
 
 
+BUNDLE_VERSION_ANNOTATION = "gateway.networking.k8s.io/bundle-version"
+_SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def bundle_version(crd: Mapping[str, Any] | None) -> tuple[int, int, int] | None:
+    """(1, 5, 1) from a Gateway API CRD's `gateway.networking.k8s.io/bundle-version`."""
+    annotations = ((crd or {}).get("metadata") or {}).get("annotations") or {}
+    m = _SEMVER_RE.match(str(annotations.get(BUNDLE_VERSION_ANNOTATION, "")))
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
 def install_gateway_api(
     kube: Kube, manifest_path: Path, *, timeout: float = 120.0, output: Output = _quiet
 ) -> list[ObjectRef]:
@@ -130,11 +146,21 @@ def install_gateway_api(
 
     Idempotent: re-applying the same bundle is a no-op for the API server. The preflight
     surfaces the API server's refusal (e.g. the safe-upgrades policy rejecting a channel
-    switch) before anything is written.
+    switch) before anything is written. A cluster with a *newer* Gateway API is left as it
+    is: applying the pin there would downgrade CRDs that other controllers rely on.
     """
     docs = load_manifests(manifest_path)
-    if not any(d.get("kind") == "CustomResourceDefinition" for d in docs):
+    crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+    if not crds:
         raise KubeError(f"{manifest_path}: no CustomResourceDefinition in this file")
+    ours = bundle_version(crds[0])
+    theirs = bundle_version(kube.get(crd_ref(str(crds[0]["metadata"]["name"]))))
+    if ours is not None and theirs is not None and theirs > ours:
+        output(
+            "the cluster has Gateway API v{}.{}.{}, newer than the pinned v{}.{}.{}: "
+            "leaving it as it is".format(*theirs, *ours)
+        )
+        return []
     output(f"applying {len(docs)} Gateway API objects (server-side) from {manifest_path.name}")
     refs = kube.apply_step(docs, crd_timeout=timeout)
     checks = gateway_api_readiness(docs)
@@ -158,6 +184,8 @@ class IstioInstall:
     revision: str | None
     image: str | None
     version_source: str
+    # istiod watches TCPRoute and the other alpha Gateway API kinds only with this flag.
+    alpha_gateway_api: bool = False
 
 
 def image_release(image: str) -> str | None:
@@ -215,22 +243,22 @@ def detect_istio(kube: Kube, namespace: str = ISTIO_NAMESPACE) -> IstioInstall |
     containers = (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers"
     ) or []
-    image = next(
-        (str(c.get("image")) for c in containers if c.get("name") == ISTIOD_CONTAINER), None
+    discovery: dict[str, Any] = next(
+        (c for c in containers if c.get("name") == ISTIOD_CONTAINER), {}
     )
+    env = {str(e.get("name")): str(e.get("value", "")) for e in discovery.get("env") or []}
     return IstioInstall(
         namespace=namespace,
         deployment=str(meta.get("name")),
         version=version,
         revision=(meta.get("labels") or {}).get("istio.io/rev"),
-        image=image,
+        image=str(discovery["image"]) if discovery.get("image") else None,
         version_source=source,
+        alpha_gateway_api=env.get(commands.ALPHA_GATEWAY_API_FLAG, "").lower() == "true",
     )
 
 
 # --- Istio: install ------------------------------------------------------------------------
-
-_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 
 
 def istio_install_command(
@@ -247,7 +275,7 @@ def istio_install_command(
     the caller believes this binary is (checked for shape here, compared with what got
     installed by `install_istio`). `--skip-confirmation` is istioctl's long form of `-y`.
     """
-    if version is not None and not _VERSION_RE.match(version):
+    if version is not None and not versions.is_istio_release(version):
         raise ValueError(f"not an Istio release version: {version!r}")
     return commands.istioctl_install(istioctl, kubeconfig=kubeconfig, context=context)
 
@@ -306,14 +334,55 @@ def run_streaming(argv: Sequence[str], *, timeout: float, output: Output) -> tup
             tail.append(line)
             output(line)
         rc = proc.wait()
+    except BaseException:
+        # Ctrl-C, SIGTERM (raised as KeyboardInterrupt) or a failing `output`: never leave
+        # istioctl running on its own, half-way through an install.
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         timer.cancel()
+        if proc.stdout is not None:
+            proc.stdout.close()
     if timed_out.is_set():
         raise IstioInstallError(
             f"{Path(argv[0]).name} {' '.join(argv[1:3])} timed out after {timeout:g}s; "
             "last output:\n" + "\n".join(tail)
         )
     return rc, list(tail)
+
+
+def existing_install_warnings(
+    kube: Kube, existing: IstioInstall, version: str, namespace: str = ISTIO_NAMESPACE
+) -> list[str]:
+    """What is off with an Istio the harness found (and will not change); raises
+    `IstioInstallError` when it cannot serve ambient scenarios at all."""
+    missing = [
+        name for name in (ISTIO_CNI, ZTUNNEL) if kube.get(daemonset_ref(namespace, name)) is None
+    ]
+    if missing:
+        raise IstioInstallError(
+            f"the installed Istio has no {' or '.join(missing)} DaemonSet in {namespace}: it "
+            "is not the ambient profile, or an earlier install was interrupted. Reinstall "
+            "with `istioctl install --set profile=ambient`, or use a fresh cluster "
+            "(`ambient-harness cluster down` removes the harness's kind cluster); the "
+            "harness never changes an existing install"
+        )
+    warnings = []
+    if existing.version != version:
+        warnings.append(
+            f"the cluster runs Istio {existing.version or 'of unknown version'} "
+            f"({existing.version_source}), not the requested {version}; results describe "
+            "the installed version"
+        )
+    if not existing.alpha_gateway_api:
+        flag = commands.ALPHA_GATEWAY_API_FLAG
+        warnings.append(
+            f"istiod runs without {flag}=true, so it ignores TCPRoute: scenarios that route "
+            "TCP through a waypoint (ambient-tcproute) will fail. Reinstall with `istioctl "
+            f"install --set values.pilot.env.{flag}=true` (plus your options)"
+        )
+    return warnings
 
 
 def install_istio(
@@ -328,37 +397,20 @@ def install_istio(
 ) -> IstioSetup:
     """Install Istio (ambient profile) unless an istiod is already there; then wait ready.
 
-    An existing install is left alone (said on `output`); a different version than `version`
-    is reported as a warning, not changed. Either way the readiness checks must pass.
+    An existing install is left alone (said on `output`); what is off with it (another
+    version, no alpha Gateway API) is reported as warnings, not changed. Either way the
+    readiness checks must pass.
     """
     warnings: list[str] = []
     existing = detect_istio(kube, namespace)
-    installed_now = existing is None
     if existing is not None:
         output(
             f"Istio {existing.version or '(version unknown)'} is already installed "
             f"(Deployment {namespace}/{existing.deployment}); leaving it alone"
         )
-        if existing.version != version:
-            msg = (
-                f"the cluster runs Istio {existing.version or 'of unknown version'} "
-                f"({existing.version_source}), not the requested {version}; results describe "
-                "the installed version"
-            )
-            warnings.append(msg)
+        warnings += existing_install_warnings(kube, existing, version, namespace)
+        for msg in warnings:
             output(f"warning: {msg}")
-        missing = [
-            name
-            for name in (ISTIO_CNI, ZTUNNEL)
-            if kube.get(daemonset_ref(namespace, name)) is None
-        ]
-        if missing:
-            raise IstioInstallError(
-                f"the installed Istio has no {' or '.join(missing)} DaemonSet in {namespace}: it "
-                "is not the ambient profile. Reinstall with `istioctl install --set "
-                "profile=ambient` or use a fresh cluster (the harness never changes an existing "
-                "install)"
-            )
     else:
         argv = istio_install_command(
             istioctl, version, kubeconfig=kube.kubeconfig, context=kube.context
@@ -375,11 +427,11 @@ def install_istio(
     found = detect_istio(kube, namespace)
     if found is None:
         raise IstioInstallError(f"no istiod Deployment in {namespace} after install")
-    if installed_now and found.version not in (None, version):
+    if existing is None and found.version not in (None, version):
         msg = f"istioctl installed Istio {found.version}, not {version}: check the istioctl pin"
         warnings.append(msg)
         output(f"warning: {msg}")
-    return IstioSetup(found, installed_now, warnings)
+    return IstioSetup(found, existing is None, warnings)
 
 
 # --- enrollment ----------------------------------------------------------------------------
@@ -395,6 +447,21 @@ def _has_sidecar(pod: dict[str, Any]) -> bool:
     names = [c.get("name") for c in (spec.get("containers") or [])]
     names += [c.get("name") for c in (spec.get("initContainers") or [])]
     return SIDECAR_CONTAINER in names
+
+
+def require_sidecars(kube: Kube, namespace: str) -> None:
+    """Every Running pod of a sidecar namespace has `istio-proxy`, or `EnrollmentError`."""
+    missing = sorted(
+        str((p.get("metadata") or {}).get("name"))
+        for p in kube.pods(namespace)
+        if (p.get("status") or {}).get("phase") == "Running" and not _has_sidecar(p)
+    )
+    if missing:
+        raise EnrollmentError(
+            f"namespace {namespace}: pods without the {SIDECAR_CONTAINER} sidecar: "
+            f"{', '.join(missing)} (is istio-injection=enabled set and istiod's injection "
+            "webhook working?)"
+        )
 
 
 def _injection_opted_out(pod: dict[str, Any]) -> bool:
@@ -474,16 +541,27 @@ def use_waypoint_labels(plan: WaypointPlan) -> list[LabelChange]:
     return changes
 
 
+def waypoint_pod_selector(plan: WaypointPlan) -> str:
+    return f"{GATEWAY_NAME_LABEL}={plan.name}"
+
+
 def apply_waypoint(
     kube: Kube, plan: WaypointPlan, *, timeout: float = 120.0, label: bool = True
 ) -> ObjectRef:
-    """Apply the waypoint Gateway, wait for Programmed=True, then label its users.
+    """Apply the waypoint Gateway, wait for Programmed=True and a Ready waypoint pod, then
+    label its users (all within `timeout`).
 
-    The Services must exist already (labelling is a patch of the existing object).
+    Istio reports Programmed once the waypoint's Service exists, not when its Envoy is up;
+    on a fresh node the proxy image is still being pulled, and labelling then would send
+    the first probes into a waypoint that is not there yet. The Services must exist
+    already (labelling is a patch of the existing object).
     """
+    deadline = time.monotonic() + timeout
     ref = waypoint_ref(plan)
     kube.apply_step([waypoint_manifest(plan)])
     kube.wait_condition(ref, "Programmed", "True", timeout=timeout)
+    left = max(0.0, deadline - time.monotonic())
+    kube.wait_pod_ready(plan.namespace, waypoint_pod_selector(plan), timeout=left)
     if label:
         for change in use_waypoint_labels(plan):
             kube.label(change.ref, change.labels)
@@ -548,8 +626,22 @@ def check_ambient_redirection(kube: Kube, namespace: str) -> RedirectionReport:
     return RedirectionReport(namespace, checked, sorted(offenders), skipped)
 
 
-def require_ambient_redirection(kube: Kube, namespace: str) -> RedirectionReport:
-    report = check_ambient_redirection(kube, namespace)
-    if not report.ok:
-        raise RedirectionError(report.message)
-    return report
+def wait_ambient_redirection(
+    kube: Kube, namespace: str, *, timeout: float = 30.0
+) -> RedirectionReport:
+    """`check_ambient_redirection` until it passes; `RedirectionError` naming the pods.
+
+    istio-cni annotates a pod as it sets up its redirection, normally before the pod is
+    Ready; the budget covers a slow istio-cni-node, not a missing one.
+    """
+    try:
+        return kube.poll_until(
+            f"the pods of {namespace}",
+            lambda: check_ambient_redirection(kube, namespace),
+            lambda report: report.ok,
+            want=f"annotated {REDIRECTION_ANNOTATION}=enabled",
+            timeout=timeout,
+            describe=lambda report: report.message,
+        )
+    except WaitTimeout as exc:
+        raise RedirectionError(exc.last_seen) from None

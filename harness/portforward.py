@@ -89,6 +89,7 @@ class _Process:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",  # one odd byte must not kill the drain thread (kubectl would block)
             bufsize=1,
         )
         self._reader = threading.Thread(
@@ -194,7 +195,12 @@ class PortForward:
     def _spawn(self, local_port: int) -> int:
         proc = _Process(self.argv(local_port))
         self._proc = proc
-        port = proc.wait_ready(self.start_timeout_s)
+        try:
+            port = proc.wait_ready(self.start_timeout_s)
+        except BaseException:  # Ctrl-C while waiting: the process is not registered yet
+            proc.stop()
+            self._proc = None
+            raise
         if port is None or not proc.alive():
             proc.stop()
             self._proc = None

@@ -392,10 +392,14 @@ def environment_line(env: Environment) -> str:
     return " · ".join(parts)
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def summary_line(s: Summary) -> str:
     return (
         f"{s.scenarios} scenarios: {s.passed} passed, {s.failed} failed, "
-        f"{s.skipped} skipped, {s.errors} errors"
+        f"{s.skipped} skipped, {plural(s.errors, 'error')}"
     )
 
 
@@ -558,7 +562,7 @@ def render_markdown(run: RunResult) -> str:
         "## ambient-harness conformance report",
         "",
         f"**{s.passed} passed** · **{s.failed} failed** · {s.skipped} skipped · "
-        f"{s.errors} errors — {s.scenarios} scenarios",
+        f"{plural(s.errors, 'error')} — {s.scenarios} scenarios",
         "",
         _md(environment_line(run.environment)),
     ]

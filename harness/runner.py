@@ -279,7 +279,9 @@ class Runner:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    from harness.kube import api_error_text
+
+    text = api_error_text(exc) or str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -533,9 +535,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
-    from harness.cluster import ClusterError, DockerUnavailable
-    from harness.kube import KubeError
-    from harness.tools import ToolError
+    from harness.cluster import DockerUnavailable
 
     run = RunResult(Environment(provider=args.cluster or "existing"))
     code = EXIT_OK
@@ -551,8 +551,10 @@ def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
     except DockerUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = EXIT_NO_DOCKER
-    except (ClusterError, KubeError, ToolError, OSError, ValueError) as exc:
-        # Session set-up (cluster, tools, Gateway API, Istio) failed: no scenario ran.
+    except Exception as exc:
+        # The session's own work failed (cluster, tools, Gateway API, Istio, or deleting the
+        # cluster): scenario failures never get here, the runner records them. Any type:
+        # API errors, urllib3 connection errors, UnsupportedPlatform... all end the same way.
         print(f"error: {_describe(exc)}", file=sys.stderr)
         code = EXIT_FAILED
     if run.scenarios:

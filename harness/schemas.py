@@ -35,12 +35,12 @@ from typing import Any, Literal
 
 import yaml
 
+from harness import paths
 from harness.yamlsource import PathKey, format_path
 
 Schema = Mapping[str, Any]
 Scope = Literal["Namespaced", "Cluster"]
 
-CRD_DIR_ENV = "AMBIENT_HARNESS_CRD_DIR"
 INDEX_FORMAT = 1
 # Schema keywords the validator never reads: dropped from the cached index to keep it small.
 _UNUSED_KEYWORDS = frozenset({"description", "x-kubernetes-validations", "default", "example"})
@@ -48,19 +48,12 @@ _UNUSED_KEYWORDS = frozenset({"description", "x-kubernetes-validations", "defaul
 
 def default_crd_dir() -> Path:
     """Where the CRD files live: $AMBIENT_HARNESS_CRD_DIR or the user's cache."""
-    env = os.environ.get(CRD_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "ambient-harness" / "crds"
+    return paths.crd_dir()
 
 
 def default_index_cache_dir() -> Path:
-    """Parsed-index cache: `$AMBIENT_HARNESS_CACHE/crd-index` (the tools cache root, as in
-    harness.tools, not imported here to keep lint's start-up light), never the CRD dir itself,
-    which may be read-only."""
-    root = os.environ.get("AMBIENT_HARNESS_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "ambient-harness"
-    return base / "crd-index"
+    """Parsed-index cache under the cache root, never the CRD dir itself (may be read-only)."""
+    return paths.cache_root() / "crd-index"
 
 
 # --------------------------------------------------------------------------------------------

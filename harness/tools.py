@@ -38,6 +38,8 @@ from typing import IO, Final, Protocol
 import httpx
 
 from harness import commands, versions
+from harness.paths import cache_root
+from harness.paths import crd_dir as default_crd_dir
 from harness.versions import Artifact, Platform
 
 TOOL_NAMES: Final = ("kind", "kubectl", "istioctl")
@@ -77,22 +79,6 @@ class ToolUnavailable(ToolError):
 
 
 # --- locations ------------------------------------------------------------------------------
-
-
-def cache_root(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    configured = env.get("AMBIENT_HARNESS_CACHE")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "ambient-harness"
-
-
-def crd_dir_default(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    configured = env.get("AMBIENT_HARNESS_CRD_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "ambient-harness" / "crds"
 
 
 def override_variable(name: str) -> str:
@@ -663,7 +649,7 @@ def fetch_crds(
     A file already there with the pinned digest is kept; any other content is replaced.
     Raises `ToolUnavailable` (with the URL, file name and digest to provide by hand).
     """
-    target = crd_dir or crd_dir_default()
+    target = crd_dir or default_crd_dir()
     paths: list[Path] = []
     for bundle in bundles:
         dest = target / bundle.filename

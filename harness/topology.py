@@ -113,14 +113,12 @@ def topology(s: Scenario) -> Topology:
         )
         for w in s.waypoints
     ]
+    # istio.io/use-waypoint is not set here: mesh.apply_waypoint labels the namespace (or its
+    # Services) once the waypoint is Programmed, so nothing points at a missing waypoint.
     namespaces = []
     for ns in s.namespaces:
         mode = s.mode_of(ns.name)
-        labels = {**enrollment_labels(mode), **ns.labels}
-        for w in waypoints:
-            if w.enroll_namespace and w.namespace == ns.name:
-                labels[USE_WAYPOINT] = w.name
-        namespaces.append(NamespacePlan(ns.name, mode, labels))
+        namespaces.append(NamespacePlan(ns.name, mode, {**enrollment_labels(mode), **ns.labels}))
     agents = [AgentPlan(c.name, s.namespace_of(c.namespace), c.account) for c in s.clients]
     echoes = [
         EchoPlan(b.service, v, s.namespace_of(b.namespace), b.account, b.port, b.replicas)

@@ -186,6 +186,11 @@ ISTIO_TARBALL_SHA256: Final = MappingProxyType(
 _ISTIO_VERSION_RE: Final = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 
 
+def is_istio_release(version: str) -> bool:
+    """`1.30.3`, `1.31.0-beta.1`: the shape of an Istio release (also keeps it URL-safe)."""
+    return bool(_ISTIO_VERSION_RE.match(version))
+
+
 def istio_archive_suffix(plat: Platform) -> str:
     """Istio names its macOS archives `osx` (amd64) and `osx-arm64`, Linux ones `linux-<arch>`."""
     if plat.os == "darwin":
@@ -195,7 +200,7 @@ def istio_archive_suffix(plat: Platform) -> str:
 
 def istioctl_artifact(plat: Platform, version: str = ISTIO_VERSION) -> Artifact:
     """The Istio release tarball; istioctl is its member `istio-<version>/bin/istioctl`."""
-    if not _ISTIO_VERSION_RE.match(version):
+    if not is_istio_release(version):
         raise ValueError(f"not an Istio release version: {version!r} (expected e.g. 1.30.3)")
     filename = f"istio-{version}-{istio_archive_suffix(plat)}.tar.gz"
     url = f"https://github.com/istio/istio/releases/download/{version}/{filename}"

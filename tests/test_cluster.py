@@ -135,28 +135,6 @@ def test_istioctl_other_arguments() -> None:
         "-o",
         "json",
     ]
-    assert commands.istioctl_waypoint_apply(ISTIOCTL, "bookinfo", enroll_namespace=True) == [
-        "/opt/bin/istioctl",
-        "waypoint",
-        "apply",
-        "-n",
-        "bookinfo",
-        "--enroll-namespace",
-        "--wait",
-    ]
-    assert commands.istioctl_waypoint_apply(
-        ISTIOCTL, "ns", name="reviews-wp", wait=False, context="c"
-    ) == [
-        "/opt/bin/istioctl",
-        "waypoint",
-        "apply",
-        "-n",
-        "ns",
-        "--name",
-        "reviews-wp",
-        "--context",
-        "c",
-    ]
     assert commands.istioctl_ztunnel_workloads(ISTIOCTL) == [
         "/opt/bin/istioctl",
         "ztunnel-config",
@@ -386,6 +364,18 @@ def test_existing_cluster_is_used_and_never_deleted(api: ApiServer, tmp_path: Pa
     assert "never created or deleted" in provider.describe()
 
 
+def test_existing_cluster_pins_the_current_context(api: ApiServer, tmp_path: Path) -> None:
+    """kubectl and istioctl then get --context explicitly: a `kubectl config use-context`
+    in another terminal during the run cannot retarget them at another cluster."""
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(kubeconfig_text(api.url, "mine"))
+    provider = ExistingProvider(kubeconfig)
+    assert provider.context is None
+    provider.up()
+    assert provider.context == "mine"
+    assert "context 'mine'" in provider.describe()
+
+
 def test_existing_cluster_unreachable(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(kubeconfig_text(f"http://127.0.0.1:{closed_port()}", "mine"))
@@ -415,6 +405,10 @@ args = sys.argv[1:]
 opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
 if args[:2] == ["get", "clusters"]:
     print("\n".join(clusters))
+elif args[:2] == ["create", "cluster"] and os.environ.get("FAKE_CREATE_FAILS"):
+    clusters.append(opts["name"])  # nodes half made, then the failure
+    open(state, "w").write("\n".join(clusters))
+    sys.exit(1)
 elif args[:2] in (["create", "cluster"], ["export", "kubeconfig"]):
     with open(opts["kubeconfig"], "w") as f:
         f.write(os.environ["FAKE_KUBECONFIG"])
@@ -491,6 +485,7 @@ def test_kind_up_creates_with_pinned_config_then_waits(fake_bin: Path, tmp_path:
         fake_bin / "kubectl", timeout="180s", kubeconfig=provider.kubeconfig, context="kind-demo"
     )
     assert provider.kubeconfig.is_file()
+    assert provider.created
     assert not (tmp_path / "work" / ".pytest-kind").exists()  # pytest-kind's stray dir removed
     status = provider.status()
     assert (status.exists, status.reachable) == (True, True)
@@ -503,8 +498,22 @@ def test_kind_up_reuses_an_existing_cluster(fake_bin: Path, tmp_path: Path) -> N
     ran = [c[1:3] for c in calls(tmp_path)]
     assert ["export", "kubeconfig"] in ran
     assert ["create", "cluster"] not in ran
+    assert not provider.created  # not ours to delete
     # The exported kubeconfig is real, not the empty file pytest-kind would leave.
     assert yaml.safe_load(provider.kubeconfig.read_text())["current-context"] == "kind-demo"
+
+
+def test_a_failed_create_still_counts_as_created(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So the session deletes the remains instead of a later run "reusing" them."""
+    monkeypatch.setenv("FAKE_CREATE_FAILS", "1")
+    provider = kind_provider(tmp_path, fake_bin)
+    with pytest.raises(ClusterError, match="`kind create cluster` failed"):
+        provider.up()
+    assert provider.created
+    provider.down()
+    assert (tmp_path / "clusters").read_text().split() == []
 
 
 def test_kind_down_deletes_unless_keep(fake_bin: Path, tmp_path: Path) -> None:
@@ -580,6 +589,11 @@ def test_provider_from_options() -> None:
         provider_from_options("minikube", None, None, False, "x")
     with pytest.raises(ValueError, match="--cluster=kind manages its own"):
         provider_from_options("kind", "prod", None, False, "x")
+    custom = provider_from_options(
+        "kind", None, None, False, "x", kind_image="kindest/node:v1.36.4", kind_path=Path("/k")
+    )
+    assert isinstance(custom, KindProvider) and custom.image == "kindest/node:v1.36.4"
+    assert custom.commands()[1] == ["/k", "get", "clusters"]
     assert provider_from_options("kind", None, None, False).name == "ambient-harness"  # type: ignore[union-attr]
 
 

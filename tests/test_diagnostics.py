@@ -307,3 +307,39 @@ def test_cap_respects_the_byte_limit_and_utf8(keep: diagnostics.Keep) -> None:
 def test_slug_is_file_safe() -> None:
     assert diagnostics.slug("Pod ambient/ratings v1!") == "pod-ambient-ratings-v1"
     assert diagnostics.slug("../..") == "section"
+
+
+def test_a_native_sidecars_access_log_is_collected(
+    api: FakeApiServer, kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Istio injects istio-proxy as an init container with restartPolicy Always on current
+    Kubernetes; in sidecar mode its access log shows the L7 decision (e.g. the 403)."""
+    seed_core_only(api)
+    sidecar_pod = pod(NS, "ratings-v1-2", "node-a", containers=["echo"])
+    sidecar_pod["spec"]["initContainers"] = [
+        {"name": "istio-validation"},  # one-shot: not collected
+        {"name": "istio-proxy", "restartPolicy": "Always"},
+    ]
+    sidecar_pod["status"]["initContainerStatuses"] = [
+        {"name": "istio-validation", "restartCount": 0},
+        {"name": "istio-proxy", "restartCount": 1},
+    ]
+    api.add(sidecar_pod)
+    # The API server serves init containers' logs too; the fake only knows `containers`.
+    asked: list[tuple[str, str | None, bool]] = []
+
+    def pod_logs(ns: str, name: str, container: str | None = None, **kw: Any) -> str:
+        asked.append((name, container, kw.get("previous", False)))
+        return f"{container} log{' (previous)' if kw.get('previous') else ''}"
+
+    monkeypatch.setattr(kube, "pod_logs", pod_logs)
+    diag = collect(kube, request(waypoints=[]), runner=Recorder())
+    text = diag.section(f"pod-{NS}-ratings-v1-2").text
+    assert [a for a in asked if a[0] == "ratings-v1-2"] == [
+        ("ratings-v1-2", "echo", False),
+        ("ratings-v1-2", "istio-proxy", False),
+        ("ratings-v1-2", "istio-proxy", True),
+    ]
+    assert "container istio-proxy (node node-a, phase Running, restarts 1)" in text
+    assert "istio-proxy log (previous)" in text
+    assert "istio-validation" not in text

@@ -177,6 +177,22 @@ def test_sidecar_namespace_is_labelled_for_injection(
     )
 
 
+def test_waypoint_users_are_labelled_only_once_its_proxy_is_ready(
+    capsys: pytest.CaptureFixture[str], offline: Path
+) -> None:
+    code, out, _ = dry_run(capsys, "scenarios/ambient-traffic-shift")
+    assert code == 0
+    assert_in_order(
+        out,
+        "apply Gateway ambient-traffic-shift/waypoint (class istio-waypoint, for service;",
+        "wait Gateway ambient-traffic-shift/waypoint: Programmed=True",
+        "wait a pod in ambient-traffic-shift with gateway.networking.k8s.io/gateway-name="
+        "waypoint: Ready",
+        "label Service ambient-traffic-shift/reviews: istio.io/use-waypoint=waypoint",
+        "port-forward for client productpage",
+    )
+
+
 def test_existing_cluster_plan(capsys: pytest.CaptureFixture[str], offline: Path) -> None:
     code, out, err = dry_run(
         capsys, "scenarios/ambient-authz-l4", "--kube-context", "prod", "--kubeconfig", "/k/config"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
-from fake_apiserver import FakeApiServer
+from fake_apiserver import ApiStatus, FakeApiServer
+from kubernetes.dynamic.exceptions import ConflictError
 
 from harness.kube import (
     FIELD_MANAGER,
@@ -267,6 +270,38 @@ def test_delete_namespace_waits_until_it_is_gone() -> None:
         kube.close()
 
 
+def test_deleting_a_namespace_that_is_already_terminating_waits_for_it() -> None:
+    """A real API server answers 409 Conflict to DELETE of a Terminating namespace (it is
+    "ensuring all content is removed"); a rerun right after a Ctrl-C meets exactly that."""
+    with FakeApiServer(linger_reads=3) as api:
+        original = api.handle_delete
+        conflicts: list[str] = []
+
+        def delete_like_a_real_server(r: Any, query: Any) -> Any:
+            stored = api.get(r.rtype.kind, r.namespace, r.name)
+            terminating = stored is not None and stored["metadata"].get("deletionTimestamp")
+            if terminating or r.name == "busy":
+                conflicts.append(r.name)
+                raise ApiStatus(409, "Conflict", f"Operation cannot be fulfilled on {r.name}")
+            return original(r, query)
+
+        api.handle_delete = delete_like_a_real_server  # type: ignore[method-assign]
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        kube.ensure_namespace("left-over")
+        kube.delete_namespace("left-over", wait=False)  # the interrupted run
+        kube.delete_namespace("left-over", wait=True, timeout=5)  # the rerun
+
+        assert conflicts == ["left-over"]
+        assert len(api.calls("DELETE")) == 2
+        assert api.get("Namespace", None, "left-over") is None
+        # A conflict on anything but a Namespace is still an error.
+        kube.ensure_namespace("demo")
+        api.add(policy("busy"))
+        with pytest.raises(ConflictError):
+            kube.delete([policy("busy")], wait=False)
+        kube.close()
+
+
 def test_delete_wait_times_out_naming_the_object() -> None:
     with FakeApiServer(linger_reads=10_000) as api:
         kube = Kube(api.api_client(), poll_interval=0.005)
@@ -365,6 +400,46 @@ def test_deployment_available_needs_the_current_generation(api: FakeApiServer, k
 
     api.on_read("Deployment", "istio-system", "istiod", observe)
     kube.wait_deployment_available("istio-system", "istiod", timeout=2)
+
+
+def test_a_deployment_timeout_says_what_its_pods_wait_for(api: FakeApiServer, kube: Kube) -> None:
+    api.add(ns_doc("demo"))
+    dep = obj("apps/v1", "Deployment", "ratings-v1", "demo")
+    dep["spec"] = {"selector": {"matchLabels": {"app": "ratings", "version": "v1"}}}
+    dep["status"] = {
+        "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"}
+        ]
+    }
+    api.add(dep)
+    pulling = obj("v1", "Pod", "ratings-v1-5d8f9-x1", "demo")
+    pulling["metadata"]["labels"] = {"app": "ratings", "version": "v1"}
+    pulling["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "echo",
+                "state": {
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": 'Back-off pulling image "python:3.12-slim"',
+                    }
+                },
+            }
+        ],
+    }
+    api.add(pulling)
+    other = obj("v1", "Pod", "agent-a-1", "demo")
+    other["metadata"]["labels"] = {"app": "agent-a"}
+    api.add(other)
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_deployment_available("demo", "ratings-v1", timeout=0.03)
+    assert "Available=False MinimumReplicasUnavailable" in str(err.value)
+    assert (
+        "pods: ratings-v1-5d8f9-x1 Pending (echo: ImagePullBackOff: Back-off pulling image "
+        '"python:3.12-slim")'
+    ) in str(err.value)
+    assert "agent-a-1" not in str(err.value)
 
 
 def test_daemonset_rollout_wait_reports_counts(api: FakeApiServer, kube: Kube) -> None:
@@ -467,3 +542,39 @@ def test_pods_logs_events_and_version(api: FakeApiServer, kube: Kube) -> None:
 def test_get_of_a_kind_the_server_does_not_serve_is_none(kube: Kube) -> None:
     assert kube.get(ObjectRef("example.com/v9", "Nothing", "demo", "x")) is None
     assert kube.get(deployment_ref("demo", "absent")) is None
+
+
+def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServer) -> None:
+    kube = Kube(api.api_client(), request_timeout=0.02)
+    api.add(ns_doc("demo"))
+    api.add(obj("apps/v1", "Deployment", "slow", "demo"))
+    assert kube.get(deployment_ref("demo", "slow")) is not None  # discovery done
+    api.on_read("Deployment", "demo", "slow", lambda o, n: time.sleep(0.1) if n >= 2 else None)
+    with pytest.raises(urllib3.exceptions.HTTPError, match="ReadTimeoutError"):
+        kube.get(deployment_ref("demo", "slow"))
+    kube.close()
+    # Let the fake finish answering the client's retries (one at a time) inside this test,
+    # so its complaints about the closed connections stay in this test's captured output.
+    time.sleep(0.1 * 4 + 0.1)
+
+
+def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from harness.kube import api_error_text
+    from harness.runner import _describe
+
+    err = ApiException(status=403, reason="Forbidden")
+    err.body = (
+        b'{"kind":"Status","reason":"Forbidden","message":"customresourcedefinitions is '
+        b'forbidden: User \\"dev\\" cannot create resource"}'
+    )
+    err.headers = {"Audit-Id": "0f00", "Content-Type": "application/json"}
+    text = api_error_text(err)
+    assert text == (
+        'HTTP 403 Forbidden: customresourcedefinitions is forbidden: User "dev" cannot '
+        "create resource"
+    )
+    assert _describe(err) == f"ApiException: {text}"
+    assert "Audit-Id" in str(err) and "Audit-Id" not in _describe(err)
+    assert api_error_text(ValueError("x")) is None

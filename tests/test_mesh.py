@@ -37,12 +37,20 @@ def add_ns(api: FakeApiServer, name: str) -> None:
     api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": meta(name)})
 
 
-def istiod(image: str = "docker.io/istio/pilot:1.30.3-distroless", **labels: str) -> dict:
+ALPHA_ON = [{"name": "PILOT_ENABLE_ALPHA_GATEWAY_API", "value": "true"}]
+
+
+def istiod(
+    image: str = "docker.io/istio/pilot:1.30.3-distroless",
+    env: list[dict[str, str]] | None = None,
+    **labels: str,
+) -> dict:
+    discovery = {"name": "discovery", "image": image, "env": ALPHA_ON if env is None else env}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {**meta("istiod", ISTIO, app="istiod", **labels), "generation": 1},
-        "spec": {"template": {"spec": {"containers": [{"name": "discovery", "image": image}]}}},
+        "spec": {"template": {"spec": {"containers": [discovery]}}},
         "status": {
             "observedGeneration": 1,
             "conditions": [{"type": "Available", "status": "True"}],
@@ -118,6 +126,23 @@ def test_gateway_api_bundle_is_applied_server_side_then_waited_established() -> 
         kube.close()
 
 
+def test_a_newer_gateway_api_on_the_cluster_is_not_downgraded() -> None:
+    docs = load_manifests(GATEWAY_BUNDLE)
+    newer = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    newer = json.loads(json.dumps(newer))
+    newer["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] = "v1.6.0"
+    with FakeApiServer(CORE_TYPES) as api:
+        api.add(newer)
+        kube = Kube(api.api_client(), poll_interval=0.002)
+        lines: list[str] = []
+        assert mesh.install_gateway_api(kube, GATEWAY_BUNDLE, output=lines.append) == []
+        assert api.patches() == []
+        assert lines == [
+            "the cluster has Gateway API v1.6.0, newer than the pinned v1.5.1: leaving it as it is"
+        ]
+        kube.close()
+
+
 def test_gateway_api_channel_refusal_stops_before_any_write() -> None:
     with FakeApiServer(CORE_TYPES) as api:
         kube = Kube(api.api_client(), poll_interval=0.002)
@@ -184,6 +209,7 @@ def test_detect_istio(api: FakeApiServer, kube: Kube) -> None:
     assert found is not None
     assert (found.deployment, found.version, found.revision) == ("istiod", "1.30.3", "default")
     assert found.image == "docker.io/istio/pilot:1.30.3-distroless"
+    assert found.alpha_gateway_api
     listings = api.calls("GET", "/apis/apps/v1/namespaces/istio-system/deployments")
     assert [r.param("labelSelector") for r in listings] == ["app=istiod", "app=istiod"]
 
@@ -281,6 +307,23 @@ def test_existing_istio_is_left_alone_with_a_version_warning(
     assert "1.29.0" in warning and "1.30.3" in warning
 
 
+def test_existing_istio_without_alpha_gateway_api_is_warned_about(
+    api: FakeApiServer, kube: Kube, tmp_path: Path
+) -> None:
+    seed_ready_istio(api, with_istiod=False)
+    api.add(istiod(env=[{"name": "PILOT_ENABLE_AMBIENT", "value": "true"}]))
+    lines: list[str] = []
+
+    setup = mesh.install_istio(
+        kube, tmp_path / "istioctl", "1.30.3", ready_timeout=2, output=lines.append
+    )
+
+    assert not setup.install.alpha_gateway_api
+    (warning,) = setup.warnings
+    assert "PILOT_ENABLE_ALPHA_GATEWAY_API=true" in warning and "TCPRoute" in warning
+    assert f"warning: {warning}" in lines
+
+
 def test_an_existing_sidecar_only_istio_is_refused_quickly(
     api: FakeApiServer, kube: Kube, tmp_path: Path
 ) -> None:
@@ -308,6 +351,23 @@ def test_install_timeout_kills_istioctl(api: FakeApiServer, kube: Kube, tmp_path
     istioctl = fake_istioctl(tmp_path, 'print("waiting", flush=True)\ntime.sleep(30)\n')
     with pytest.raises(mesh.IstioInstallError, match=r"timed out after 0\.5s"):
         mesh.install_istio(kube, istioctl, "1.30.3", install_timeout=0.5, ready_timeout=1)
+
+
+def test_ctrl_c_during_the_install_leaves_no_istioctl_behind(tmp_path: Path) -> None:
+    istioctl = fake_istioctl(
+        tmp_path, 'print(os.getpid(), flush=True)\ntime.sleep(30)\nprint("done")\n'
+    )
+    pids: list[int] = []
+
+    def interrupted(line: str) -> None:
+        pids.append(int(line))
+        raise KeyboardInterrupt  # what SIGTERM becomes under `ambient-harness run`
+
+    with pytest.raises(KeyboardInterrupt):
+        mesh.run_streaming([str(istioctl)], timeout=20, output=interrupted)
+    (pid,) = pids
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not left running (or a zombie)
 
 
 def test_readiness_timeout_names_the_missing_component(api: FakeApiServer, kube: Kube) -> None:
@@ -343,7 +403,9 @@ def app_pod(
     phase: str = "Running",
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
+    ready: bool = True,
 ) -> dict[str, Any]:
+    ready_condition = {"type": "Ready", "status": "True" if ready else "False"}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -358,8 +420,18 @@ def app_pod(
             "containers": [{"name": c} for c in containers],
             "initContainers": [{"name": c} for c in init],
         },
-        "status": {"phase": phase},
+        "status": {"phase": phase, "conditions": [ready_condition]},
     }
+
+
+def becomes_ready_on(read: int) -> Any:
+    """A read hook: from the `read`-th read on, the pod is Ready (the kubelet's work)."""
+
+    def hook(obj: dict[str, Any], n: int) -> None:
+        if n >= read:
+            obj["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+
+    return hook
 
 
 def test_sidecar_enrollment_refuses_pods_that_predate_injection(
@@ -430,6 +502,10 @@ def test_apply_waypoint_waits_programmed_then_labels_its_users(
             }
         )
     api.condition_after("Gateway", "ambient-l7", "waypoint", "Programmed", reads=3)
+    # Istio's Programmed does not wait for the proxy: the pod is Ready only later.
+    gw_label = {"gateway.networking.k8s.io/gateway-name": "waypoint"}
+    api.add(app_pod("ambient-l7", "waypoint-7c9d", labels=gw_label, ready=False))
+    api.on_read("Pod", "ambient-l7", "waypoint-7c9d", becomes_ready_on(3))
 
     ref = mesh.apply_waypoint(kube, WP, timeout=5)
 
@@ -443,13 +519,32 @@ def test_apply_waypoint_waits_programmed_then_labels_its_users(
         "/api/v1/namespaces/ambient-l7/services/reviews",
         "/api/v1/namespaces/ambient-l7",
     ]
-    # Labels only after Programmed: every label patch follows the last Gateway poll.
+    # Labels only after Programmed and a Ready waypoint pod: every label patch follows the
+    # last Gateway poll and the last pod poll.
+    pods_path = "/api/v1/namespaces/ambient-l7/pods"
     last_poll = max(
-        i for i, r in enumerate(api.requests) if r.method == "GET" and r.path == gw_path
+        i
+        for i, r in enumerate(api.requests)
+        if r.method == "GET" and r.path in (gw_path, pods_path)
     )
+    assert api.reads("Pod", "ambient-l7", "waypoint-7c9d") == 3
     assert all(api.requests.index(r) > last_poll for r in label_patches)
     svc = api.get("Service", "ambient-l7", "ratings")
     assert svc is not None and svc["metadata"]["labels"]["istio.io/use-waypoint"] == "waypoint"
+
+
+def test_a_programmed_waypoint_without_a_ready_pod_is_not_used(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    add_ns(api, "ambient-l7")
+    api.condition_after("Gateway", "ambient-l7", "waypoint", "Programmed", reads=1)
+    gw_label = {"gateway.networking.k8s.io/gateway-name": "waypoint"}
+    api.add(app_pod("ambient-l7", "waypoint-7c9d", labels=gw_label, phase="Pending"))
+    with pytest.raises(WaitTimeout) as err:
+        mesh.apply_waypoint(kube, WP, timeout=0.2)
+    assert "gateway.networking.k8s.io/gateway-name=waypoint" in str(err.value)
+    assert "waypoint-7c9d Pending" in str(err.value)
+    assert [r for r in api.calls("PATCH") if not r.is_apply] == []
 
 
 def test_waypoint_that_never_programs_times_out_with_its_conditions(
@@ -497,7 +592,33 @@ def test_redirection_check_flags_pods_without_the_annotation(
     assert "agent-reviews-xyz" in report.message
     assert "ambient.istio.io/redirection" in report.message
     with pytest.raises(mesh.RedirectionError, match="agent-reviews-xyz"):
-        mesh.require_ambient_redirection(kube, ns)
+        mesh.wait_ambient_redirection(kube, ns, timeout=0.05)
+
+
+def test_redirection_wait_allows_istio_cni_a_moment(api: FakeApiServer, kube: Kube) -> None:
+    ns = "ambient-authz-l4"
+    add_ns(api, ns)
+    api.add(app_pod(ns, "agent-reviews-xyz"))
+
+    def annotate(obj: dict[str, Any], n: int) -> None:
+        if n >= 3:
+            obj["metadata"]["annotations"] = {"ambient.istio.io/redirection": "enabled"}
+
+    api.on_read("Pod", ns, "agent-reviews-xyz", annotate)
+    report = mesh.wait_ambient_redirection(kube, ns, timeout=5)
+    assert report.ok and report.checked == ["agent-reviews-xyz"]
+    assert api.reads("Pod", ns, "agent-reviews-xyz") == 3
+
+
+def test_sidecar_check_names_pods_without_istio_proxy(api: FakeApiServer, kube: Kube) -> None:
+    ns = "sidecar-authz"
+    add_ns(api, ns)
+    api.add(app_pod(ns, "native", init=("istio-proxy",)))
+    api.add(app_pod(ns, "classic", containers=("app", "istio-proxy")))
+    mesh.require_sidecars(kube, ns)
+    api.add(app_pod(ns, "plain"))
+    with pytest.raises(mesh.EnrollmentError, match=r"without the istio-proxy sidecar: plain \("):
+        mesh.require_sidecars(kube, ns)
 
 
 def test_gateway_api_types_fixture_matches_the_bundle() -> None:

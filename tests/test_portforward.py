@@ -181,6 +181,24 @@ def test_start_timeout_kills_a_silent_kubectl(tmp_path: Path) -> None:
     assert fwd.pid is None
 
 
+def test_ctrl_c_while_starting_leaves_no_process(
+    kubectl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = portforward._Process.wait_ready
+
+    def interrupted(self: portforward._Process, timeout: float) -> int | None:
+        original(self, timeout)  # kubectl is up and forwarding...
+        raise KeyboardInterrupt  # ...when the user presses Ctrl-C
+
+    monkeypatch.setattr(portforward._Process, "wait_ready", interrupted)
+    fwd = PortForward(kubectl, "ns", "pod/agent-a", 15000)
+    with pytest.raises(KeyboardInterrupt):
+        fwd.start()
+    (pid,) = _recorded_pids(tmp_path)
+    assert not _running(pid)
+    assert fwd.pid is None
+
+
 def test_close_all_leaves_no_process(kubectl: Path, tmp_path: Path) -> None:
     forwards = [PortForward(kubectl, "ns", f"pod/agent-{i}", 15000) for i in range(3)]
     for f in forwards:

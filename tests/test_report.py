@@ -298,7 +298,7 @@ def test_markdown(fixture_run: RunResult) -> None:
     md = render_markdown(fixture_run)
     for s in fixture_run.scenarios:
         assert f"| {s.name}: " in md
-    assert "**6 passed** · **1 failed** · 1 skipped · 1 errors — 9 scenarios" in md
+    assert "**6 passed** · **1 failed** · 1 skipped · 1 error — 9 scenarios" in md
     assert "| ambient-fault-vs-authz: " in md and "| ❌ fail | 0/1 | 1.1 s | 70.3 s |" in md
     assert "| ambient-mtls-strict: " in md and "⏭️ skipped" in md
     assert "⚠️ error" in md

@@ -26,15 +26,24 @@ from typing import Any
 import pytest
 from fake_apiserver import FakeApiServer
 
+from harness.cluster import ClusterError, KindProvider
 from harness.events import RunObserver
-from harness.kube import ApplyError, ApplyFailure, Kube, Manifest, ObjectRef, WaitTimeout
+from harness.kube import (
+    ApplyError,
+    ApplyFailure,
+    Kube,
+    Manifest,
+    ObjectRef,
+    WaitTimeout,
+    ready_pod,
+)
 from harness.live import (
     ForwardedAgent,
     LiveOps,
     LiveSession,
+    SessionOptions,
     SharedSetup,
     live_session,
-    ready_pod,
 )
 from harness.outcome import Outcome, ProbeError
 from harness.portforward import PortForward
@@ -740,9 +749,7 @@ def test_live_ops_run_a_scenario_end_to_end_on_loopback(
         tmp_path / "s", f"http://127.0.0.1:{loopback_mesh['ztunnel'].port}/ratings/1"
     )
     kube = Kube(api.api_client(), poll_interval=0.01)
-    ops = LiveOps(
-        kube, loopback_mesh["kubectl"], None, tmp_path / "artifacts", poll_s=0.01, ready_timeout_s=5
-    )
+    ops = LiveOps(kube, loopback_mesh["kubectl"], None, tmp_path / "artifacts", ready_timeout_s=5)
     rec = Recorder()
     result = Runner(ops, EventuallyChecker(), rec).run(scenario)
 
@@ -790,7 +797,6 @@ def test_live_ops_set_up_fails_on_a_pod_outside_the_mesh(
         loopback_mesh["kubectl"],
         None,
         tmp_path / "artifacts",
-        poll_s=0.01,
         enrollment_timeout_s=0.05,
     )
     result = Runner(ops, EventuallyChecker(), RunObserver()).run(scenario)
@@ -956,3 +962,41 @@ def test_live_session_is_built_once_and_a_failed_set_up_fails_each_scenario_fast
     config.cleanups[0]()
     state = json.loads((tmp_path / "base" / "ambient-harness-ambient-harness.json").read_text())
     assert state == {"users": 0, "created": False}
+
+
+class HalfCreatingKind(KindProvider):
+    """`kind create` dies half-way (Ctrl-C, Docker out of space): nodes exist, no cluster."""
+
+    def __init__(self) -> None:
+        super().__init__("half")
+        self.downs = 0
+
+    def up(self) -> str:
+        self.created = True
+        raise ClusterError("`kind create cluster` failed (exit 1)")
+
+    def down(self) -> str:
+        self.downs += 1
+        return "deleted kind cluster 'half'"
+
+
+def test_a_half_created_kind_cluster_is_deleted_not_left_for_reuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = HalfCreatingKind()
+    monkeypatch.setattr(SessionOptions, "provider", lambda self: provider)
+    # The CLI: prepare() fails, close() (in run_scenarios' finally) removes the remains.
+    session = LiveSession(SessionOptions("kind", "half"), say=lambda line: None)
+    with pytest.raises(ClusterError):
+        session.prepare()
+    assert session.created_cluster
+    session.close()
+    assert provider.downs == 1
+    # pytest: the worker that failed removes them at once, before releasing the set-up lock.
+    provider.downs = 0
+    config = FakeConfig({"cluster": "kind"}, tmp_path / "base")
+    failed = live_session(config)  # type: ignore[arg-type]
+    assert failed.setup_error == "ClusterError: `kind create cluster` failed (exit 1)"
+    assert provider.downs == 1
+    config.cleanups[0]()
+    assert provider.downs == 1  # and not twice

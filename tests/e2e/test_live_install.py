@@ -47,6 +47,8 @@ def test_mesh_is_installed_and_ready(live: LiveSession) -> None:
     assert live.environment.istio_version == install.version
     if install.version != wanted:
         pytest.fail(f"cluster runs Istio {install.version}, the run asked for {wanted}")
+    if not install.alpha_gateway_api:
+        pytest.fail("istiod runs without PILOT_ENABLE_ALPHA_GATEWAY_API=true: TCPRoute is ignored")
     # Every readiness check holds now (a short budget: they held at set-up).
     mesh.wait_ready(kube, mesh.istio_readiness(), timeout=30)
     for crd in ("gateways", "httproutes", "tcproutes"):
