@@ -45,6 +45,7 @@ def program(*args: str) -> Iterator[str]:
     match = LISTENING.search(process.stdout.readline().strip())
     if match is None:
         process.kill()
+        process.wait()
         raise SystemExit(f"agent.py {' '.join(args)} did not start")
     # Discard the per-request log lines so the pipe never fills and blocks the program.
     threading.Thread(target=process.stdout.read, daemon=True).start()

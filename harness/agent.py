@@ -722,7 +722,7 @@ def serve(server: _Server, name: str) -> int:
         signal.signal(signal.SIGINT, stop)
     log(f"{name} listening on {_bound(server)}")
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever(poll_interval=0.05)  # shutdown waits at most one poll
     finally:
         server.server_close()
     log(f"{name} stopped")

@@ -698,11 +698,12 @@ class Kube:
             except ResourceNotFoundError:
                 continue
             try:
+                # Deserialized (not serialize=False): reading the answer releases the
+                # connection back to the pool instead of leaking its socket.
                 res.delete(
                     name=ref.name,
                     namespace=ref.namespace,
                     propagation_policy=policy,
-                    serialize=False,
                     _request_timeout=self.request_timeout,
                 )
             except NotFoundError:

@@ -1,4 +1,7 @@
-"""Shared test set-up: the CRD schema directory and the repo paths."""
+"""Shared fixtures: the CRD schema directory and the fake Kubernetes API server.
+
+Plain helpers (repo paths, a closed port, running the CLI) are in helpers.py.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,9 @@ from pathlib import Path
 
 import pytest
 from fake_apiserver import FakeApiServer
+from helpers import SHARED_CRDS
 
 from harness.kube import Kube
-
-REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = REPO / "scenarios"
-# The pinned CRDs live beside the repo (../shared/crds); the project never copies them.
-SHARED_CRDS = REPO.parent / "shared" / "crds"
 
 if "AMBIENT_HARNESS_CRD_DIR" not in os.environ and SHARED_CRDS.is_dir():
     os.environ["AMBIENT_HARNESS_CRD_DIR"] = str(SHARED_CRDS)
@@ -22,17 +21,27 @@ if "AMBIENT_HARNESS_CRD_DIR" not in os.environ and SHARED_CRDS.is_dir():
 
 @pytest.fixture
 def crd_dir() -> Path:
+    """The pinned CRDs: $AMBIENT_HARNESS_CRD_DIR, else ../shared/crds beside the repo."""
     path = Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", SHARED_CRDS))
-    if not path.is_dir():
-        pytest.fail(f"CRD schemas not found at {path}: set AMBIENT_HARNESS_CRD_DIR")
+    if not list(path.glob("*.yaml")):
+        pytest.fail(
+            f"no CRD schemas at {path}: set AMBIENT_HARNESS_CRD_DIR or run "
+            "`ambient-harness schemas fetch`"
+        )
     return path
 
 
 @pytest.fixture
 def api() -> Iterator[FakeApiServer]:
-    """An in-process fake Kubernetes API server on loopback (see fake_apiserver.py)."""
+    """An in-process fake Kubernetes API server on loopback (see fake_apiserver.py).
+
+    A request the fake could not handle (it answers 500) fails the test at teardown: the
+    test would otherwise pass or fail on a bug in the fake.
+    """
     with FakeApiServer() as server:
         yield server
+    if server.server_errors:
+        pytest.fail("the fake API server failed:\n" + "\n".join(server.server_errors))
 
 
 @pytest.fixture

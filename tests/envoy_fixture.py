@@ -102,6 +102,10 @@ def start_program(args: Sequence[str]) -> Program:
         errors = []
         while (line := err.get(timeout=5)) is not None:
             errors.append(line)
+        for reader in readers:
+            reader.join(5)
+        process.stdout.close()
+        process.stderr.close()
         raise RuntimeError(f"agent {list(args)} did not start: {first!r} {errors}")
     lines: collections.deque[str] = collections.deque(maxlen=5000)
     errors_kept: collections.deque[str] = collections.deque(maxlen=500)
@@ -118,10 +122,12 @@ def running(args: Sequence[str]) -> Iterator[Program]:
     try:
         yield program
     finally:
-        program.stop()
-        for stream in (program.process.stdout, program.process.stderr):
-            if stream is not None:
-                stream.close()
+        try:
+            program.stop()
+        finally:
+            for stream in (program.process.stdout, program.process.stderr):
+                if stream is not None:
+                    stream.close()
 
 
 def agent_args(*extra: str) -> list[str]:
@@ -166,9 +172,16 @@ def _cluster(name: str, port: int) -> dict[str, object]:
     }
 
 
+# Envoy's own random draw per request cannot be seeded. A request may carry the draw in this
+# header instead (WeightedCluster.header_name): Envoy then picks the cluster whose cumulative
+# weight range holds `draw % total weight`, so tests send draws from a seeded RNG and every
+# run routes the same requests the same way. Without the header Envoy draws for itself.
+SPLIT_DRAW_HEADER = "x-split-draw"
+
+
 def _weighted(v1: int, v2: int) -> dict[str, object]:
     clusters = [{"name": "v1", "weight": v1}, {"name": "v2", "weight": v2}]
-    return {"weighted_clusters": {"clusters": clusters}}
+    return {"weighted_clusters": {"clusters": clusters, "header_name": SPLIT_DRAW_HEADER}}
 
 
 def envoy_config(v1_port: int, v2_port: int, dead_port: int) -> dict[str, object]:
@@ -176,7 +189,7 @@ def envoy_config(v1_port: int, v2_port: int, dead_port: int) -> dict[str, object
 
     /rbac/    RBAC ALLOW only for `x-user: admin` (anyone else: 403 RBAC: access denied)
     /fault/   abort 418 for 100% of requests
-    /split90/ weighted 90/10 over v1/v2; /split50/ 50/50
+    /split90/ weighted 90/10 over v1/v2; /split50/ 50/50 (draw from SPLIT_DRAW_HEADER)
     /retry/   retry on 5xx, twice (echo counts the attempts per x-request-id)
     /dead/    a cluster nobody listens on (Envoy answers 503 itself)
     /         v1

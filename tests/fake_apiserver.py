@@ -48,20 +48,25 @@ Usage in a test module (tests/ is on sys.path under pytest's default import mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from kubernetes.client import ApiClient, Configuration
 
 Obj = dict[str, Any]
+JsonT = TypeVar("JsonT", Obj, list[Obj])
 ReadHook = Callable[[Obj, int], None]
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -244,9 +249,10 @@ class _Route:
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 
 
-def _clone(value: Any) -> Any:
+def _clone(value: JsonT) -> JsonT:
     """Deep copy of JSON data (several times faster than copy.deepcopy on 1 MB CRDs)."""
-    return json.loads(json.dumps(value))
+    copied: JsonT = json.loads(json.dumps(value))
+    return copied
 
 
 def _now() -> str:
@@ -328,9 +334,12 @@ class FakeApiServer:
         self._logs: dict[tuple[str, str, str | None, bool], str] = {}
         self._lock = threading.RLock()
         self._rv = 0
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._clients: list[ApiClient] = []
+        # Tracebacks of requests the fake itself failed to handle (answered 500): a bug in the
+        # fake or a request it does not model. The `api` fixture fails a test that has any.
+        self.server_errors: list[str] = []
         for t in types:
             self.register(t)
 
@@ -342,8 +351,7 @@ class FakeApiServer:
         class Handler(_Handler):
             api = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _HttpServer(("127.0.0.1", 0), Handler)
         # A short poll interval: shutdown() waits for the serve loop to notice.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -357,6 +365,9 @@ class FakeApiServer:
         self._clients.clear()
         if self._httpd is not None:
             self._httpd.shutdown()
+            # Handler threads are daemons that server_close() does not wait for: end their
+            # connections and join them, so none outlives the test (and writes into another).
+            self._httpd.end_connections(timeout=5.0)
             self._httpd.server_close()
             self._httpd = None
 
@@ -936,6 +947,49 @@ class FakeApiServer:
             )
 
 
+class _HttpServer(ThreadingHTTPServer):
+    """Tracks its connections and handler threads so that `end_connections` can end them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._guard = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._handlers: list[threading.Thread] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._guard:
+            self._connections.add(request)
+            self._handlers = [h for h in self._handlers if h.is_alive()]
+            self._handlers.append(thread)
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._guard:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closed or reset its keep-alive connection is routine for a server;
+        # anything else is printed (inside the test that caused it, see end_connections).
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+    def end_connections(self, timeout: float) -> None:
+        with self._guard:
+            connections, handlers = list(self._connections), list(self._handlers)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for handler in handlers:
+            handler.join(timeout)
+
+
 class _Handler(BaseHTTPRequestHandler):
     api: FakeApiServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
@@ -1002,6 +1056,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(code, payload, out_type)
         except ApiStatus as e:
             self._send(e.code, e.body())
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away mid-answer: handle_error ignores it
+        except Exception:
+            # A bug in the fake must not look like a flaky connection to the client under
+            # test: answer 500 and keep the traceback for the fixture to report.
+            self.api.server_errors.append(traceback.format_exc())
+            self._send(500, ApiStatus(500, "InternalError", "fake API server error").body())
 
     def do_GET(self) -> None:
         self._dispatch("GET")

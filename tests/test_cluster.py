@@ -12,7 +12,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import closed_port
 
 from harness import cluster, commands, versions
 from harness.cluster import (
@@ -319,7 +319,8 @@ class ApiServer:
 
 
 @pytest.fixture
-def api() -> Iterator[ApiServer]:
+def version_api() -> Iterator[ApiServer]:
+    """Answers only /version: all ExistingProvider asks of a cluster (not conftest's `api`)."""
     server = ApiServer()
     try:
         yield server
@@ -340,18 +341,12 @@ def kubeconfig_text(server: str, context: str = "kind-demo") -> str:
     )
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- ExistingProvider -------------------------------------------------------------------------
 
 
-def test_existing_cluster_is_used_and_never_deleted(api: ApiServer, tmp_path: Path) -> None:
+def test_existing_cluster_is_used_and_never_deleted(version_api: ApiServer, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(kubeconfig_text(api.url, "mine"))
+    kubeconfig.write_text(kubeconfig_text(version_api.url, "mine"))
     provider = ExistingProvider(kubeconfig, "mine")
     assert isinstance(provider, ClusterProvider)
     assert "Kubernetes v1.35.8" in provider.up()
@@ -359,16 +354,16 @@ def test_existing_cluster_is_used_and_never_deleted(api: ApiServer, tmp_path: Pa
     assert (status.exists, status.reachable, status.context) == (True, True, "mine")
     message = provider.down()
     assert "never deletes" in message
-    assert api.requests == ["GET /version/", "GET /version/"]  # down() sent nothing
+    assert version_api.requests == ["GET /version/", "GET /version/"]  # down() sent nothing
     assert provider.commands() == []
     assert "never created or deleted" in provider.describe()
 
 
-def test_existing_cluster_pins_the_current_context(api: ApiServer, tmp_path: Path) -> None:
+def test_existing_cluster_pins_the_current_context(version_api: ApiServer, tmp_path: Path) -> None:
     """kubectl and istioctl then get --context explicitly: a `kubectl config use-context`
     in another terminal during the run cannot retarget them at another cluster."""
     kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(kubeconfig_text(api.url, "mine"))
+    kubeconfig.write_text(kubeconfig_text(version_api.url, "mine"))
     provider = ExistingProvider(kubeconfig)
     assert provider.context is None
     provider.up()
@@ -385,11 +380,13 @@ def test_existing_cluster_unreachable(tmp_path: Path) -> None:
     assert provider.status().reachable is False
 
 
-def test_existing_cluster_missing_kubeconfig_or_context(api: ApiServer, tmp_path: Path) -> None:
+def test_existing_cluster_missing_kubeconfig_or_context(
+    version_api: ApiServer, tmp_path: Path
+) -> None:
     with pytest.raises(ClusterError, match="does not exist"):
         ExistingProvider(tmp_path / "absent").up()
     kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(kubeconfig_text(api.url, "mine"))
+    kubeconfig.write_text(kubeconfig_text(version_api.url, "mine"))
     with pytest.raises(ClusterError, match="cannot load kubeconfig"):
         ExistingProvider(kubeconfig, "other").up()
 
@@ -430,14 +427,14 @@ with open(os.environ["FAKE_LOG"], "a") as f:
 
 
 @pytest.fixture
-def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: ApiServer) -> Path:
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
     bin_dir = tmp_path / "bin"
     script(bin_dir, "kind", FAKE_KIND)
     script(bin_dir, "kubectl", FAKE_KUBECTL)
     script(bin_dir, "docker", "print('Server Version: 28.2.2')")
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.jsonl"))
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "clusters"))
-    monkeypatch.setenv("FAKE_KUBECONFIG", kubeconfig_text(api.url))
+    monkeypatch.setenv("FAKE_KUBECONFIG", kubeconfig_text(version_api.url))
     # The real resolution path: the explicit override variables.
     monkeypatch.setenv("AMBIENT_HARNESS_KIND", str(bin_dir / "kind"))
     monkeypatch.setenv("AMBIENT_HARNESS_KUBECTL", str(bin_dir / "kubectl"))
@@ -613,9 +610,9 @@ def cli_args(action: str, **overrides: object) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
-def test_cluster_command_on_an_existing_cluster(api: ApiServer, tmp_path: Path) -> None:
+def test_cluster_command_on_an_existing_cluster(version_api: ApiServer, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(kubeconfig_text(api.url, "mine"))
+    kubeconfig.write_text(kubeconfig_text(version_api.url, "mine"))
     out = io.StringIO()
     args = cli_args("status", kube_context="mine", kubeconfig=str(kubeconfig))
     assert cluster.cluster_command(args, out) == 0
@@ -628,7 +625,7 @@ def test_cluster_command_on_an_existing_cluster(api: ApiServer, tmp_path: Path) 
         == 0
     )
     assert "never deletes" in out.getvalue()
-    assert all(r.startswith("GET ") for r in api.requests)
+    assert all(r.startswith("GET ") for r in version_api.requests)
 
 
 def test_cluster_command_without_docker_fails_with_the_reason(

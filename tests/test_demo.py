@@ -401,8 +401,12 @@ def test_not_interactive_never_reads() -> None:
         def readline(self, *args: Any) -> str:
             raise AssertionError("read without --interactive")
 
-    observer = DemoObserver(console(), stream=Untouchable())
+    out = console()
+    observer = DemoObserver(out, stream=Untouchable())
     drive(observer, *ambient_authz())
+    text = out.export_text()
+    assert "Step 2/2 Allow only productpage" in text  # both steps ran ...
+    assert "press Enter" not in text  # ... without a prompt
 
 
 # --- the command --------------------------------------------------------------------------

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_CRDS
 
 from harness import cli, versions
 from harness.topology import AGENT_PORT
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CRDS = REPO.parent / "shared" / "crds"
 
 
 @pytest.fixture

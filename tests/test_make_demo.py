@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO
+from helpers import REPO
 
 FAKE_DOCKER = """#!/bin/sh
 echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2

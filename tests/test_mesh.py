@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 from fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
+from helpers import SHARED_CRDS
 
 from harness import mesh
 from harness.kube import ApplyError, Kube, WaitTimeout, load_manifests
 from harness.topology import NamespacePlan, WaypointPlan
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CRDS = REPO.parent / "shared" / "crds"
 GATEWAY_BUNDLE = (
     Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", SHARED_CRDS))
     / "gateway-api-v1.5.1-experimental.yaml"

@@ -15,9 +15,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+from helpers import REPO
 
 from harness.pytest_plugin import NO_CLUSTER
-from tests.conftest import REPO
+from harness.scenario import load_scenario
 
 FAKE_LIVE = '''
 import harness.live
@@ -53,7 +54,9 @@ def pytest_configure(config):
 
 
 def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+    # The parent's PYTEST_ADDOPTS / PYTEST_PLUGINS (a user's -x, -n 4, ...) must not change
+    # what the inner run does.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     if fake_live is not None:
         env["PYTHONPATH"] = f"{fake_live}{os.pathsep}{env.get('PYTHONPATH', '')}"
@@ -61,36 +64,40 @@ def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.Complete
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_every_scenario_is_an_item_that_skips_without_a_cluster() -> None:
-    proc = pytest_run("scenarios", "-q", "-rs")
+def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report.json"
+    proc = pytest_run("scenarios", "-q", "-rs", f"--report-json={report}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
     assert f"SKIPPED [{len(names)}]" in proc.stdout
+    assert f"{len(names)} skipped" in proc.stdout.splitlines()[-1]
     assert NO_CLUSTER in proc.stdout
-
-
-def test_markers_and_keywords_select_scenarios() -> None:
-    sidecar = pytest_run("scenarios", "-q", "--co", "-m", "sidecar").stdout
-    ambient = pytest_run("scenarios", "-q", "--co", "-m", "ambient").stdout
-    assert "sidecar-authz-l4" in sidecar and "ambient-authz-l4" not in sidecar
-    assert "ambient-authz-l4" in ambient and "sidecar-authz-l4" not in ambient
-    shift = pytest_run("scenarios", "-q", "--co", "-k", "traffic-shift").stdout
-    items = [line for line in shift.splitlines() if "::" in line]
-    assert sorted(i.rsplit("::", 1)[1] for i in items) == [
-        "ambient-traffic-shift",
-        "sidecar-traffic-shift",
-    ]
-
-
-def test_report_json_records_skips_and_validates(tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    proc = pytest_run("scenarios", "-q", f"--report-json={report}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(report.read_text())
     schema = json.loads((REPO / "harness" / "report_schema.json").read_text())
     jsonschema.validate(data, schema)
-    assert data["scenarios"] and {s["verdict"] for s in data["scenarios"]} == {"skipped"}
+    assert sorted(s["name"] for s in data["scenarios"]) == names
+    assert {s["verdict"] for s in data["scenarios"]} == {"skipped"}
     assert {s["skipped_reason"] for s in data["scenarios"]} == {NO_CLUSTER}
+
+
+def collected(*selection: str) -> list[str]:
+    """The scenario items `pytest --co` selects, by name."""
+    proc = pytest_run("scenarios", "-q", "--co", *selection)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sorted(line.rsplit("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line)
+
+
+def test_markers_and_keywords_select_scenarios() -> None:
+    # The data plane marker comes from each scenario file, so compare with what they declare.
+    by_plane: dict[str, list[str]] = {"ambient": [], "sidecar": []}
+    for path in sorted((REPO / "scenarios").glob("*/scenario.yaml")):
+        by_plane[load_scenario(path).dataplane].append(path.parent.name)
+    assert by_plane["ambient"] and by_plane["sidecar"]
+    assert collected("-m", "sidecar") == by_plane["sidecar"]
+    assert collected("-m", "ambient") == by_plane["ambient"]
+    assert collected("-k", "traffic-shift") == ["ambient-traffic-shift", "sidecar-traffic-shift"]
 
 
 def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import struct
@@ -423,6 +424,13 @@ def test_html_renders_in_a_browser(tmp_path: Path, fixture_run: RunResult) -> No
         text=True,
         timeout=120,
         check=False,
+        # --user-data-dir is not all: crash reports and dconf still go under $HOME.
+        env={
+            **os.environ,
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        },
     )
     assert done.returncode == 0, done.stderr[-2000:]
     data = png.read_bytes()

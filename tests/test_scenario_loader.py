@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import SCENARIOS
 
 from harness.scenario import Expect, Timing, discover, load_scenario, parse_scenario
 from harness.yamlsource import (
@@ -20,7 +21,6 @@ from harness.yamlsource import (
     load_documents,
     parse_documents,
 )
-from tests.conftest import SCENARIOS
 
 NAME = "demo"
 

@@ -262,6 +262,15 @@ def test_run_split_non_2xx_is_recorded_and_fails() -> None:
     assert "status 503 (no healthy upstream) ×1" in c.summary()
 
 
+def test_run_split_a_backends_own_error_is_not_a_sample_of_it() -> None:
+    # echo's /status/503 carries x-served-by: served by v1, but not "traffic reached v1 fine".
+    seq = iter([Outcome(status=200, served_by="reviews-v1"), Outcome(503, served_by="reviews-v1")])
+    c = run_split(lambda: next(seq), check_9010())
+    assert c.verdict == "fail"
+    assert c.counts == {"v1": 1}
+    assert c.others == {"status 503": 1}
+
+
 def test_run_split_denials_and_missing_served_by_fail() -> None:
     c = run_split(lambda: Outcome(status=502, probe_error=ProbeError.RESET), check_9010())
     assert c.verdict == "fail" and c.others == {"denied-l4 (reset)": 1}
@@ -279,5 +288,9 @@ def test_run_split_stops_at_the_cap() -> None:
         return Outcome(status=200, served_by="reviews-v2" if calls % 7 == 0 else "reviews-v1")
 
     c = run_split(sample, check_9010(max_samples=120))
-    assert c.samples == calls <= 120
-    assert c.verdict in ("pass", "fail")
+    assert c.samples == calls == 120  # undecided until the cap, then not one sample more
+    assert (c.verdict, c.decided_at_cap) == ("pass", True)
+    assert c.reason == (
+        "cap of 120 samples reached without significant deviation; "
+        "every share within the tolerance"
+    )

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_CRDS
 
 from harness import tools, versions
 from harness.tools import (
@@ -29,8 +30,6 @@ from harness.tools import (
     TruncatedDownload,
 )
 from harness.versions import Artifact, Platform
-
-SHARED_CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
 
 
 def sha(data: bytes) -> str:

@@ -249,6 +249,6 @@ def test_readiness_check_against_a_real_agent(monkeypatch: pytest.MonkeyPatch) -
         assert _health_check(port) == 0
     finally:
         agent.terminate()
-        agent.wait(5)
+        agent.communicate(timeout=5)  # reaps it and closes its stdout pipe
     # Nobody listens there any more: the probe must fail, not hang.
     assert _health_check(port) != 0
