@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Where the CRD schemas live; CI and tests point this at ../shared/crds when it exists.
 export AMBIENT_HARNESS_CRD_DIR ?= $(if $(wildcard ../shared/crds),$(abspath ../shared/crds),$(HOME)/.cache/ambient-harness/crds)
 
-.PHONY: setup test lint demo e2e bench clean help
+.PHONY: setup schemas test lint demo e2e bench clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,10 +19,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project with its dev extra
 
-test: $(STAMP)  ## offline suite (live tests skip with a reason when no cluster is configured)
+# The pinned CRD bundles lint and the tests validate against: ../shared/crds in CI, else the
+# user cache, filled once from the pinned release URLs (sha256-verified).
+CRD_FILES := $(AMBIENT_HARNESS_CRD_DIR)/gateway-api-v1.5.1-experimental.yaml \
+             $(AMBIENT_HARNESS_CRD_DIR)/istio-1.30.3-crd-all.gen.yaml
+$(CRD_FILES) &: | $(STAMP)  # one fetch writes both (grouped target, GNU make >= 4.3)
+	$(BIN)/ambient-harness schemas fetch
+
+schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_CRD_DIR if missing
+
+test: $(STAMP) $(CRD_FILES)  ## offline suite (live tests skip with a reason when no cluster is configured)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff + mypy --strict + scenario lint
+lint: $(STAMP) $(CRD_FILES)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/ruff check harness tests benchmarks
 	$(BIN)/ruff format --check harness
 	$(BIN)/mypy harness
