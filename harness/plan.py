@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.expect import describe_expect
 from harness.scenario import Probe, Scenario
 from harness.topology import topology
 
@@ -76,22 +77,6 @@ def plan_json(s: Scenario) -> str:
     return json.dumps(plan_dict(s), indent=2)
 
 
-def _expect_words(summary: dict[str, Any]) -> str:
-    parts: list[str] = []
-    for key, value in summary.items():
-        if key == "outcome":
-            parts.insert(0, str(value))
-        elif key == "split":
-            parts.append("split " + "/".join(f"{k} {v:g}%" for k, v in value.items()))
-        elif key == "tolerance":
-            parts.append(f"±{value:g}pp")
-        elif isinstance(value, dict):
-            parts.append(f"{key} " + ", ".join(f"{k}={v}" for k, v in value.items()))
-        else:
-            parts.append(f"{key} {str(value).lower() if isinstance(value, bool) else value}")
-    return ", ".join(parts)
-
-
 def plan_text(s: Scenario) -> str:
     d = plan_dict(s)
     lines = [f"{s.name} — {s.title}", f"  data plane: {s.dataplane}", "  namespaces:"]
@@ -111,16 +96,17 @@ def plan_text(s: Scenario) -> str:
         users = ", ".join(w["services"]) or "-"
         ns_use = " (namespace enrolled)" if w["enroll_namespace"] else ""
         lines.append(f"  waypoint {w['name']} in {w['namespace']}, for {w['for']}: {users}{ns_use}")
-    for i, st in enumerate(d["steps"], 1):
-        lines.append(f"  step {i}: {st['name']} — {st['title']}")
-        lines += [f"    apply  {p}" for p in st["apply"]]
-        lines += [f"    delete {p}" for p in st["delete"]]
-        for p in st["probes"]:
-            hdrs = "".join(f" -H '{k}: {v}'" for k, v in p["headers"].items())
+    for i, st in enumerate(s.steps, 1):
+        lines.append(f"  step {i}: {st.name} — {st.title}")
+        lines += [f"    apply  {p}" for p in st.apply]
+        lines += [f"    delete {p}" for p in st.delete]
+        for p in st.probes:
+            hdrs = "".join(f" -H '{k}: {v}'" for k, v in p.headers.items())
+            hold = f", holding {p.timing.hold:g}s" if p.timing.hold else ""
             lines.append(
-                f"    probe  {p['from']} -> {p['method']} {p['url']}{hdrs}  "
-                f"expect {_expect_words(p['expect'])}"
+                f"    probe  {p.from_} -> {p.method} {p.url}{hdrs}  "
+                f"expect {describe_expect(p.expect)}{hold}"
             )
-            if "gate" in p:
-                lines.append(f"           gated on {_expect_words(p['gate'])}")
+            if p.gate is not None:
+                lines.append(f"           gated on {describe_expect(p.gate)}")
     return "\n".join(lines)
