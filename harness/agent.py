@@ -730,20 +730,54 @@ def serve(server: _Server, name: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="mode", required=True)
-    proxy = sub.add_parser("proxy", help="HTTP/1.1 forward proxy for probes (loopback only)")
-    proxy.add_argument("--listen", default=DEFAULT_PROXY_LISTEN, help="HOST:PORT (loopback)")
-    proxy.add_argument(
-        "--force-listen", action="store_true", help="allow a non-loopback listen address"
+    parser = argparse.ArgumentParser(
+        prog="agent",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    proxy.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS)
-    proxy.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bytes")
-    proxy.add_argument("--default-timeout", type=float, default=DEFAULT_TIMEOUT_S, help="s")
-    echo = sub.add_parser("echo", help="backend answering with what it received")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    proxy = sub.add_parser(
+        "proxy",
+        help="HTTP/1.1 forward proxy for probes (loopback only)",
+        description="Forward proxy: send absolute-form requests (GET http://svc:port/path) "
+        "and the agent replays them from this pod on a fresh connection. Upstream failures "
+        "come back as 502 with x-probe-error: reset|eof|refused|timeout|dns|error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    proxy.add_argument(
+        "--listen", default=DEFAULT_PROXY_LISTEN, help="HOST:PORT; loopback only (port 0: any)"
+    )
+    proxy.add_argument(
+        "--force-listen",
+        action="store_true",
+        help="allow a non-loopback address (makes the agent an open proxy: tests only)",
+    )
+    proxy.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help="client connections served at once; more get 503 with x-probe-agent: busy",
+    )
+    proxy.add_argument(
+        "--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body (bytes)"
+    )
+    proxy.add_argument(
+        "--default-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="upstream deadline in seconds when a request has no x-probe-timeout",
+    )
+    echo = sub.add_parser(
+        "echo",
+        help="backend answering with what it received",
+        description="Echo backend: any request gets 200 JSON {service, version, pod, "
+        "namespace, method, path, headers, attempt} and x-served-by: SERVICE-VERSION; "
+        ".../status/<code> and .../delay/<seconds> for error and timeout scenarios.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     echo.add_argument("--listen", default=DEFAULT_ECHO_LISTEN, help="HOST:PORT")
-    echo.add_argument("--service", required=True)
-    echo.add_argument("--version", required=True)
+    echo.add_argument("--service", required=True, help="the Service name it stands for")
+    echo.add_argument("--version", required=True, help="its version label, e.g. v2")
     return parser
 
 

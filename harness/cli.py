@@ -77,12 +77,6 @@ def _report(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
-def _agent(args: argparse.Namespace) -> int:
-    from harness.agent import main as agent_main
-
-    return agent_main(args.agent_args)
-
-
 def _cluster(args: argparse.Namespace) -> int:
     from harness.cluster import cluster_command
 
@@ -175,9 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
     p.set_defaults(handler=_report)
 
-    p = sub.add_parser("agent", help="the in-pod agent: `proxy` or `echo` (see agent --help)")
-    p.add_argument("agent_args", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=_agent)
+    # Listed for --help only: main() hands `agent ...` to harness.agent before parsing.
+    sub.add_parser("agent", help="the in-pod program: `agent proxy|echo --help`")
 
     p = sub.add_parser("cluster", help="kind cluster: up, down, status")
     p.add_argument("action", choices=["up", "down", "status"])
@@ -193,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["agent"]:
+        # The agent is its own program (stdlib only, also run as `python agent.py`): its
+        # arguments, --help included, pass through untouched.
+        from harness.agent import main as agent_main
+
+        return agent_main(argv[1:])
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
