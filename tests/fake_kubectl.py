@@ -23,11 +23,9 @@ from pathlib import Path
 
 
 def pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy one direction until either side ends; also used by test_runner's fake ztunnel."""
     try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
+        while data := src.recv(65536):
             dst.sendall(data)
     except OSError:
         pass
@@ -35,6 +33,7 @@ def pump(src: socket.socket, dst: socket.socket) -> None:
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+        src.close()  # each direction closes its own source: both sockets end up closed
 
 
 def main(argv: list[str]) -> int:

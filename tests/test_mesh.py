@@ -14,7 +14,7 @@ import yaml
 from fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
 from helpers import SHARED_CRDS
 
-from harness import mesh
+from harness import commands, mesh
 from harness.kube import ApplyError, Kube, WaitTimeout, load_manifests
 from harness.topology import NamespacePlan, WaypointPlan
 
@@ -215,18 +215,10 @@ def test_detect_istio(api: FakeApiServer, kube: Kube) -> None:
 
 
 def test_istio_install_command_is_an_argument_list() -> None:
+    # The flags themselves are pinned in test_cluster (commands.istioctl_install).
     argv = mesh.istio_install_command(Path("/cache/istioctl"), "1.30.3")
-    assert argv == [
-        "/cache/istioctl",
-        "install",
-        "--set",
-        "profile=ambient",
-        "--set",
-        "meshConfig.accessLogFile=/dev/stdout",
-        "--set",
-        "values.pilot.env.PILOT_ENABLE_ALPHA_GATEWAY_API=true",
-        "--skip-confirmation",
-    ]
+    assert argv == commands.istioctl_install(Path("/cache/istioctl"))
+    assert argv[:2] == ["/cache/istioctl", "install"]
     argv = mesh.istio_install_command(
         Path("/cache/istioctl"), kubeconfig=Path("/tmp/kc"), context="kind-ambient"
     )

@@ -9,7 +9,6 @@ Two layers:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 from fake_apiserver import FakeApiServer
+from fake_kubectl import pump
 
 from harness.cluster import ClusterError, KindProvider
 from harness.events import RunObserver
@@ -625,23 +625,10 @@ class Ztunnel:
                 continue
             up = socket.create_connection(("127.0.0.1", self.upstream))
             for a, b in ((conn, up), (up, conn)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
         self.sock.close()
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        src.close()  # each direction closes its own source: both sockets end up closed
 
 
 LOOPBACK_SCENARIO = """\
