@@ -1,6 +1,6 @@
 """What the agent costs per request: httpx -> agent -> echo versus httpx -> echo, on loopback.
 
-Starts the real echo and agent programs (`python harness/agent.py ...`), warms both paths
+Starts the real echo and agent programs (`python harness/inpod/agent.py ...`), warms both paths
 up, then sends N sequential GETs on each path and prints requests/s, latency percentiles,
 the ratio and the milliseconds the agent adds (target: <= 1 ms added at the median).
 

@@ -2,7 +2,7 @@
 
 For an expected 90/10 split with ±5 percentage points:
 
-1. exact operating characteristics of `harness.stats.SplitCheck` for several true splits, by
+1. exact operating characteristics of `harness.judge.split.SplitCheck` for several true splits, by
    the binomial recursion over (samples, count of v2): the check's decision depends only on
    those counts, so these figures are exact, not sampled. Beside them, the Gateway API
    conformance method (500 samples, pass when every share is within ±5pp, up to 10
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.stats import SplitCheck, SplitVerdict
+from harness.judge.split import SplitCheck, SplitVerdict
 
 TOLERANCE = 0.05
 CAP = 1000

@@ -13,7 +13,7 @@ import pytest
 from fake_apiserver import FakeApiServer
 from helpers import SHARED_CRDS
 
-from harness.kube import Kube
+from harness.kube.client import Kube
 
 if "AMBIENT_HARNESS_CRD_DIR" not in os.environ and SHARED_CRDS.is_dir():
     os.environ["AMBIENT_HARNESS_CRD_DIR"] = str(SHARED_CRDS)

@@ -27,7 +27,7 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-AGENT = REPO / "harness" / "agent.py"
+AGENT = REPO / "harness" / "inpod" / "agent.py"
 START_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on \[?([^\]\s]+?)\]?:(\d+)$")
 

@@ -1,4 +1,4 @@
-"""A stand-in for `kubectl port-forward`, for offline tests of harness.portforward.
+"""A stand-in for `kubectl port-forward`, for offline tests of harness.host.portforward.
 
 Installed as an executable named `kubectl` in a temporary bin directory. It accepts the
 argument list the harness builds, listens on 127.0.0.1 (the requested local port, or any),

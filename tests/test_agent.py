@@ -24,9 +24,9 @@ import pytest
 from envoy_fixture import AGENT, Program, agent_args, echo_args, running
 from helpers import closed_port
 
-from harness import agent
-from harness.outcome import Kind, ProbeError
-from harness.probe import AgentBusy, AgentUnreachable, Prober
+from harness.inpod import agent
+from harness.model.outcome import Kind, ProbeError
+from harness.probe.prober import AgentBusy, AgentUnreachable, Prober
 
 # --------------------------------------------------------------------------- raw upstreams
 

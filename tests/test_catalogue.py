@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from harness.plan import plan_dict
-from harness.scenario import Expect, Probe, Scenario, load_scenario
-from harness.topology import USE_WAYPOINT, topology
+from harness.model.scenario import Expect, Probe, Scenario, load_scenario
+from harness.model.topology import USE_WAYPOINT, topology
+from harness.report.plan import plan_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

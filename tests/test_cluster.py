@@ -22,8 +22,9 @@ import pytest
 import yaml
 from helpers import closed_port
 
-from harness import cluster, commands, versions
-from harness.cluster import (
+from harness.host import argv as commands
+from harness.host import cluster, versions
+from harness.host.cluster import (
     ClusterError,
     ClusterProvider,
     DockerUnavailable,

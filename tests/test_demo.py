@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from harness import demo
-from harness.demo import (
+from harness.cli import demo
+from harness.cli.demo import (
     EXIT_NO_DOCKER,
     TALK_ORDER,
     DemoError,
@@ -28,9 +28,9 @@ from harness.demo import (
     select_scenarios,
     talk_order,
 )
-from harness.outcome import Outcome, ProbeError
-from harness.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
-from harness.scenario import Scenario
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.model.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "demo.txt"
@@ -482,7 +482,7 @@ class FakeRunner:
     def run_scenarios(
         self, scenarios: list[Scenario], args: Any, observer: Any, *, into: RunResult
     ) -> RunResult:
-        """Like harness.runner.run_scenarios: results land in `into` as they come."""
+        """Like harness.run.runner.run_scenarios: results land in `into` as they come."""
         self.calls.append(([s.name for s in scenarios], args, observer))
         into.environment = Environment(provider="existing")
         for s in scenarios:
@@ -494,9 +494,9 @@ class FakeRunner:
 
 
 def install_runner(monkeypatch: pytest.MonkeyPatch, runner: FakeRunner) -> None:
-    module = types.ModuleType("harness.runner")
+    module = types.ModuleType("harness.run.runner")
     module.run_scenarios = runner.run_scenarios  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "harness.runner", module)
+    monkeypatch.setitem(sys.modules, "harness.run.runner", module)
 
 
 def test_demo_on_an_existing_cluster_skips_docker_and_runs_in_talk_order(
@@ -517,7 +517,7 @@ def test_demo_on_an_existing_cluster_skips_docker_and_runs_in_talk_order(
 def test_demo_exit_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cluster import DockerUnavailable
+    from harness.host.cluster import DockerUnavailable
 
     write_catalogue(tmp_path, ["ambient-authz-l4"])
     monkeypatch.chdir(tmp_path)

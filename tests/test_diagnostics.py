@@ -1,4 +1,4 @@
-"""harness.diagnostics: what a failed step leaves behind, capped, with independent collectors."""
+"""harness.run.diagnostics: what a failed step leaves behind, capped, with independent collectors."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from fake_apiserver import CORE_TYPES, FakeApiServer
 
-from harness import diagnostics
-from harness.diagnostics import CommandResult, Limits, Request, cap, collect
-from harness.kube import Kube
-from harness.outcome import Outcome, ProbeError
-from harness.results import ProbeResult
-from harness.topology import WaypointPlan
+from harness.kube.client import Kube
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import ProbeResult
+from harness.model.topology import WaypointPlan
+from harness.run import diagnostics
+from harness.run.diagnostics import CommandResult, Limits, Request, cap, collect
 
 NS = "ambient-authz-l4"
 ZT = "istio-system"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from helpers import SHARED_CRDS
 
-from harness import cli, versions
-from harness.topology import AGENT_PORT
+from harness.cli import main as cli
+from harness.host import versions
+from harness.model.topology import AGENT_PORT
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -268,7 +269,7 @@ def test_the_command_line_works_with_nothing_on_path(tmp_path: Path) -> None:
 def test_a_run_whose_cluster_is_unreachable_still_writes_its_report(
     capsys: pytest.CaptureFixture[str], offline: Path, tmp_path: Path
 ) -> None:
-    from harness.report import load_json_report
+    from harness.report.document import load_json_report
 
     report = tmp_path / "out" / "report.json"
     missing = tmp_path / "no-kubeconfig"
@@ -294,7 +295,7 @@ def test_a_run_whose_cluster_is_unreachable_still_writes_its_report(
 def test_sigterm_cleans_up_like_ctrl_c() -> None:
     import signal
 
-    from harness.runner import sigterm_as_interrupt
+    from harness.run.runner import sigterm_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():

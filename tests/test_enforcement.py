@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.enforcement import (
+from harness.judge.enforcement import (
     WORDING,
     Effect,
     classify,
@@ -15,9 +15,9 @@ from harness.enforcement import (
     scenario_enforcement_point,
     waypoint_serves,
 )
-from harness.outcome import Outcome, ProbeError
-from harness.results import ProbeResult
-from harness.scenario import Scenario
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import ProbeResult
+from harness.model.scenario import Scenario
 
 RATINGS = "http://ratings:9080/ratings/1"
 REVIEWS = "http://reviews.bookinfo.svc.cluster.local:9080/reviews/1"

@@ -1,4 +1,4 @@
-"""harness.expect: matching one outcome, eventually/consistently with a fake clock."""
+"""harness.judge.expect: matching one outcome, eventually/consistently with a fake clock."""
 
 # The failure messages use the multiplication sign on purpose ("allowed \u00d72").
 
@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
-from harness.expect import ExpectationResult, describe_expect, eventually, mismatch, run_lengths
-from harness.outcome import Outcome, ProbeError
-from harness.scenario import Expect, Timing
+from harness.judge.expect import (
+    ExpectationResult,
+    describe_expect,
+    eventually,
+    mismatch,
+    run_lengths,
+)
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.scenario import Expect, Timing
 
 ALLOWED = Outcome(status=200, served_by="reviews-v1")
 ALLOWED_V2 = Outcome(status=200, served_by="reviews-v2")

@@ -1,4 +1,4 @@
-"""harness.kube against the in-process fake API server: the request contract."""
+"""harness.kube.client against the in-process fake API server: the request contract."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 from fake_apiserver import ApiStatus, FakeApiServer
 from kubernetes.dynamic.exceptions import ConflictError
 
-from harness.kube import (
+from harness.kube.client import (
     FIELD_MANAGER,
     ApplyError,
     Kube,
@@ -561,8 +561,8 @@ def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServe
 def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    from harness.kube import api_error_text
-    from harness.runner import _describe
+    from harness.kube.client import api_error_text
+    from harness.run.runner import _describe
 
     err = ApiException(status=403, reason="Forbidden")
     err.body = (

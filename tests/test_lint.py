@@ -13,9 +13,10 @@ import pytest
 import yaml
 from helpers import REPO, SCENARIOS, run_cli
 
-from harness import lint, schemas
-from harness.lint import run_lint
-from harness.yamlsource import parse_documents
+from harness.lint import checks as lint
+from harness.lint import schemas
+from harness.lint.checks import run_lint
+from harness.model.source import parse_documents
 
 CORPUS = Path(__file__).parent / "malformed"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())

@@ -1,4 +1,4 @@
-"""harness.mesh: Gateway API install, Istio detect/install/readiness, enrollment, waypoints."""
+"""harness.mesh.istio: Gateway API install, Istio detect/install/readiness, enrollment, waypoints."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import yaml
 from fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
 from helpers import SHARED_CRDS
 
-from harness import commands, mesh
-from harness.kube import ApplyError, Kube, WaitTimeout, load_manifests
-from harness.topology import NamespacePlan, WaypointPlan
+from harness.host import argv as commands
+from harness.kube.client import ApplyError, Kube, WaitTimeout, load_manifests
+from harness.mesh import istio as mesh
+from harness.model.topology import NamespacePlan, WaypointPlan
 
 REPO = Path(__file__).resolve().parents[1]
 GATEWAY_BUNDLE = (

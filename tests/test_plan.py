@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import REPO, SCENARIOS, run_cli
 
-from harness import cli
-from harness.plan import plan_dict, plan_text
-from harness.scenario import load_scenario
+from harness.cli import main as cli
+from harness.model.scenario import load_scenario
+from harness.report.plan import plan_dict, plan_text
 
 EXAMPLES = sorted(p.parent.name for p in SCENARIOS.glob("*/scenario.yaml"))
 EXPECT_KEYS = {"outcome", "status", "served_by", "split", "l7", "tolerance", "headers",

@@ -1,4 +1,4 @@
-"""harness.portforward against a fake `kubectl` on PATH that really forwards on loopback."""
+"""harness.host.portforward against a fake `kubectl` on PATH that really forwards on loopback."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import portforward
-from harness.portforward import PortForward, PortForwardError, port_forward_argv
+from harness.host import portforward
+from harness.host.portforward import PortForward, PortForwardError, port_forward_argv
 
 FAKE = Path(__file__).with_name("fake_kubectl.py")
 
@@ -214,7 +214,7 @@ def test_interpreter_exit_closes_forwards(kubectl: Path, tmp_path: Path) -> None
     # A child interpreter opens a forward and exits without closing it: atexit must.
     code = (
         "from pathlib import Path\n"
-        "from harness.portforward import PortForward\n"
+        "from harness.host.portforward import PortForward\n"
         f"f = PortForward(Path({str(kubectl)!r}), 'ns', 'pod/a', 15000)\n"
         "print(f.start(), flush=True)\n"
     )

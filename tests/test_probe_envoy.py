@@ -31,9 +31,9 @@ from envoy_fixture import (
 )
 from helpers import closed_port
 
-from harness.outcome import RBAC_DENIED_BODY, Kind, Outcome
-from harness.probe import Prober
-from harness.stats import SplitCheck, run_split
+from harness.judge.split import SplitCheck, run_split
+from harness.model.outcome import RBAC_DENIED_BODY, Kind, Outcome
+from harness.probe.prober import Prober
 
 pytestmark = pytest.mark.envoy
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import jsonschema
 from helpers import REPO
 
+from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
-from harness.scenario import load_scenario
 
 FAKE_LIVE = '''
-import harness.live
-from harness.outcome import Outcome, ProbeError
-from harness.results import Environment, ProbeResult, ScenarioResult, StepResult
+import harness.run.live
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import Environment, ProbeResult, ScenarioResult, StepResult
 
 
 class FakeSession:
@@ -49,7 +49,7 @@ class FakeSession:
 
 
 def pytest_configure(config):
-    harness.live.live_session = lambda config: FakeSession()
+    harness.run.live.live_session = lambda config: FakeSession()
 '''
 
 
@@ -75,7 +75,7 @@ def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
     assert f"{len(names)} skipped" in proc.stdout.splitlines()[-1]
     assert NO_CLUSTER in proc.stdout
     data = json.loads(report.read_text())
-    schema = json.loads((REPO / "harness" / "report_schema.json").read_text())
+    schema = json.loads((REPO / "harness" / "report" / "report_schema.json").read_text())
     jsonschema.validate(data, schema)
     assert sorted(s["name"] for s in data["scenarios"]) == names
     assert {s["verdict"] for s in data["scenarios"]} == {"skipped"}

@@ -16,8 +16,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness.outcome import Outcome, ProbeError
-from harness.report import (
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.report.document import (
     SCHEMA_FILE,
     ReportError,
     comparison_rows,
@@ -33,7 +34,6 @@ from harness.report import (
     run_to_dict,
     write_json_report,
 )
-from harness.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report.json"
 RATINGS = "http://ratings:9080/ratings/1"
@@ -450,8 +450,8 @@ WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "conf
 def test_conformance_workflow_template() -> None:
     import yaml
 
-    from harness import versions
-    from harness.cli import build_parser
+    from harness.cli.main import build_parser
+    from harness.host import versions
 
     data = yaml.safe_load(WORKFLOW.read_text())
     job = data["jobs"]["kind"]

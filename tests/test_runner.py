@@ -26,9 +26,9 @@ import pytest
 from fake_apiserver import FakeApiServer
 from fake_kubectl import pump
 
-from harness.cluster import ClusterError, KindProvider
-from harness.events import RunObserver
-from harness.kube import (
+from harness.host.cluster import ClusterError, KindProvider
+from harness.host.portforward import PortForward
+from harness.kube.client import (
     ApplyError,
     ApplyFailure,
     Kube,
@@ -37,7 +37,13 @@ from harness.kube import (
     WaitTimeout,
     ready_pod,
 )
-from harness.live import (
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.results import ProbeResult, ScenarioResult, StepResult
+from harness.model.scenario import Scenario, Step, load_scenario
+from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.probe.prober import AgentUnreachable
+from harness.run.events import RunObserver
+from harness.run.live import (
     ForwardedAgent,
     LiveOps,
     LiveSession,
@@ -45,16 +51,10 @@ from harness.live import (
     SharedSetup,
     live_session,
 )
-from harness.outcome import Outcome, ProbeError
-from harness.portforward import PortForward
-from harness.probe import AgentUnreachable
-from harness.results import ProbeResult, ScenarioResult, StepResult
-from harness.runner import EventuallyChecker, Runner
-from harness.scenario import Scenario, Step, load_scenario
-from harness.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.run.runner import EventuallyChecker, Runner
 
 REPO = Path(__file__).resolve().parents[1]
-AGENT = REPO / "harness" / "agent.py"
+AGENT = REPO / "harness" / "inpod" / "agent.py"
 FAKE_KUBECTL = Path(__file__).with_name("fake_kubectl.py")
 
 POLICY = """\
@@ -854,7 +854,7 @@ def test_ready_pod_prefers_the_newest_ready_one() -> None:
 JOINER = """
 import sys, time
 from pathlib import Path
-from harness.live import SharedSetup
+from harness.run.live import SharedSetup
 
 directory, log, created = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 

@@ -1,4 +1,4 @@
-"""The scenario loader (harness/scenario.py) and YAML-with-lines (harness/yamlsource.py).
+"""The scenario loader (harness/model/scenario.py) and YAML-with-lines (harness/model/source.py).
 
 Valid scenarios load whole, with their defaults; every invalid one raises SourceError whose
 problems name the right file, line and field path.
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import SCENARIOS
 
-from harness.scenario import Expect, Timing, discover, load_scenario, parse_scenario
-from harness.yamlsource import (
+from harness.model.scenario import Expect, Timing, discover, load_scenario, parse_scenario
+from harness.model.source import (
     Problem,
     SourceError,
     format_path,

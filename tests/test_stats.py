@@ -1,4 +1,4 @@
-"""harness.stats: the sequential split check, on seeded simulations and hand-made counts."""
+"""harness.judge.split: the sequential split check, on seeded simulations and hand-made counts."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from harness.outcome import Outcome, ProbeError
-from harness.scenario import Expect
-from harness.stats import SplitCheck, run_split
+from harness.judge.split import SplitCheck, run_split
+from harness.model.outcome import Outcome, ProbeError
+from harness.model.scenario import Expect
 
 
 def feed(check: SplitCheck, truth: Mapping[str, float], seed: int) -> SplitCheck:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import SHARED_CRDS
 
-from harness import tools, versions
-from harness.tools import (
+from harness.host import tools, versions
+from harness.host.tools import (
     ChecksumMismatch,
     DownloadError,
     Fetcher,
@@ -29,7 +29,7 @@ from harness.tools import (
     ToolUnavailable,
     TruncatedDownload,
 )
-from harness.versions import Artifact, Platform
+from harness.host.versions import Artifact, Platform
 
 
 def sha(data: bytes) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import workloads
-from harness.scenario import load_scenario
-from harness.topology import AGENT_PORT, topology
-from harness.versions import AGENT_IMAGE
-from harness.workloads import (
+from harness.host.versions import AGENT_IMAGE
+from harness.model.scenario import load_scenario
+from harness.model.topology import AGENT_PORT, topology
+from harness.run import workloads
+from harness.run.workloads import (
     AGENT_HEALTH_CHECK,
     AGENT_PATH,
     agent_source,
@@ -104,7 +104,7 @@ def test_inventory_and_apply_order(objects: list[dict[str, Any]]) -> None:
 def test_configmap_holds_the_agent_source(objects: list[dict[str, Any]]) -> None:
     cm = by(objects, "ConfigMap", "wl", "ambient-harness-agent")
     source = cm["data"]["agent.py"]
-    assert source == (REPO / "harness" / "agent.py").read_text()
+    assert source == (REPO / "harness" / "inpod" / "agent.py").read_text()
     assert source == agent_source()
     # The in-pod program must not depend on the package it ships in.
     imports = [
@@ -237,7 +237,13 @@ def test_readiness_check_against_a_real_agent(monkeypatch: pytest.MonkeyPatch) -
     # Proxy variables must not divert the check (the exec probe builds a proxy-less opener).
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     agent = subprocess.Popen(
-        [sys.executable, str(REPO / "harness" / "agent.py"), "proxy", "--listen", "127.0.0.1:0"],
+        [
+            sys.executable,
+            str(REPO / "harness" / "inpod" / "agent.py"),
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

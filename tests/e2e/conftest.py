@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.live import LiveSession, live_session
 from harness.pytest_plugin import NO_CLUSTER, cluster_requested
+from harness.run.live import LiveSession, live_session
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import mesh, versions
-from harness.kube import namespace_ref
-from harness.live import LiveSession
-from harness.scenario import load_scenario
+from harness.host import versions
+from harness.kube.client import namespace_ref
+from harness.mesh import istio as mesh
+from harness.model.scenario import load_scenario
+from harness.run.live import LiveSession
 
 pytestmark = pytest.mark.live
 

@@ -1,0 +1,206 @@
+"""`ambient-harness`: lint, plan, run, demo, report, and the helpers around them.
+
+Each subcommand imports its module lazily so `lint` and `plan` start fast and work without
+any cluster tooling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+EPILOG = """\
+examples:
+  ambient-harness lint scenarios/                 validate scenarios and manifests (offline)
+  ambient-harness plan scenarios/ambient-authz-l4 what a run would do (offline)
+  ambient-harness run scenarios/ambient-authz-l4 --dry-run
+  ambient-harness demo --interactive              the talk, live, on a kind cluster
+  pytest scenarios/ --cluster=kind                the same scenarios as pytest items
+"""
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from harness.lint.checks import run_lint
+
+    return run_lint(args.paths or [Path("scenarios")], out=sys.stdout)
+
+
+def _schemas_fetch(args: argparse.Namespace) -> int:
+    from harness.host.tools import ToolUnavailable, fetch_crds
+
+    try:
+        for path in fetch_crds():
+            print(path)
+    except ToolUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from harness.model.scenario import load_scenario
+    from harness.model.source import SourceError
+    from harness.report.plan import plan_json, plan_text
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except SourceError as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        return 2
+    print(plan_json(scenario) if args.format == "json" else plan_text(scenario))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.run.runner import run_command
+
+    return run_command(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from harness.cli.demo import demo_command
+
+    return demo_command(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.report.document import report_command
+
+    return report_command(args)
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from harness.host.cluster import cluster_command
+
+    return cluster_command(args)
+
+
+def _tools_fetch(args: argparse.Namespace) -> int:
+    from harness.host.tools import ToolUnavailable, fetch_all_tools
+    from harness.host.versions import UnsupportedPlatform
+
+    try:
+        for name, path in fetch_all_tools(istio_version=args.istio_version).items():
+            print(f"{name}\t{path}")
+    except (ToolUnavailable, UnsupportedPlatform) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """The cluster selection shared by run, demo and cluster (pytest has the same names)."""
+    g = p.add_argument_group("cluster")
+    g.add_argument(
+        "--cluster",
+        choices=["kind", "existing"],
+        default=None,
+        help="kind: create or reuse a kind cluster; existing: use --kube-context/--kubeconfig",
+    )
+    g.add_argument("--cluster-name", default="ambient-harness", help="kind cluster name")
+    g.add_argument("--kube-context", default=None, help="use this context of an existing cluster")
+    g.add_argument("--kubeconfig", default=None, help="kubeconfig of an existing cluster")
+    g.add_argument(
+        "--keep-cluster",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="leave the kind cluster running afterwards (an existing cluster is never deleted)",
+    )
+    g.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the scenario namespaces in place (for debugging)",
+    )
+    g.add_argument("--istio-version", default=None, help="install this Istio instead of the pin")
+    g.add_argument(
+        "--artifacts", type=Path, default=Path("artifacts"), help="diagnostics directory"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ambient-harness",
+        description="Declarative scenarios for Istio ambient (and sidecar) mesh behaviour: "
+        "set up, apply, probe from inside the mesh, assert on what was observed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("lint", help="validate scenarios and their manifests (offline)")
+    p.add_argument("paths", nargs="*", type=Path, help="scenario dirs/files (default: scenarios/)")
+    p.set_defaults(handler=_lint)
+
+    p = sub.add_parser("schemas", help="CRD schemas used by lint")
+    ssub = p.add_subparsers(dest="action", required=True)
+    f = ssub.add_parser("fetch", help="download the pinned CRDs into AMBIENT_HARNESS_CRD_DIR")
+    f.set_defaults(handler=_schemas_fetch)
+
+    p = sub.add_parser("plan", help="print what a run of a scenario would do (offline)")
+    p.add_argument("scenario", type=Path, help="scenario directory or scenario.yaml")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=_plan)
+
+    p = sub.add_parser("run", help="run scenarios against a cluster (or --dry-run)")
+    p.add_argument("scenarios", nargs="*", type=Path, help="scenario dirs (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="print every action, touch nothing")
+    p.add_argument("--report-json", type=Path, default=None, help="write the JSON report here")
+    add_cluster_options(p)
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("demo", help="the talk, live: narrated scenarios on a kind cluster")
+    p.add_argument("--scenario", action="append", default=None, help="only these (repeatable)")
+    p.add_argument("--interactive", action="store_true", help="pause before each step")
+    add_cluster_options(p)
+    p.set_defaults(handler=_demo, keep_cluster=True, cluster="kind")
+
+    p = sub.add_parser("report", help="render a JSON report as markdown or HTML")
+    p.add_argument("path", type=Path, help="JSON report written by --report-json")
+    p.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    p.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
+    p.set_defaults(handler=_report)
+
+    # Listed for --help only: main() hands `agent ...` to harness.inpod.agent before parsing.
+    sub.add_parser("agent", help="the in-pod program: `agent proxy|echo --help`")
+
+    p = sub.add_parser("cluster", help="kind cluster: up, down, status")
+    p.add_argument("action", choices=["up", "down", "status"])
+    add_cluster_options(p)
+    p.set_defaults(handler=_cluster, cluster="kind")
+
+    p = sub.add_parser("tools", help="pinned kind/kubectl/istioctl")
+    tsub = p.add_subparsers(dest="action", required=True)
+    f = tsub.add_parser("fetch", help="download and verify the pinned tools into the cache")
+    f.add_argument("--istio-version", default=None, help="istioctl of this version (default: pin)")
+    f.set_defaults(handler=_tools_fetch)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["agent"]:
+        # The agent is its own program (stdlib only, also run as `python agent.py`): its
+        # arguments, --help included, pass through untouched.
+        from harness.inpod.agent import main as agent_main
+
+        return agent_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `ambient-harness plan ... | head` is normal use.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,432 @@
+"""Split statistics: does traffic follow the configured weights? (DESIGN.md §4, `split:`)
+
+A split probe asks "is the weighted route live, with the weights I configured?". Envoy
+(sidecar or waypoint) picks a weighted cluster by an unbiased random draw per request, so
+when the route is live and right, each sample's backend is an independent draw with exactly
+the configured shares. When it is not (route not yet propagated, wrong weights, route
+ignored) the shares are typically far off: 50/50 round robin, 100/0, 80/20 for 90/10.
+
+Method: sequential likelihood-ratio tests, valid at any stopping time
+---------------------------------------------------------------------
+For each backend with expected share p0 (0 < p0 < 1) its count after n samples is
+Binomial(n, p) and the hypotheses are
+
+    H0: p = p0                  the route is live with the configured weights
+    H1: |p - p0| >= tol         the share is off by the tolerance or more
+
+with H1 split into two one-sided tests ("over", "under"). Two backends mirror each other
+(one's "over" is the other's "under"), so a two-way split tests one backend: m = 2 tests;
+k >= 3 backends test each, m = 2k (Bonferroni).
+
+* FAIL as soon as some test's mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)
+  reaches m / alpha. The q_j are shares on that side at distances tol, 2 tol, 4 tol, ...
+  and the extreme (share 0 or 1); the prior weights w_j put 70% on 2 tol (a typical wrong
+  weight, 80/20 for 90/10), 15% on the boundary and 15% on grosser errors. Under H0 each M_n
+  is a non-negative martingale of mean 1, so by Ville's inequality it ever reaches m / alpha
+  with probability <= alpha / m: **false-failure rate <= alpha (default 0.1%) when the truth
+  is the expected split**, however long sampling runs.
+* PASS as soon as every test's likelihood ratio at its boundary, L(p0 +- tol) / L(p0), is at
+  most beta. The same inequality under the boundary share (a supermartingale beyond it)
+  gives: **a split off by the tolerance or more passes before the cap with probability
+  <= beta (default 25%)**; twice the tolerance off passes far less often (0.6% at 80/20).
+* A single sample from a zero-weight backend, or from a backend not in the split, FAILS at
+  once: "receives nothing" is a rule, not a statistic. (A few percent leaking to a
+  zero-weight backend can go unseen in a short sample.)
+* Cap (`max_samples`, default 1000, the probe's `samples`): without a decision by then, H0
+  was not rejected at level alpha, so the verdict is PASS (`decided_at_cap`), and the reason
+  names any share whose point estimate is outside the tolerance. This keeps the alpha bound
+  exact. For 90/10 at 1000 samples it is the point-estimate rule (every state with a share
+  outside +-5pp has already failed); with a small cap or a 50/50 split (variance 0.25) it
+  is more lenient than the point estimate: raise `samples` there.
+
+Truths strictly between p0 and the boundary are the indifference zone: for 90/10 +-5pp the
+pass rate falls from 99.9% at 90/10 to 86% at 87/13 and 32% at 85/15, with more samples.
+
+Operating figures, 90/10 +-5pp, alpha 0.1%, beta 25%, cap 1000 (exact, from the binomial
+recursion in benchmarks/split_check.py; samples are median/p95):
+
+    truth 90/10  false failure 0.084%           146 / 470 samples
+    truth 50/50  detected 100%                   19 / 39
+    truth 80/20  detected 99.43%                162 / 365
+    truth 85/15  detected 68% (the boundary)    501 / 1000
+    truth 100/0  detected 100%                   74
+
+Gateway API conformance (500 samples, +-5pp, retried up to 10 times) fails 0.019% of
+correct 90/10 splits per attempt, detects 80/20 in 97.6% of runs (about 4,900 samples) and
+85/15 in 0.05%.
+
+The gate
+--------
+Sampling must not start while the route is still propagating, or a correct split fails on
+a mixture of old and new behaviour (the flake conformance papers over with retries). The
+runner first runs `harness.judge.expect.eventually()` on the probe's `gate` expectation (a signal
+only the new route produces, e.g. a header its filter adds), and only then feeds samples
+into a `SplitCheck` through `run_split()`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from harness.model.outcome import Kind, Outcome
+
+if TYPE_CHECKING:
+    from harness.model.scenario import Expect
+
+SplitVerdict = Literal["pass", "fail", "undecided"]
+Side = Literal["over", "under"]
+_SIDES: tuple[Side, ...] = ("over", "under")
+_SIGN: dict[Side, int] = {"over": 1, "under": -1}
+
+DEFAULT_ALPHA = 0.001  # bound on the false-failure rate when the truth is the expected split
+DEFAULT_BETA = 0.25  # bound on passing (before the cap) a split off by the tolerance
+DEFAULT_MAX_SAMPLES = 1000
+# Prior weight of the alternatives at distance tol * 2**j on a failure side: most on twice
+# the tolerance, some on the boundary, the rest spread over grosser errors.
+_WEIGHT_BOUNDARY = 0.15
+_WEIGHT_DOUBLE = 0.7
+_WEIGHT_REST = 0.15
+_EPS = 1e-12
+_TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+@dataclass(frozen=True)
+class _Alternative:
+    """A share q on one side of p0, as per-sample log likelihood-ratio increments."""
+
+    log_weight: float
+    log_hit: float  # log(q / p0): added per sample of the tested backend
+    log_miss: float  # log((1 - q) / (1 - p0)): added per sample of any other backend
+
+    def llr(self, hits: int, misses: int) -> float:
+        # Multiply only counts that occurred: q = 0 or 1 has a log 0 factor (-inf).
+        total = 0.0
+        if hits:
+            total += hits * self.log_hit
+        if misses:
+            total += misses * self.log_miss
+        return total
+
+
+@dataclass(frozen=True)
+class _SideTest:
+    """One one-sided test: is `backend`'s share on `side` of p0 by the tolerance or more?"""
+
+    backend: str
+    side: Side
+    p0: float
+    alternatives: tuple[_Alternative, ...]
+    boundary: _Alternative  # q = p0 +- tol: the PASS side's likelihood ratio
+    log_fail: float  # log(m / alpha)
+
+    def _terms(self, hits: int, n: int) -> list[float]:
+        misses = n - hits
+        return [
+            a.log_weight
+            + (hits * a.log_hit if hits else 0.0)
+            + (misses * a.log_miss if misses else 0.0)
+            for a in self.alternatives
+        ]
+
+    def log_evidence(self, hits: int, n: int) -> float:
+        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
+        terms = self._terms(hits, n)
+        top = max(terms)
+        if top == -math.inf:
+            return top
+        return top + math.log(sum(math.exp(t - top) for t in terms))
+
+    def crosses(self, hits: int, n: int) -> bool:
+        """M_n >= m / alpha; skips the exact sum when even len * max term is below it."""
+        terms = self._terms(hits, n)
+        if max(terms) + math.log(len(terms)) < self.log_fail:
+            return False
+        return self.log_evidence(hits, n) >= self.log_fail
+
+    def log_boundary_ratio(self, hits: int, n: int) -> float:
+        return self.boundary.llr(hits, n - hits)
+
+    def outside(self, hits: int, n: int, tol: float) -> bool:
+        """The point estimate is beyond the tolerance on this side."""
+        share = hits / n
+        return share > self.p0 + tol if self.side == "over" else share < self.p0 - tol
+
+
+def _log_ratio(num: float, den: float) -> float:
+    return math.log(num / den) if num > 0 else -math.inf
+
+
+def _alternative(q: float, p0: float, weight: float) -> _Alternative:
+    return _Alternative(
+        log_weight=math.log(weight),
+        log_hit=_log_ratio(q, p0),
+        # p0 == 1: a sample of another backend already failed the check (zero weight).
+        log_miss=_log_ratio(1.0 - q, 1.0 - p0) if p0 < 1.0 else 0.0,
+    )
+
+
+def _side_alternatives(p0: float, tol: float, sign: int) -> list[tuple[float, float]] | None:
+    """(q, prior weight) on one side, or None when the boundary is outside [0, 1]."""
+    limit = 1.0 - p0 if sign > 0 else p0
+    if tol >= limit - _EPS:
+        return None
+    distances: list[float] = []
+    d = tol
+    while d < limit - _EPS:
+        distances.append(d)
+        d *= 2
+    distances.append(limit)  # the extreme: this backend gets everything / nothing
+    raw = [_WEIGHT_BOUNDARY, _WEIGHT_DOUBLE][: len(distances)]
+    rest = len(distances) - len(raw)
+    if rest:
+        raw += [_WEIGHT_REST / rest] * rest
+    total = sum(raw)
+    return [(p0 + sign * dist, w / total) for dist, w in zip(distances, raw, strict=True)]
+
+
+def _format_ratio(log_ratio: float) -> str:
+    if log_ratio < 700:  # exp() overflows beyond ~709
+        return f"{math.exp(log_ratio):.3g}"
+    return f"1e{log_ratio / math.log(10):.0f}"
+
+
+def _normalise(expected: Mapping[str, float]) -> dict[str, float]:
+    if not expected:
+        raise ValueError("expected split is empty")
+    if any(w < 0 or not math.isfinite(w) for w in expected.values()):
+        raise ValueError("split weights must be finite and not negative")
+    total = sum(expected.values())
+    if total <= 0:
+        raise ValueError("split weights must not all be zero")
+    return {k: w / total for k, w in expected.items()}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict, why, and whether the cap forced it."""
+
+    verdict: SplitVerdict
+    reason: str = ""
+    at_cap: bool = False
+
+
+class SplitCheck:
+    """Sequential check of an observed traffic split against expected weights.
+
+    `expected` maps backend names (a version such as `v2`, matched like
+    `Outcome.served_by_matches`, or a full `reviews-v2`) to weights, as fractions or
+    percentages (they are divided by their sum). `tolerance` is a fraction (0.05 = 5pp).
+    Feed it `observe(served_by)`; `verdict` stays "undecided" until the evidence decides
+    (or the cap is reached), then never changes.
+    """
+
+    def __init__(
+        self,
+        expected: Mapping[str, float],
+        tolerance: float = 0.05,
+        *,
+        max_samples: int = DEFAULT_MAX_SAMPLES,
+        alpha: float = DEFAULT_ALPHA,
+        beta: float = DEFAULT_BETA,
+    ) -> None:
+        if not 0 < tolerance < 1:
+            raise ValueError(f"tolerance is a fraction in (0, 1), got {tolerance:g}")
+        if max_samples < 1:
+            raise ValueError("max_samples must be at least 1")
+        if not (0 < alpha < 1 and 0 < beta < 1):
+            raise ValueError("alpha and beta must be in (0, 1)")
+        self.expected = _normalise(expected)
+        self.tolerance = tolerance
+        self.max_samples = max_samples
+        self.alpha = alpha
+        self.beta = beta
+        self.counts: dict[str, int] = {}
+        self.others: dict[str, int] = {}  # non-2xx outcomes seen while sampling
+        self.samples = 0
+        self._decision = Decision("undecided")
+        self._log_pass = math.log(beta)
+        self._resolved: dict[str, str] = {}
+        self._tests = self._build_tests()
+
+    @classmethod
+    def from_expect(cls, expect: Expect, *, max_samples: int) -> SplitCheck:
+        """From a probe's `expect` (split in percent, tolerance in points) and `samples`."""
+        if expect.split is None:
+            raise ValueError("expectation has no split")
+        return cls(expect.split, expect.tolerance / 100.0, max_samples=max_samples)
+
+    def _build_tests(self) -> list[_SideTest]:
+        positive = sorted(((k, p) for k, p in self.expected.items() if p > 0), key=lambda kp: kp[1])
+        # Two backends mirror each other (one's "over" is the other's "under"): test one.
+        tested = positive[:1] if len(positive) == 2 else positive
+        plans: list[tuple[str, Side, float, list[tuple[float, float]]]] = []
+        for name, p0 in tested:
+            for side in _SIDES:
+                alternatives = _side_alternatives(p0, self.tolerance, _SIGN[side])
+                if alternatives is not None:
+                    plans.append((name, side, p0, alternatives))
+        m = max(len(plans), 1)  # Bonferroni over the one-sided tests
+        log_fail = math.log(m / self.alpha)
+        return [
+            _SideTest(
+                backend=name,
+                side=side,
+                p0=p0,
+                alternatives=tuple(_alternative(q, p0, w) for q, w in alternatives),
+                boundary=_alternative(p0 + _SIGN[side] * self.tolerance, p0, 1.0),
+                log_fail=log_fail,
+            )
+            for name, side, p0, alternatives in plans
+        ]
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def resolve(self, served_by: str) -> str:
+        """The expected backend a served_by names, or served_by itself when none does."""
+        key = self._resolved.get(served_by)
+        if key is None:
+            matches = [k for k in self.expected if served_by.endswith(f"-{k}")]
+            if served_by in self.expected:
+                key = served_by
+            else:
+                key = max(matches, key=len) if matches else served_by
+            self._resolved[served_by] = key
+        return key
+
+    def observe(self, backend: str) -> None:
+        """One sample served by `backend` (echo's x-served-by, e.g. `reviews-v2`)."""
+        key = self.resolve(backend)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.samples += 1
+        self._update()
+
+    def observe_other(self, description: str) -> None:
+        """A sample that was not a 2xx from a backend (e.g. `status 503`): fails the split."""
+        self.others[description] = self.others.get(description, 0) + 1
+        self.samples += 1
+        self._update()
+
+    def _update(self) -> None:
+        if self._decision.verdict == "undecided":
+            self._decision = self.evaluate(self.counts, self.samples, self.others)
+
+    # -- deciding ------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        counts: Mapping[str, int],
+        samples: int | None = None,
+        others: Mapping[str, int] | None = None,
+    ) -> Decision:
+        """The decision for these counts (pure: the benchmark's exact recursion uses it)."""
+        n = sum(counts.values()) + sum((others or {}).values()) if samples is None else samples
+        if others:
+            first = next(iter(others))
+            return Decision("fail", f"a sample was not served by a backend: {first}")
+        for key, count in counts.items():
+            if count and key not in self.expected:
+                return Decision("fail", f"unexpected backend {key} served {count} request(s)")
+            if count and self.expected[key] == 0:
+                return Decision("fail", f"zero-weight backend {key} served {count} request(s)")
+        accept = n > 0
+        for test in self._tests:
+            hits = counts.get(test.backend, 0)
+            if test.crosses(hits, n):
+                ratio = _format_ratio(test.log_evidence(hits, n))
+                return Decision(
+                    "fail",
+                    f"{test.backend} share {hits / n:.1%} after {n} samples is {test.side} "
+                    f"{test.p0 * 100:g}% ±{self.tolerance * 100:g}pp (likelihood ratio {ratio})",
+                )
+            if test.log_boundary_ratio(hits, n) > self._log_pass:
+                accept = False
+        if accept:
+            return Decision(
+                "pass", f"every share within ±{self.tolerance * 100:g}pp after {n} samples"
+            )
+        if n >= self.max_samples:
+            return self._at_cap(counts, n)
+        return Decision("undecided")
+
+    def _at_cap(self, counts: Mapping[str, int], n: int) -> Decision:
+        # Not rejected at level alpha: pass, and say so when a point estimate is outside.
+        outside = [
+            f"{t.backend} {counts.get(t.backend, 0) / n:.1%} vs {t.p0:.1%}"
+            for t in self._tests
+            if t.outside(counts.get(t.backend, 0), n, self.tolerance)
+        ]
+        head = f"cap of {n} samples reached without significant deviation"
+        if outside:
+            return Decision(
+                "pass",
+                f"{head}, although {', '.join(outside)} is outside the tolerance "
+                "(raise the probe's samples for a sharper answer)",
+                True,
+            )
+        return Decision("pass", f"{head}; every share within the tolerance", True)
+
+    @property
+    def verdict(self) -> SplitVerdict:
+        return self._decision.verdict
+
+    @property
+    def reason(self) -> str:
+        return self._decision.reason
+
+    @property
+    def decided_at_cap(self) -> bool:
+        return self._decision.at_cap
+
+    def shares(self) -> dict[str, float]:
+        """Observed share of every expected or observed backend."""
+        if not self.samples:
+            return dict.fromkeys(self.expected, 0.0)
+        names = [*self.expected, *(k for k in self.counts if k not in self.expected)]
+        return {k: self.counts.get(k, 0) / self.samples for k in names}
+
+    def summary(self) -> str:
+        """`pass after 146 samples: v1 90.4% (expected 90% ±5pp), v2 9.6% (expected 10% ±5pp)`."""
+        tol = f"±{self.tolerance * 100:g}pp"
+        parts = []
+        for name, share in self.shares().items():
+            if name in self.expected:
+                parts.append(f"{name} {share:.1%} (expected {self.expected[name] * 100:g}% {tol})")
+            else:
+                parts.append(f"{name} {share:.1%} (unexpected)")
+        parts += [f"{desc} {_TIMES}{count}" for desc, count in self.others.items()]
+        text = f"{self.verdict} after {self.samples} samples: {', '.join(parts)}"
+        if (self.verdict == "fail" or self.decided_at_cap) and self.reason:
+            text += f" — {self.reason}"
+        return text
+
+
+def run_split(
+    sample: Callable[[], Outcome],
+    check: SplitCheck,
+    *,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> SplitCheck:
+    """Feed `sample()` outcomes into `check` until it decides (at the latest at its cap).
+
+    Call it only after the gate expectation holds (see the module docstring). A 2xx with an
+    `x-served-by` counts for that backend; anything else (a denial, 503, an agent error, a
+    2xx without `x-served-by`) is recorded in `check.others` and fails the split.
+    Exceptions from `sample` propagate. `on_outcome` sees every outcome (for reports).
+    """
+    while check.verdict == "undecided":
+        outcome = sample()
+        if on_outcome is not None:
+            on_outcome(outcome)
+        if outcome.kind is Kind.ALLOWED and outcome.served_by:
+            check.observe(outcome.served_by)
+        else:
+            label = (
+                outcome.describe()
+                if outcome.kind is not Kind.ALLOWED
+                else "2xx without x-served-by"
+            )
+            check.observe_other(label)
+    return check

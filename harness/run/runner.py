@@ -1,0 +1,575 @@
+"""Executes scenarios: set-up -> steps (preflight, apply, delete, probe, expect) -> clean-up.
+
+The runner owns the *order* of things and the bookkeeping (results, timings, observer
+hooks); what each action does to a cluster is behind `ClusterOps`, so the same runner
+drives three implementations:
+
+- `harness.run.live.LiveOps`: kube.py, mesh.py, port-forwards and probe.py against a cluster;
+- `harness.run.dryrun.DryRunOps`: prints every action in order and touches nothing (`--dry-run`);
+- scripted fakes in the tests.
+
+How a probe is judged is behind `Checker`: `EventuallyChecker` polls through an agent until
+the expectation holds (`harness.judge.expect.eventually`; split probes gate first, then sample
+into a `SplitCheck`); `harness.run.dryrun.PlanChecker` only prints what would be checked.
+
+Policy decisions, in one place:
+- namespaces are created with their enrollment labels *before* any workload (sidecar
+  injection only happens at pod creation);
+- a step is preflighted as a whole (server-side dry run) before anything of it is applied;
+- a failing probe does not stop the other probes of its step, but a failed step stops the
+  scenario: later steps build on earlier ones, so their results would mislead. Steps not
+  run are recorded with every probe `skipped` and a message naming the failed step;
+- namespaces are always deleted at the end (also on failure and on Ctrl-C), unless `keep`;
+  then port-forwards are closed;
+- on a failed step or set-up, diagnostics are collected and their location is attached to
+  the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol, TextIO
+
+from harness.kube.client import Manifest, ObjectRef, load_manifests
+from harness.model.outcome import Outcome
+from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.model.scenario import Probe, Scenario, Step
+from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
+from harness.run.events import RunObserver
+from harness.run.workloads import deployments, workload_manifests
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_DOCKER = 3
+EXIT_INTERRUPTED = 130
+PROBE_TIMEOUT_S = 5.0  # the agent's per-request upstream timeout (x-probe-timeout)
+SPLIT_BATCH = 8  # split samples sent concurrently, then fed to SplitCheck in order
+KEEP_OBSERVATIONS = 5  # observations kept per probe result (newest last)
+
+NO_CLUSTER_MESSAGE = (
+    "error: `run` needs a cluster. Choose one:\n"
+    "  --cluster kind                      create (or reuse) the kind cluster "
+    "'ambient-harness' (needs Docker)\n"
+    "  --kube-context CONTEXT [--kubeconfig PATH]\n"
+    "                                      use a cluster you already have\n"
+    "  --dry-run                           print every action of the run, touch nothing"
+)
+
+
+# --- what the runner needs from a cluster -------------------------------------------------
+
+
+class AgentLink(Protocol):
+    """Requests from inside the mesh, through one client identity's agent."""
+
+    def probe(
+        self, method: str, url: str, headers: Mapping[str, str], timeout: float
+    ) -> Outcome: ...
+
+    def sample(
+        self, method: str, url: str, n: int, headers: Mapping[str, str], timeout: float
+    ) -> list[Outcome]: ...
+
+
+class ClusterOps(Protocol):
+    """Every action of a scenario run, in the order the runner calls them."""
+
+    def create_namespace(self, plan: NamespacePlan) -> None:
+        """A fresh namespace with its enrollment labels (an old one is removed first)."""
+
+    def apply_workloads(self, objects: Sequence[Manifest]) -> None:
+        """Server-side apply of the generated agent/echo objects."""
+
+    def wait_available(self, deployments: Sequence[tuple[str, str]]) -> None:
+        """Each (namespace, name) Deployment Available."""
+
+    def check_enrollment(self, plan: NamespacePlan) -> None:
+        """Ambient: pods redirected; sidecar: pods injected. Raise if not."""
+
+    def setup_waypoint(self, plan: WaypointPlan) -> None:
+        """Apply the waypoint, wait for Programmed, label what uses it."""
+
+    def connect(self, agent: AgentPlan) -> AgentLink:
+        """A port-forward to the agent, healthy."""
+
+    def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        """Preflight every object (dryRun=All), then apply them; nothing if preflight fails."""
+
+    def delete(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
+        """Delete and wait until gone."""
+
+    def diagnostics(
+        self, scenario: Scenario, step: StepResult | None, manifests: Mapping[str, str]
+    ) -> str | None:
+        """Collect what explains a failure (step None: the set-up); returns where it went."""
+
+    def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None: ...
+
+    def disconnect(self) -> None:
+        """Close every port-forward this scenario opened."""
+
+
+class Checker(Protocol):
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        """Judge one probe; `since` is the clock reading when the step's changes were done."""
+
+
+# --- the runner -----------------------------------------------------------------------------
+
+
+class StepFailed(Exception):
+    """Internal: a step failed, later steps are not run."""
+
+
+@dataclass
+class Runner:
+    ops: ClusterOps
+    checker: Checker
+    observer: RunObserver
+    keep: bool = False
+    clock: Clock = time.monotonic
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        result = ScenarioResult(scenario.name, scenario.title, scenario.dataplane)
+        self.observer.scenario_started(scenario)
+        started = self.clock()
+        topo = topology(scenario)
+        touched: list[str] = []
+        interrupted = False
+        try:
+            links = self._set_up(scenario, topo, touched, result)
+            if links is not None:
+                self._run_steps(scenario, links, result)
+        except KeyboardInterrupt:
+            interrupted = True
+            result.error = "interrupted (Ctrl-C)"
+            raise
+        finally:
+            self._clean_up(touched, interrupted)
+            result.duration_s = self.clock() - started
+            self.observer.scenario_finished(result)
+        return result
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _phase(self, message: str) -> Iterator[None]:
+        self.observer.phase(message)
+        t0 = self.clock()
+        yield
+        self.observer.phase_done(message, self.clock() - t0)
+
+    def _set_up(
+        self, s: Scenario, topo: Topology, touched: list[str], result: ScenarioResult
+    ) -> dict[str, AgentLink] | None:
+        try:
+            with self._phase(f"{s.name}: namespaces"):
+                for ns in topo.namespaces:
+                    touched.append(ns.name)  # before the call: a half-created one is cleaned up
+                    self.ops.create_namespace(ns)
+            with self._phase(f"{s.name}: agents and backends ready"):
+                self.ops.apply_workloads(workload_manifests(topo))
+                self.ops.wait_available(deployments(topo))
+                for ns in topo.namespaces:
+                    self.ops.check_enrollment(ns)
+            if topo.waypoints:
+                with self._phase(f"{s.name}: waypoints programmed"):
+                    for wp in topo.waypoints:
+                        self.ops.setup_waypoint(wp)
+            with self._phase(f"{s.name}: port-forwards to the agents"):
+                return {a.client: self.ops.connect(a) for a in topo.agents}
+        except Exception as exc:
+            result.error = f"set-up failed: {_describe(exc)}"
+            where = self._diagnose(s, None, {})
+            if where:
+                result.error += f"\ndiagnostics: {where}"
+            return None
+
+    def _clean_up(self, namespaces: list[str], interrupted: bool) -> None:
+        # Namespaces first (what matters on a shared cluster), then the local processes.
+        try:
+            if namespaces and not self.keep:
+                with self._phase(f"deleting namespaces {', '.join(namespaces)}"):
+                    # On Ctrl-C: ask for deletion and go; the namespace controller finishes.
+                    self.ops.delete_namespaces(namespaces, wait=not interrupted)
+        except Exception as exc:
+            print(
+                f"warning: clean-up of {', '.join(namespaces)}: {_describe(exc)}", file=sys.stderr
+            )
+        finally:
+            self.ops.disconnect()
+
+    def _diagnose(
+        self, s: Scenario, step: StepResult | None, manifests: Mapping[str, str]
+    ) -> str | None:
+        try:
+            return self.ops.diagnostics(s, step, manifests)
+        except Exception as exc:  # diagnostics must never hide the failure they explain
+            return f"(could not collect diagnostics: {_describe(exc)})"
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _run_steps(self, s: Scenario, links: dict[str, AgentLink], result: ScenarioResult) -> None:
+        for i, step in enumerate(s.steps):
+            sr = self._run_step(s, step, links)
+            result.steps.append(sr)
+            if sr.verdict != "pass":
+                reason = f"not run: step {step.name!r} failed"
+                result.steps += [_not_run(later, reason) for later in s.steps[i + 1 :]]
+                return
+
+    def _run_step(self, s: Scenario, step: Step, links: dict[str, AgentLink]) -> StepResult:
+        texts = {
+            p: s.manifest_path(p).read_text(encoding="utf-8") for p in (*step.apply, *step.delete)
+        }
+        self.observer.step_started(s, step, texts)
+        t0 = self.clock()
+        sr = StepResult(step.name, step.title)
+        try:
+            if step.apply:
+                docs = _load(s, step.apply)
+                self.ops.apply_step(docs, s.namespace)
+                sr.applied = list(step.apply)
+            if step.delete:
+                docs = _load(s, step.delete)
+                self.ops.delete(docs, s.namespace)
+                sr.deleted = list(step.delete)
+        except Exception as exc:
+            sr.error = f"apply failed: {_describe(exc)}"
+        if sr.error is None:
+            since = self.clock()
+            for probe in step.probes:
+                pr = self._probe(links, probe, since)
+                sr.probes.append(pr)
+                self.observer.probe_finished(s, step, pr)
+        sr.duration_s = self.clock() - t0
+        if sr.verdict != "pass":
+            where = self._diagnose(s, sr, texts)
+            if where:
+                self._attach(sr, f"diagnostics: {where}")
+        self.observer.step_finished(s, sr)
+        return sr
+
+    def _probe(self, links: dict[str, AgentLink], probe: Probe, since: float) -> ProbeResult:
+        try:
+            return self.checker.check(links[probe.from_], probe, since)
+        except Exception as exc:  # an agent that cannot be reached is an error, not a fail
+            return probe_result(probe, "error", message=f"probe could not run: {_describe(exc)}")
+
+    @staticmethod
+    def _attach(sr: StepResult, line: str) -> None:
+        if sr.error is not None:
+            sr.error += f"\n{line}"
+        for p in sr.probes:
+            if p.verdict in ("fail", "error"):
+                p.message = f"{p.message}\n{line}" if p.message else line
+
+
+def _describe(exc: BaseException) -> str:
+    from harness.kube.client import api_error_text
+
+    text = api_error_text(exc) or str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _load(s: Scenario, paths: Sequence[str]) -> list[Manifest]:
+    docs: list[Manifest] = []
+    for p in paths:
+        docs += load_manifests(s.manifest_path(p))
+    return docs
+
+
+def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
+    return ProbeResult(
+        client=probe.from_,
+        method=probe.method,
+        url=probe.url,
+        expect=probe.expect.summary(),
+        verdict=verdict,
+        headers=dict(probe.headers),
+        note=probe.note,
+        **kwargs,
+    )
+
+
+def _not_run(step: Step, reason: str) -> StepResult:
+    return StepResult(
+        step.name,
+        step.title,
+        probes=[probe_result(p, "skipped", message=reason) for p in step.probes],
+        skipped_reason=reason,
+    )
+
+
+# --- judging probes -------------------------------------------------------------------------
+
+
+@dataclass
+class EventuallyChecker:
+    """Polls through the agent until the expectation holds (DESIGN.md §4)."""
+
+    clock: Clock = time.monotonic
+    sleep: Sleep = time.sleep
+    timeout_s: float = PROBE_TIMEOUT_S
+
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        from harness.judge.expect import eventually
+
+        timeout = min(self.timeout_s, probe.timing.budget)
+
+        def observe() -> Outcome:
+            return link.probe(probe.method, probe.url, probe.headers, timeout)
+
+        if probe.expect.split is not None:
+            return self._split(link, probe, observe, since, timeout)
+        # Times are measured from `since`: for later probes of a step that includes the
+        # earlier probes' time (an upper bound on the propagation latency).
+        r = eventually(
+            observe, probe.expect, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+        )
+        return probe_result(
+            probe,
+            "pass" if r.passed else "fail",
+            observations=list(r.observations)[-KEEP_OBSERVATIONS:],
+            attempts=r.attempts,
+            time_to_consistency_s=r.time_to_consistency,
+            message="" if r.passed else r.message,
+        )
+
+    def _split(
+        self,
+        link: AgentLink,
+        probe: Probe,
+        observe: Callable[[], Outcome],
+        since: float,
+        timeout: float,
+    ) -> ProbeResult:
+        from harness.judge.expect import eventually, mismatch
+        from harness.judge.split import SplitCheck, run_split
+
+        attempts = 0
+        ttc: float | None = self.clock() - since
+        if probe.gate is not None:
+            g = eventually(
+                observe, probe.gate, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+            )
+            attempts = g.attempts
+            if not g.passed:
+                return probe_result(
+                    probe,
+                    "fail",
+                    observations=list(g.observations)[-KEEP_OBSERVATIONS:],
+                    attempts=attempts,
+                    message=f"the gate never held, so the split was not sampled: {g.message}",
+                )
+            ttc = g.time_to_consistency
+        check = SplitCheck.from_expect(probe.expect, max_samples=probe.samples)
+        seen: list[Outcome] = []
+        buffer: list[Outcome] = []
+
+        def sample() -> Outcome:
+            if not buffer:
+                buffer.extend(
+                    link.sample(probe.method, probe.url, SPLIT_BATCH, probe.headers, timeout)
+                )
+            return buffer.pop(0)
+
+        run_split(sample, check, on_outcome=seen.append)
+        passed = check.verdict == "pass"
+        message = "" if passed else check.summary()
+        # The other fields of the expectation (e.g. `l7: true`: the waypoint did the split)
+        # must hold for every sample, not only for the gate.
+        rest = probe.expect.model_copy(update={"split": None})
+        wrong = [p for p in (mismatch(o, rest) for o in seen) if p is not None]
+        if wrong and passed:
+            passed = False
+            message = f"{len(wrong)} of {len(seen)} samples: {wrong[0]} ({check.summary()})"
+        return probe_result(
+            probe,
+            "pass" if passed else "fail",
+            observations=seen[-KEEP_OBSERVATIONS:],
+            attempts=attempts + check.samples,
+            time_to_consistency_s=ttc if passed else None,
+            split_counts={**check.counts, **check.others},
+            message=message,
+        )
+
+
+def existing_cluster_requested(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "kube_context", None) or getattr(args, "kubeconfig", None))
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def load_scenarios(paths: Sequence[Path]) -> list[Scenario]:
+    """Scenarios under `paths` (default: scenarios/); raises SourceError listing problems."""
+    from harness.model.scenario import discover, load_scenario
+    from harness.model.source import SourceError
+
+    files = discover(list(paths) or [Path("scenarios")])
+    if not files:
+        where = ", ".join(str(p) for p in paths) or "scenarios/"
+        raise FileNotFoundError(f"no scenario found in {where}")
+    loaded: list[Scenario] = []
+    problems = []
+    for f in files:
+        try:
+            loaded.append(load_scenario(f))
+        except SourceError as exc:
+            problems += exc.problems
+    if problems:
+        raise SourceError(problems)
+    return loaded
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    args: argparse.Namespace,
+    observer: RunObserver,
+    *,
+    into: RunResult | None = None,
+) -> RunResult:
+    """Bring up the session (cluster, mesh), run each scenario, tear the session down.
+
+    Raises `cluster.DockerUnavailable` / `cluster.ClusterError` when there is no cluster.
+    `into` receives results as they come, so a caller still has them after a Ctrl-C.
+    """
+    from harness.run.live import LiveSession
+
+    run = into if into is not None else RunResult(Environment(provider="none"))
+    run.started_at = run.started_at or now_rfc3339()
+    session = LiveSession.from_args(args, observer)
+    try:
+        session.prepare()
+        for s in scenarios:
+            run.scenarios.append(session.run(s))
+    finally:
+        run.environment = session.environment
+        run.finished_at = now_rfc3339()
+        session.close()
+    return run
+
+
+class _PrintObserver(RunObserver):
+    """Plain progress lines on stderr for `run` (the demo has the rich narration)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def phase(self, message: str) -> None:
+        self.out.write(f"… {message}\n")
+        self.out.flush()
+
+    def phase_done(self, message: str, elapsed_s: float) -> None:
+        self.out.write(f"✔ {message} ({elapsed_s:.1f}s)\n")
+
+    def step_finished(self, scenario: Scenario, result: StepResult) -> None:
+        self.out.write(f"  {result.verdict:5} {scenario.name} / {result.name}\n")
+
+    def scenario_finished(self, result: ScenarioResult) -> None:
+        self.out.write(f"{result.verdict:5} {result.name} ({result.duration_s:.1f}s)\n")
+        self.out.flush()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI timeouts, `kill`) cleans up like Ctrl-C instead of dying mid-way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`ambient-harness run [SCENARIO...] [--dry-run] [--report-json PATH] [cluster options]`."""
+    from harness.model.source import SourceError
+
+    try:
+        scenarios = load_scenarios(list(args.scenarios or []))
+    except SourceError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dry_run:
+        from harness.run.dryrun import dry_run
+
+        try:
+            return dry_run(scenarios, args, sys.stdout)
+        except ValueError as exc:  # conflicting cluster options
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not (args.cluster or existing_cluster_requested(args)):
+        print(NO_CLUSTER_MESSAGE, file=sys.stderr)
+        return EXIT_USAGE
+    return _run_live(scenarios, args)
+
+
+def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
+    from harness.host.cluster import DockerUnavailable
+
+    run = RunResult(Environment(provider=args.cluster or "existing"))
+    code = EXIT_OK
+    try:
+        with sigterm_as_interrupt():
+            run_scenarios(scenarios, args, _PrintObserver(sys.stderr), into=run)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: namespaces, port-forwards and cluster cleaned up as configured",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERRUPTED
+    except DockerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_NO_DOCKER
+    except Exception as exc:
+        # The session's own work failed (cluster, tools, Gateway API, Istio, or deleting the
+        # cluster): scenario failures never get here, the runner records them. Any type:
+        # API errors, urllib3 connection errors, UnsupportedPlatform... all end the same way.
+        print(f"error: {_describe(exc)}", file=sys.stderr)
+        code = EXIT_FAILED
+    if run.scenarios:
+        from harness.report.document import failure_summary, summarize, summary_line
+
+        # Quiet on success: the tally; on failure, each failed probe, expected vs observed.
+        failures = failure_summary(run)
+        if failures:
+            print(failures)
+        print(summary_line(summarize(run)))
+    if args.report_json is not None:
+        from harness.report.document import write_json_report
+
+        write_json_report(run, Path(args.report_json))
+        print(f"report: {args.report_json}", file=sys.stderr)
+    if code == EXIT_OK and any(s.verdict in ("fail", "error") for s in run.scenarios):
+        code = EXIT_FAILED
+    return code
