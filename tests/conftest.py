@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_apiserver import FakeApiServer
+from fakes.fake_apiserver import FakeApiServer
 from helpers import SHARED_CRDS
 
 from harness.kube.client import Kube

@@ -1,4 +1,4 @@
-"""harness.mesh.istio: Gateway API install, Istio detect/install/readiness, enrollment, waypoints."""
+"""harness.mesh: Gateway API install, Istio detect/install/readiness, enrollment, waypoints."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
+from fakes.fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
 from helpers import SHARED_CRDS
 
 from harness.host import argv as commands
@@ -19,7 +19,7 @@ from harness.kube.client import ApplyError, Kube, WaitTimeout, load_manifests
 from harness.mesh import istio as mesh
 from harness.model.topology import NamespacePlan, WaypointPlan
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BUNDLE = (
     Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", SHARED_CRDS))
     / "gateway-api-v1.5.1-experimental.yaml"

@@ -16,7 +16,7 @@ from harness.cli import main as cli
 from harness.host import versions
 from harness.model.topology import AGENT_PORT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from envoy_fixture import AGENT, Program, agent_args, echo_args, running
+from fakes.envoy_fixture import AGENT, Program, agent_args, echo_args, running
 from helpers import closed_port
 
 from harness.inpod import agent

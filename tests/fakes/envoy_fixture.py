@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"
 START_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on \[?([^\]\s]+?)\]?:(\d+)$")

@@ -32,8 +32,8 @@ from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden" / "demo.txt"
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo.txt"
 UPDATE_GOLDEN = os.environ.get("AMBIENT_HARNESS_UPDATE_GOLDEN") == "1"
 
 POLICY = """\

@@ -35,7 +35,7 @@ from harness.report.document import (
     write_json_report,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report.json"
 RATINGS = "http://ratings:9080/ratings/1"
 
 
@@ -444,7 +444,7 @@ def test_html_renders_in_a_browser(tmp_path: Path, fixture_run: RunResult) -> No
 
 # --- the CI template ---------------------------------------------------------------------------
 
-WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "conformance.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "conformance.yml"
 
 
 def test_conformance_workflow_template() -> None:

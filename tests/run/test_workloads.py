@@ -23,7 +23,7 @@ from harness.run.workloads import (
     workload_manifests,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCENARIO = """\
 name: wl
 title: t

@@ -1,4 +1,4 @@
-"""harness.run.diagnostics: what a failed step leaves behind, capped, with independent collectors."""
+"""harness.run.diagnostics: what a failed step leaves behind, capped, independent collectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_apiserver import CORE_TYPES, FakeApiServer
+from fakes.fake_apiserver import CORE_TYPES, FakeApiServer
 
 from harness.kube.client import Kube
 from harness.model.outcome import Outcome, ProbeError

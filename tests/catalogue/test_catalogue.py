@@ -24,7 +24,7 @@ from harness.model.scenario import Expect, Probe, Scenario, load_scenario
 from harness.model.topology import USE_WAYPOINT, topology
 from harness.report.plan import plan_dict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 CATALOGUE_DOC = ROOT / "README.md"
 

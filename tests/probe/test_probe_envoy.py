@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from envoy_fixture import (
+from fakes.envoy_fixture import (
     SPLIT_DRAW_HEADER,
     Envoy,
     EnvoyUnavailable,

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_apiserver import FakeApiServer
-from fake_kubectl import pump
+from fakes.fake_apiserver import FakeApiServer
+from fakes.fake_kubectl import pump
 
 from harness.host.cluster import ClusterError, KindProvider
 from harness.host.portforward import PortForward
@@ -53,9 +53,9 @@ from harness.run.live import (
 )
 from harness.run.runner import EventuallyChecker, Runner
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"
-FAKE_KUBECTL = Path(__file__).with_name("fake_kubectl.py")
+FAKE_KUBECTL = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 
 POLICY = """\
 apiVersion: security.istio.io/v1

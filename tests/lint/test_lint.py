@@ -18,7 +18,7 @@ from harness.lint import schemas
 from harness.lint.checks import run_lint
 from harness.model.source import parse_documents
 
-CORPUS = Path(__file__).parent / "malformed"
+CORPUS = Path(__file__).resolve().parents[1] / "malformed"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 
 

@@ -34,7 +34,7 @@ from harness.host.cluster import (
     provider_from_options,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KIND = Path("/opt/bin/kind")
 ISTIOCTL = Path("/opt/bin/istioctl")
 KUBECTL = Path("/opt/bin/kubectl")

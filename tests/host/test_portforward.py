@@ -19,7 +19,7 @@ import pytest
 from harness.host import portforward
 from harness.host.portforward import PortForward, PortForwardError, port_forward_argv
 
-FAKE = Path(__file__).with_name("fake_kubectl.py")
+FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 
 
 class _Hello(BaseHTTPRequestHandler):

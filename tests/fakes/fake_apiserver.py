@@ -33,7 +33,7 @@ no version conversion (an object is served under whichever version is requested)
 
 Usage in a test module (tests/ is on sys.path under pytest's default import mode):
 
-    from fake_apiserver import FakeApiServer
+    from fakes.fake_apiserver import FakeApiServer
 
     @pytest.fixture
     def api() -> Iterator[FakeApiServer]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import urllib3
 import yaml
-from fake_apiserver import ApiStatus, FakeApiServer
+from fakes.fake_apiserver import ApiStatus, FakeApiServer
 from kubernetes.dynamic.exceptions import ConflictError
 
 from harness.kube.client import (
@@ -25,7 +25,7 @@ from harness.kube.client import (
     sort_for_apply,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AUTHZ_L4 = REPO / "scenarios" / "ambient-authz-l4" / "manifests" / "ratings-allow-productpage.yaml"
 AP_PATH = (
     "/apis/security.istio.io/v1/namespaces/ambient-authz-l4/authorizationpolicies/"
