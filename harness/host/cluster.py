@@ -1,7 +1,7 @@
 """Where the harness gets a Kubernetes cluster: a kind cluster it manages, or one you have.
 
 `KindProvider` drives pytest-kind-ng's `KindCluster` with our pinned kind binary and
-`kind-config.yaml`, and works around its traps (DESIGN.md §6): it never lets pytest-kind
+`kind-config.yaml`, and works around its traps (docs/architecture.md §6): it never lets pytest-kind
 download its own (old) kind, and it exports the kubeconfig of a cluster that already exists,
 because `KindCluster.create` only touches an empty kubeconfig file when it reuses one.
 

@@ -283,7 +283,7 @@ def parse_target(target: str) -> Target:
 
 
 def classify(exc: BaseException) -> str:
-    """Name an upstream failure the way curl users would read it (DESIGN.md §3)."""
+    """Name an upstream failure the way curl users would read it (docs/architecture.md §3)."""
     # Order matters: RemoteDisconnected is both a ConnectionResetError and a BadStatusLine.
     if isinstance(exc, socket.gaierror):
         return "dns"

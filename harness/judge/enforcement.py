@@ -8,7 +8,7 @@ and from the scenario only where the observation is silent:
 - only an Envoy adds `x-request-id`, so `l7: true` in ambient mode means a waypoint carried
   the request;
 - in sidecar mode routing and fault injection happen at the *client* sidecar, authorization at
-  the *server* sidecar (DESIGN.md §5).
+  the *server* sidecar (docs/architecture.md §5).
 
 `classify` turns (data plane, probe result, waypoint) into an `Effect`; `WORDING` maps
 (effect, data plane) to the sentence. Both are small on purpose: the table is the spec.

@@ -1,4 +1,4 @@
-"""Does an observation satisfy an expectation, and does it keep doing so? (DESIGN.md §4)
+"""Does an observation satisfy an expectation, and does it keep doing so? (docs/architecture.md §4)
 
 `mismatch()` checks one `Outcome` against an `Expect`. `eventually()` polls until the
 expectation holds `streak` times in a row within a budget, with no delay after a match

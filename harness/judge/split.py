@@ -1,4 +1,4 @@
-"""Split statistics: does traffic follow the configured weights? (DESIGN.md §4, `split:`)
+"""Split statistics: does traffic follow the configured weights? (docs/architecture.md §4, `split:`)
 
 A split probe asks "is the weighted route live, with the weights I configured?". Envoy
 (sidecar or waypoint) picks a weighted cluster by an unbiased random draw per request, so

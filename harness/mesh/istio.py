@@ -1,6 +1,6 @@
 """The mesh on a cluster: Gateway API CRDs, Istio (ambient profile), enrollment, waypoints.
 
-Istio facts used here (DESIGN.md §5):
+Istio facts used here (docs/architecture.md §5):
 - Gateway API CRDs go first, server-side (the HTTPRoute CRD is too large for client-side
   apply). The experimental bundle also carries the ValidatingAdmissionPolicy (+Binding)
   `safe-upgrades.gateway.networking.k8s.io`, applied with it: it later blocks installing

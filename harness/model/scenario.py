@@ -3,7 +3,7 @@
 A scenario says what the talk (or Istio's docs) claims, sets up the topology it needs
 (namespaces, echo backends, client identities, waypoints) and lists ordered steps. Each step
 applies or deletes manifests, then probes from a client identity and states the expected
-outcome in the vocabulary of DESIGN.md §4.
+outcome in the vocabulary of docs/architecture.md §4.
 
 Models are strict: unknown keys are errors. `load_scenario` either returns a whole, valid
 scenario or raises `SourceError` listing every problem as `file:line: field: message`.

@@ -1,4 +1,4 @@
-"""Send requests through an agent (DESIGN.md §3) and turn each answer into an `Outcome`.
+"""Send requests through an agent (docs/architecture.md §3) and turn each answer into an `Outcome`.
 
 The harness reaches an agent at a local address (a port-forward, or a subprocess in tests)
 and uses it as an ordinary HTTP proxy: httpx sends absolute-form targets to it over a

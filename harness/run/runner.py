@@ -319,7 +319,7 @@ def _not_run(step: Step, reason: str) -> StepResult:
 
 @dataclass
 class EventuallyChecker:
-    """Polls through the agent until the expectation holds (DESIGN.md §4)."""
+    """Polls through the agent until the expectation holds (docs/architecture.md §4)."""
 
     clock: Clock = time.monotonic
     sleep: Sleep = time.sleep
