@@ -1,4 +1,5 @@
-"""What one probe observed, and which word of the outcome vocabulary it is (docs/architecture.md §4).
+"""What one probe observed, and which word of the outcome vocabulary it is
+(docs/architecture.md §4).
 
 | outcome      | observed signal                                   |
 |--------------|---------------------------------------------------|
