@@ -19,7 +19,7 @@ class LintFailed(HarnessError):
 
 def lint_or_raise(scenario_files: Sequence[Path]) -> None:
     """Lint the given scenario.yaml files; raise `LintFailed` with every located problem."""
-    from harness.lint import checks  # noqa: PLC0415 - placeholder until the lint split lands
+    from harness.lint import checks  # placeholder until the lint split lands
 
     findings = checks.Findings()
     index = checks._load_index(findings)
