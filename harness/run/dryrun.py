@@ -20,15 +20,10 @@ from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
 from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.probe.link import AgentLink
+from harness.run.checker import SPLIT_BATCH, probe_result
 from harness.run.events import RunObserver
-from harness.run.runner import (
-    EXIT_OK,
-    SPLIT_BATCH,
-    AgentLink,
-    Runner,
-    existing_cluster_requested,
-    probe_result,
-)
+from harness.run.runner import EXIT_OK, Runner, existing_cluster_requested
 
 
 class Printer:

@@ -27,7 +27,6 @@ import fcntl
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,17 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider, KindProvider, provider_from_options
-from harness.host.portforward import PortForward, close_all, wait_healthy
+from harness.host.portforward import PortForward, close_all
 from harness.kube.client import Kube, Manifest, ObjectRef, namespace_ref, ready_pod
 from harness.mesh import istio as mesh
-from harness.model.outcome import Outcome
 from harness.model.results import Environment, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, WaypointPlan, topology
-from harness.probe.prober import AgentUnreachable, Prober
+from harness.probe.forwarded import ForwardedAgent
+from harness.probe.link import AgentLink
 from harness.run import diagnostics as diag
+from harness.run.checker import EventuallyChecker
 from harness.run.events import RunObserver
-from harness.run.runner import AgentLink, EventuallyChecker, Runner
+from harness.run.runner import Runner
 
 if TYPE_CHECKING:
     import pytest
@@ -54,61 +54,8 @@ if TYPE_CHECKING:
 NAMESPACE_GONE_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
 WAYPOINT_TIMEOUT_S = 180.0  # Programmed, then a Ready proxy: its image may still be pulling
-HEALTH_TIMEOUT_S = 20.0
 ENROLLMENT_TIMEOUT_S = 30.0
 PROGRESS_EVERY_S = 10.0  # a line per this many seconds of any long wait
-
-
-# --- the agent, through a port-forward -------------------------------------------------------
-
-
-class ForwardedAgent:
-    """An `AgentLink`: a `Prober` on a supervised port-forward, recovering one dropped forward."""
-
-    def __init__(self, forward: PortForward, *, health_timeout_s: float = HEALTH_TIMEOUT_S) -> None:
-        self.forward = forward
-        self.health_timeout_s = health_timeout_s
-        self._lock = threading.Lock()
-        self.prober = Prober("127.0.0.1", forward.port)
-
-    def wait_healthy(self) -> None:
-        if not wait_healthy(self.prober.healthy, self.health_timeout_s):
-            raise AgentUnreachable(
-                f"agent {self.forward.namespace}/{self.forward.target} did not answer /healthz "
-                f"through the port-forward within {self.health_timeout_s:g}s; kubectl said:\n"
-                + self.forward.output()
-            )
-
-    def _recover(self, reason: str, broken: Prober) -> None:
-        with self._lock:
-            if self.prober is not broken:
-                return  # another thread already recovered
-            port = self.forward.restart(reason)  # raises PortForwardError after the 1st time
-            self.prober.close()
-            self.prober = Prober("127.0.0.1", port)
-            self.wait_healthy()
-
-    def probe(self, method: str, url: str, headers: Mapping[str, str], timeout: float) -> Outcome:
-        prober = self.prober
-        try:
-            return prober.probe(method, url, headers, timeout)
-        except AgentUnreachable as exc:
-            self._recover(str(exc), prober)
-            return self.prober.probe(method, url, headers, timeout)
-
-    def sample(
-        self, method: str, url: str, n: int, headers: Mapping[str, str], timeout: float
-    ) -> list[Outcome]:
-        prober = self.prober
-        try:
-            return prober.sample(method, url, n, headers, timeout=timeout)
-        except AgentUnreachable as exc:
-            self._recover(str(exc), prober)
-            return self.prober.sample(method, url, n, headers, timeout=timeout)
-
-    def close(self) -> None:
-        self.prober.close()
-        self.forward.close()
 
 
 # --- ClusterOps over a real cluster --------------------------------------------------------

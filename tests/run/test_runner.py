@@ -41,17 +41,18 @@ from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step, load_scenario
 from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.probe.forwarded import ForwardedAgent
 from harness.probe.prober import AgentUnreachable
+from harness.run.checker import EventuallyChecker
 from harness.run.events import RunObserver
 from harness.run.live import (
-    ForwardedAgent,
     LiveOps,
     LiveSession,
     SessionOptions,
     SharedSetup,
     live_session,
 )
-from harness.run.runner import EventuallyChecker, Runner
+from harness.run.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"

@@ -1,0 +1,125 @@
+"""Judging one probe live: poll through an agent until the expectation holds, or sample a split.
+
+`EventuallyChecker` is the `runner.Checker` of live runs; the dry run's `PlanChecker` prints
+instead (harness/run/dryrun.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.judge.expect import eventually, mismatch
+from harness.judge.split import SplitCheck, run_split
+from harness.model.outcome import Outcome
+from harness.model.results import ProbeResult
+from harness.model.scenario import Probe
+from harness.probe.link import AgentLink
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+PROBE_TIMEOUT_S = 5.0  # the agent's per-request upstream timeout (x-probe-timeout)
+SPLIT_BATCH = 8  # split samples sent concurrently, then fed to SplitCheck in order
+KEEP_OBSERVATIONS = 5  # observations kept per probe result (newest last)
+
+
+def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
+    return ProbeResult(
+        client=probe.from_,
+        method=probe.method,
+        url=probe.url,
+        expect=probe.expect.summary(),
+        verdict=verdict,
+        headers=dict(probe.headers),
+        note=probe.note,
+        **kwargs,
+    )
+
+
+@dataclass
+class EventuallyChecker:
+    """Polls through the agent until the expectation holds (docs/architecture.md §4)."""
+
+    clock: Clock = time.monotonic
+    sleep: Sleep = time.sleep
+    timeout_s: float = PROBE_TIMEOUT_S
+
+    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
+        timeout = min(self.timeout_s, probe.timing.budget)
+
+        def observe() -> Outcome:
+            return link.probe(probe.method, probe.url, probe.headers, timeout)
+
+        if probe.expect.split is not None:
+            return self._split(link, probe, observe, since, timeout)
+        # Times are measured from `since`: for later probes of a step that includes the
+        # earlier probes' time (an upper bound on the propagation latency).
+        r = eventually(
+            observe, probe.expect, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+        )
+        return probe_result(
+            probe,
+            "pass" if r.passed else "fail",
+            observations=list(r.observations)[-KEEP_OBSERVATIONS:],
+            attempts=r.attempts,
+            time_to_consistency_s=r.time_to_consistency,
+            message="" if r.passed else r.message,
+        )
+
+    def _split(
+        self,
+        link: AgentLink,
+        probe: Probe,
+        observe: Callable[[], Outcome],
+        since: float,
+        timeout: float,
+    ) -> ProbeResult:
+        attempts = 0
+        ttc: float | None = self.clock() - since
+        if probe.gate is not None:
+            g = eventually(
+                observe, probe.gate, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+            )
+            attempts = g.attempts
+            if not g.passed:
+                return probe_result(
+                    probe,
+                    "fail",
+                    observations=list(g.observations)[-KEEP_OBSERVATIONS:],
+                    attempts=attempts,
+                    message=f"the gate never held, so the split was not sampled: {g.message}",
+                )
+            ttc = g.time_to_consistency
+        check = SplitCheck.from_expect(probe.expect, max_samples=probe.samples)
+        seen: list[Outcome] = []
+        buffer: list[Outcome] = []
+
+        def sample() -> Outcome:
+            if not buffer:
+                buffer.extend(
+                    link.sample(probe.method, probe.url, SPLIT_BATCH, probe.headers, timeout)
+                )
+            return buffer.pop(0)
+
+        run_split(sample, check, on_outcome=seen.append)
+        passed = check.verdict == "pass"
+        message = "" if passed else check.summary()
+        # The other fields of the expectation (e.g. `l7: true`: the waypoint did the split)
+        # must hold for every sample, not only for the gate.
+        rest = probe.expect.model_copy(update={"split": None})
+        wrong = [p for p in (mismatch(o, rest) for o in seen) if p is not None]
+        if wrong and passed:
+            passed = False
+            message = f"{len(wrong)} of {len(seen)} samples: {wrong[0]} ({check.summary()})"
+        return probe_result(
+            probe,
+            "pass" if passed else "fail",
+            observations=seen[-KEEP_OBSERVATIONS:],
+            attempts=attempts + check.samples,
+            time_to_consistency_s=ttc if passed else None,
+            split_counts={**check.counts, **check.others},
+            message=message,
+        )
