@@ -59,9 +59,9 @@ The gate
 --------
 Sampling must not start while the route is still propagating, or a correct split fails on
 a mixture of old and new behaviour (the flake conformance papers over with retries). The
-runner first runs `harness.judge.expect.eventually()` on the probe's `gate` expectation (a signal
-only the new route produces, e.g. a header its filter adds), and only then feeds samples
-into a `SplitCheck` through `run_split()`.
+runner first runs `harness.judge.eventually.eventually()` on the probe's `gate` expectation
+(a signal only the new route produces, e.g. a header its filter adds), and only then feeds
+samples into a `SplitCheck` through `run_split()`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.judge.expect import eventually, mismatch
+from harness.judge.eventually import eventually
+from harness.judge.match import mismatch
 from harness.judge.split import SplitCheck, run_split
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult

@@ -9,7 +9,7 @@ drives three implementations:
 - scripted fakes in the tests.
 
 How a probe is judged is behind `Checker`: `EventuallyChecker` polls through an agent until
-the expectation holds (`harness.judge.expect.eventually`; split probes gate first, then sample
+the expectation holds (`harness.judge.eventually.eventually`; split probes gate first, then sample
 into a `SplitCheck`); `harness.run.dryrun.PlanChecker` only prints what would be checked.
 
 Policy decisions, in one place:
