@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 from fakes.fake_apiserver import FakeApiServer
-from helpers import SHARED_CRDS
+from helpers import CRDS
 
+from harness.host import paths
 from harness.kube.client import Kube
 
-if "AMBIENT_HARNESS_CRD_DIR" not in os.environ and SHARED_CRDS.is_dir():
-    os.environ["AMBIENT_HARNESS_CRD_DIR"] = str(SHARED_CRDS)
+# Every test, and every CLI it starts, sees the one directory the Makefile resolves.
+os.environ.setdefault(paths.CRD_DIR_ENV, str(CRDS))
 
 
 @pytest.fixture
 def crd_dir() -> Path:
-    """The pinned CRDs: $AMBIENT_HARNESS_CRD_DIR, else ../shared/crds beside the repo."""
-    path = Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", SHARED_CRDS))
+    """The pinned CRDs, where the Makefile and the CLI look for them (helpers.CRDS)."""
+    path = CRDS
     if not list(path.glob("*.yaml")):
         pytest.fail(
             f"no CRD schemas at {path}: set AMBIENT_HARNESS_CRD_DIR or run "

@@ -15,10 +15,24 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from harness.host import paths
+
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
-# The pinned CRDs live beside the repo (../shared/crds); the project never copies them.
-SHARED_CRDS = REPO.parent / "shared" / "crds"
+
+
+def _crd_dir() -> Path:
+    """The CRD directory exactly as the Makefile resolves it (and exports to the CLI):
+    $AMBIENT_HARNESS_CRD_DIR, else ../shared/crds beside the repo (CI, developers), else the
+    user cache the CLI defaults to (`ambient-harness schemas fetch` fills it)."""
+    configured = os.environ.get(paths.CRD_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    beside = REPO.parent / "shared" / "crds"
+    return beside if beside.is_dir() else paths.crd_dir()
+
+
+CRDS = _crd_dir()
 
 
 def closed_port() -> int:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_CRDS
+from helpers import CRDS
 
 from harness.host import tools, versions
 from harness.host.tools import (
@@ -543,20 +543,19 @@ def test_fetch_crds_writes_pinned_names_and_skips_verified_files(
     assert len(files.requests) == seen
 
 
-@pytest.mark.skipif(not SHARED_CRDS.is_dir(), reason="../shared/crds (upstream copies) not present")
 def test_pinned_crd_digests_match_the_upstream_files(files: FileServer, tmp_path: Path) -> None:
     # Serve the real upstream files; the real pins must accept them.
     bundles = tuple(
         versions.CrdBundle(
             b.filename,
             replace(
-                b.artifact, url=files.add("/" + b.filename, (SHARED_CRDS / b.filename).read_bytes())
+                b.artifact, url=files.add("/" + b.filename, (CRDS / b.filename).read_bytes())
             ),
         )
         for b in versions.CRD_BUNDLES
     )
     for path in tools.fetch_crds(tmp_path, fetcher=LOOPBACK, bundles=bundles):
-        assert path.read_bytes() == (SHARED_CRDS / path.name).read_bytes()
+        assert path.read_bytes() == (CRDS / path.name).read_bytes()
 
 
 # --- versions ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from fakes.fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
-from helpers import SHARED_CRDS
+from helpers import CRDS
 
 from harness.host import argv as commands
 from harness.kube.client import ApplyError, Kube, WaitTimeout, load_manifests
@@ -21,7 +21,7 @@ from harness.model.topology import NamespacePlan, WaypointPlan
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BUNDLE = (
-    Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", SHARED_CRDS))
+    Path(os.environ.get("AMBIENT_HARNESS_CRD_DIR", CRDS))
     / "gateway-api-v1.5.1-experimental.yaml"
 )
 ISTIO = "istio-system"

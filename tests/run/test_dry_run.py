@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_CRDS
+from helpers import CRDS
 
 from harness.cli import main as cli
 from harness.host import versions
@@ -58,7 +58,7 @@ def assert_in_order(text: str, *needles: str) -> None:
 def test_ambient_authz_l4_plan(
     capsys: pytest.CaptureFixture[str], offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(SHARED_CRDS))
+    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(CRDS))
     code, out, err = dry_run(capsys, "scenarios/ambient-authz-l4")
     assert code == 0, err
     bin_dir = offline / "bin"
@@ -76,7 +76,7 @@ def test_ambient_authz_l4_plan(
         "--for=condition=Ready nodes --all",
         # Gateway API CRDs, server-side, then Established
         f"apply Gateway API {versions.GATEWAY_API_VERSION} (experimental channel) from "
-        f"{SHARED_CRDS / versions.GATEWAY_API_CRDS.filename} (server-side, field manager "
+        f"{CRDS / versions.GATEWAY_API_CRDS.filename} (server-side, field manager "
         "ambient-harness",
         "wait CustomResourceDefinition ",
         ".gateway.networking.k8s.io: Established=True",
@@ -129,7 +129,7 @@ def test_ambient_authz_l4_plan(
 def test_every_gateway_api_crd_is_awaited(
     capsys: pytest.CaptureFixture[str], offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(SHARED_CRDS))
+    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(CRDS))
     _, out, _ = dry_run(capsys, "scenarios/ambient-authz-l4")
     for crd in ("gatewayclasses", "gateways", "httproutes", "tcproutes", "referencegrants"):
         assert (
@@ -249,7 +249,7 @@ def test_the_command_line_works_with_nothing_on_path(tmp_path: Path) -> None:
         "PATH": str(tmp_path),
         "HOME": str(tmp_path),
         "AMBIENT_HARNESS_CACHE": str(tmp_path / "cache"),
-        "AMBIENT_HARNESS_CRD_DIR": str(SHARED_CRDS),
+        "AMBIENT_HARNESS_CRD_DIR": str(CRDS),
     }
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", "scenarios/ambient-authz-l4", "--dry-run"],
