@@ -27,7 +27,7 @@ examples:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from harness.lint.checks import run_lint
+    from harness.lint.command import run_lint
 
     return run_lint(args.paths or [Path("scenarios")], out=sys.stdout)
 

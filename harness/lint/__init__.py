@@ -1,5 +1,18 @@
 """Lint: scenario files and their manifests against the real CRD schemas, the built-in kinds
-and each other. `lint_or_raise` is what every path that plans or applies calls first."""
+and each other, offline. `lint_or_raise` is what every path that plans or applies calls first.
+
+    crds.py           the pinned CRD bundles: finding, loading, caching the parsed index
+    builtin_kinds.py  core kinds' structural schemas
+    resolution.py     apiVersion + kind -> the schema to validate against
+    openapi.py        the strict OpenAPI validator
+    objects.py        whole manifest objects: envelope, metadata, body
+    references.py     cross-checks between a scenario and its manifests
+    checks.py         the checks of one scenario (and of a lone manifest)
+    command.py        `ambient-harness lint`: the printing command
+
+Exceptions: `LintFailed` (a scenario failed lint) and `crds.CrdFileError` (a CRD bundle is
+unreadable), both `HarnessError`s.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.lint.command import lint_files, load_schemas
+from harness.lint.findings import Findings
+from harness.model.scenario import scenario_file
 
 
 class LintFailed(HarnessError):
@@ -18,13 +34,13 @@ class LintFailed(HarnessError):
 
 
 def lint_or_raise(scenario_files: Sequence[Path]) -> None:
-    """Lint the given scenario.yaml files; raise `LintFailed` with every located problem."""
-    from harness.lint import checks  # placeholder until the lint split lands
-
-    findings = checks.Findings()
-    index = checks._load_index(findings)
-    problems = [str(p) for p in findings.problems]
-    for file in scenario_files:
-        problems.extend(str(p) for p in checks.lint_scenario(file, index).problems)
+    """Lint the given scenarios (scenario.yaml files or their directories) exactly as
+    `ambient-harness lint` does; raise `LintFailed` with every located problem (notes, which
+    never fail lint, are not included)."""
+    general = Findings()
+    index = load_schemas(general)
+    results = lint_files([scenario_file(Path(f)) for f in scenario_files], index)
+    problems = [str(p) for p in general.problems]
+    problems += [str(p) for r in results for p in r.problems]
     if problems:
         raise LintFailed(problems)

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.errors import HarnessError
+
 PathKey = tuple[str | int, ...]
 
 
@@ -30,7 +32,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class SourceError(Exception):
+class SourceError(HarnessError):
     """Raised with every problem found; nothing is returned half-loaded."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

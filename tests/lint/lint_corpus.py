@@ -1,0 +1,25 @@
+"""Running lint in-process on corpus cases and scenario directories (shared by the lint tests)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from harness.lint.command import run_lint
+
+CORPUS = Path(__file__).resolve().parents[1] / "malformed"
+CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+
+
+def lint_output(targets: list[Path], strip: Path | None = None) -> tuple[int, str]:
+    buf = io.StringIO()
+    rc = run_lint(targets, buf)
+    text = buf.getvalue()
+    return rc, text.replace(f"{strip}/", "") if strip else text
+
+
+def case_targets(case: Path) -> list[Path]:
+    """A case is a scenario directory, or loose manifest files linted on their own."""
+    if (case / "scenario.yaml").is_file():
+        return [case]
+    return sorted(case.glob("*.yaml"))
