@@ -29,19 +29,16 @@ from rich.text import Text
 from harness.judge.enforcement import enforcement_point, scenario_enforcement_point
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
-from harness.report.document import (
+from harness.report.comparison import comparison_rows, pair_scenarios
+from harness.report.summary import failure_summary, summarize, summary_line
+from harness.report.words import (
     SYMBOL,
-    comparison_rows,
     describe_expected,
     describe_observed,
     describe_target,
     environment_line,
-    failure_summary,
-    pair_scenarios,
     seconds,
     steps_passed,
-    summarize,
-    summary_line,
 )
 from harness.run.events import RunObserver
 

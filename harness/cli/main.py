@@ -72,7 +72,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from harness.report.document import report_command
+    from harness.cli.report import report_command
 
     return report_command(args)
 

@@ -192,7 +192,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     results: list[ScenarioResult] = config.stash[RESULTS_KEY]
     if not any(r.verdict in ("fail", "error") for r in results):
         return
-    from harness.report.document import failure_summary
+    from harness.report.summary import failure_summary
 
     terminalreporter.write_sep("=", "ambient-harness: failed probes")
     terminalreporter.write_line(failure_summary(_run_result(config)))

@@ -437,7 +437,7 @@ def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
         print(f"error: {_describe(exc)}", file=sys.stderr)
         code = EXIT_FAILED
     if run.scenarios:
-        from harness.report.document import failure_summary, summarize, summary_line
+        from harness.report.summary import failure_summary, summarize, summary_line
 
         # Quiet on success: the tally; on failure, each failed probe, expected vs observed.
         failures = failure_summary(run)

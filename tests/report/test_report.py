@@ -16,24 +16,23 @@ from typing import Any
 import jsonschema
 import pytest
 
+from harness.cli.report import report_command
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.report.comparison import comparison_rows, pair_scenarios
 from harness.report.document import (
     SCHEMA_FILE,
     ReportError,
-    comparison_rows,
-    describe_expected,
-    describe_split,
-    failure_summary,
     junit_properties,
     load_json_report,
-    pair_scenarios,
-    render_html,
-    render_markdown,
-    report_command,
     run_to_dict,
+    schema_text,
     write_json_report,
 )
+from harness.report.html import render_html
+from harness.report.markdown import render_markdown
+from harness.report.summary import failure_summary
+from harness.report.words import describe_expected, describe_split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report.json"
 RATINGS = "http://ratings:9080/ratings/1"
@@ -154,6 +153,13 @@ def test_fixture_validates_and_round_trips_exactly(
     assert run_to_dict(fixture_run) == data
 
 
+def test_shipped_schema_is_generated_from_the_document_type() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
+        "report_schema.json differs from ReportDocument: regenerate it with "
+        "`python -m harness.report.document` and review the diff"
+    )
+
+
 def test_rewriting_replaces_the_file(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("old")
@@ -189,7 +195,10 @@ def test_schema_is_strict(mutate: Any, where: str, schema: dict[str, Any]) -> No
     [
         ("{not json", "not JSON"),
         ('{"schema_version": 2}', "schema_version 2 is not supported"),
-        ('{"schema_version": 1, "environment": {"provider": "kind"}}', "missing field 'scenarios'"),
+        (
+            '{"schema_version": 1, "environment": {"provider": "kind"}}',
+            "missing field 'started_at' (and 9 more problems)",
+        ),
         ("[1]", "a report is a JSON object"),
     ],
 )

@@ -1,0 +1,113 @@
+"""The Markdown rendering of a report (a CI job summary, a pull-request comment)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from harness.model.results import RunResult
+from harness.report.comparison import (
+    COMPARISON_HEADER,
+    comparison_cell,
+    comparison_rows,
+    pair_scenarios,
+)
+from harness.report.summary import summarize
+from harness.report.words import (
+    MATRIX_HEADER,
+    describe_expected,
+    describe_observed,
+    describe_target,
+    environment_line,
+    max_time_to_consistency,
+    plural,
+    scenario_duration,
+    seconds,
+    steps_passed,
+)
+
+MD_VERDICT: Final[dict[str, str]] = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "skipped": "⏭️ skipped",
+    "error": "⚠️ error",
+}
+
+
+def _md(text: object) -> str:
+    """A table cell: no line breaks, pipes escaped, no raw HTML."""
+    s = str(text).replace("\r", " ").replace("\n", " ")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("|", "\\|")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(run: RunResult) -> str:
+    s = summarize(run)
+    out = [
+        "## ambient-harness conformance report",
+        "",
+        f"**{s.passed} passed** · **{s.failed} failed** · {s.skipped} skipped · "
+        f"{plural(s.errors, 'error')} — {s.scenarios} scenarios",
+        "",
+        _md(environment_line(run.environment)),
+    ]
+    if run.started_at or run.finished_at:
+        out += ["", f"Started {_md(run.started_at)}, finished {_md(run.finished_at)}."]
+    out += ["", "### Conformance matrix", ""]
+    out += _md_table(
+        MATRIX_HEADER,
+        [
+            [
+                f"{sc.name}: {sc.title}",
+                sc.dataplane,
+                MD_VERDICT[sc.verdict],
+                steps_passed(sc),
+                seconds(max_time_to_consistency(sc)),
+                scenario_duration(sc),
+            ]
+            for sc in run.scenarios
+        ],
+    )
+    pairs = pair_scenarios(run.scenarios)
+    if pairs:
+        out += ["", "### Sidecar vs ambient: same policy, different enforcement point"]
+        for pair in pairs:
+            out += ["", f"#### {_md(pair.topic)}", ""]
+            rows = []
+            for r in comparison_rows(pair):
+                sc_, am = (
+                    comparison_cell(r.sidecar, "sidecar"),
+                    comparison_cell(r.ambient, "ambient"),
+                )
+                rows.append([r.step, r.target, sc_.text, sc_.enforced_by, am.text, am.enforced_by])
+            out += _md_table(
+                COMPARISON_HEADER,
+                rows,
+            )
+    failures = [
+        (sc, st, p)
+        for sc in run.scenarios
+        for st in sc.steps
+        for p in st.probes
+        if p.verdict != "pass"
+    ]
+    errors = [sc for sc in run.scenarios if sc.error] + [
+        st for sc in run.scenarios for st in sc.steps if st.error
+    ]
+    if failures or errors:
+        out += ["", "### Failures", ""]
+        for item in errors:
+            out.append(f"- **{_md(item.name)}**: error: {_md(item.error)}")
+        for sc, st, p in failures:
+            out.append(
+                f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))}: "
+                f"expected *{_md(describe_expected(p.expect))}*, "
+                f"observed *{_md(describe_observed(p))}*"
+            )
+    return "\n".join(out) + "\n"

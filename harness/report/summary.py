@@ -1,0 +1,70 @@
+"""Terminal summaries of a run: the tally line and the failed probes, expected vs observed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.judge.enforcement import enforcement_point
+from harness.model.results import RunResult
+from harness.report.words import SYMBOL, describe_expected, describe_observed, plural
+
+
+@dataclass(frozen=True)
+class Summary:
+    scenarios: int
+    passed: int
+    failed: int
+    skipped: int
+    errors: int
+
+
+def summarize(run: RunResult) -> Summary:
+    verdicts = [s.verdict for s in run.scenarios]
+    return Summary(
+        scenarios=len(verdicts),
+        passed=verdicts.count("pass"),
+        failed=verdicts.count("fail"),
+        skipped=verdicts.count("skipped"),
+        errors=verdicts.count("error"),
+    )
+
+
+def summary_line(s: Summary) -> str:
+    return (
+        f"{s.scenarios} scenarios: {s.passed} passed, {s.failed} failed, "
+        f"{s.skipped} skipped, {plural(s.errors, 'error')}"
+    )
+
+
+def failure_summary(run: RunResult) -> str:
+    """Every scenario that did not pass, with its failed probes' expected vs observed.
+
+    Empty when nothing failed, so callers print it only when there is something to say.
+    """
+    lines: list[str] = []
+    for s in run.scenarios:
+        if s.verdict in ("pass", "skipped"):
+            continue
+        lines.append(f"{SYMBOL[s.verdict]} {s.name} ({s.dataplane}): {s.verdict}")
+        if s.error:
+            lines.append(f"    error: {s.error}")
+        for st in s.steps:
+            if st.verdict == "pass":
+                continue
+            lines.append(f"  step {st.name}: {st.title}")
+            if st.error:
+                lines.append(f"    error: {st.error}")
+            for p in st.probes:
+                if p.verdict == "pass":
+                    continue
+                lines.append(f"    {SYMBOL[p.verdict]} {p.client} → {p.method} {p.url}")
+                lines.append(f"        expected: {describe_expected(p.expect)}")
+                lines.append(
+                    f"        observed: {describe_observed(p)} "
+                    f"({p.attempts} request(s); {enforcement_point(s.dataplane, p)})"
+                )
+                lines += [f"        {line}" for line in p.message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    failed = sum(s.verdict in ("fail", "error") for s in run.scenarios)
+    return f"{failed} of {len(run.scenarios)} scenarios did not pass:\n" + "\n".join(lines)

@@ -1,0 +1,130 @@
+"""The words every rendering of a report shares: targets, observations, times, environment.
+
+The wording of an expectation is not here: it is `harness.model.describe` (one wording for
+plan, reports, demo and failure messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from harness.judge.enforcement import NOT_APPLICABLE
+from harness.model.results import Environment, ProbeResult, ScenarioResult, Verdict
+
+VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "fail", "skipped", "error")
+SYMBOL: Final[dict[str, str]] = {"pass": "✔", "fail": "✘", "skipped": "○", "error": "!"}
+MATRIX_HEADER: Final = (
+    "Scenario",
+    "Data plane",
+    "Verdict",
+    "Steps passed",
+    "Time to consistency (max)",
+    "Duration",
+)
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def describe_expected(expect: Mapping[str, Any]) -> str:
+    """`{"outcome": "allowed", "l7": False}` -> `allowed, L4 only`."""
+    parts: list[str] = []
+    if "outcome" in expect:
+        parts.append(str(expect["outcome"]))
+    if "status" in expect:
+        parts.append(f"status {expect['status']}")
+    if "served_by" in expect:
+        parts.append(f"served by {expect['served_by']}")
+    if "split" in expect:
+        weights = " / ".join(f"{k} {_num(v)}%" for k, v in expect["split"].items())
+        tolerance = expect.get("tolerance")
+        parts.append(f"split {weights}" + (f" (±{_num(tolerance)})" if tolerance else ""))
+    if "l7" in expect:
+        parts.append("L7" if expect["l7"] else "L4 only")
+    for key, label in (("headers", "header"), ("backend_saw", "backend saw")):
+        for name, value in (expect.get(key) or {}).items():
+            parts.append(f"{label} {name}: {value}")
+    if "attempts" in expect:
+        parts.append(f"{expect['attempts']} attempt(s) at the backend")
+    return ", ".join(parts) or "?"
+
+
+def describe_split(counts: Mapping[str, int]) -> str:
+    """`{"reviews-v1": 180, "reviews-v2": 20}` -> `v1 90% / v2 10% (n=200)`."""
+    total = sum(counts.values())
+    if total == 0:
+        return "no samples"
+    prefixes = {name.rsplit("-", 1)[0] for name in counts if "-" in name}
+    strip = len(prefixes) == 1 and all("-" in name for name in counts)
+
+    def label(name: str) -> str:
+        return name.rsplit("-", 1)[1] if strip else name
+
+    shares = " / ".join(f"{label(k)} {100 * v / total:.0f}%" for k, v in sorted(counts.items()))
+    return f"{shares} (n={total})"
+
+
+def describe_observed(p: ProbeResult) -> str:
+    """What was seen last, in the outcome vocabulary; a split shows its distribution."""
+    if p.split_counts:
+        return describe_split(p.split_counts)
+    if not p.observations:
+        return NOT_APPLICABLE
+    obs = p.observations[-1]
+    text = obs.describe()
+    if "l7" in p.expect and obs.probe_error is None:
+        text += ", L7" if obs.l7 else ", L4 only"
+    if "attempts" in p.expect and obs.attempt is not None:
+        text += f", {obs.attempt} attempt(s)"
+    return text
+
+
+def describe_target(p: ProbeResult) -> str:
+    """`productpage → ratings:9080/ratings/1` (the method only when it is not GET)."""
+    target = p.url.removeprefix("http://")
+    method = "" if p.method == "GET" else f"{p.method} "
+    return f"{p.client} → {method}{target}"
+
+
+def seconds(value: float | None) -> str:
+    return NOT_APPLICABLE if value is None else f"{value:.1f} s"
+
+
+def scenario_duration(s: ScenarioResult) -> str:
+    return NOT_APPLICABLE if s.verdict == "skipped" else seconds(s.duration_s)
+
+
+def _probes(s: ScenarioResult) -> list[ProbeResult]:
+    return [p for st in s.steps for p in st.probes]
+
+
+def max_time_to_consistency(s: ScenarioResult) -> float | None:
+    values = [p.time_to_consistency_s for p in _probes(s) if p.time_to_consistency_s is not None]
+    return max(values) if values else None
+
+
+def steps_passed(s: ScenarioResult) -> str:
+    if not s.steps:
+        return NOT_APPLICABLE
+    return f"{sum(st.verdict == 'pass' for st in s.steps)}/{len(s.steps)}"
+
+
+def environment_line(env: Environment) -> str:
+    parts = [f"provider {env.provider}"]
+    for label, value in (
+        ("Kubernetes", env.kubernetes_version),
+        ("Istio", env.istio_version),
+        ("Gateway API", env.gateway_api_version),
+        ("kind", env.kind_version),
+        ("node", env.node_image),
+        ("context", env.context),
+    ):
+        if value:
+            parts.append(f"{label} {value}")
+    return " · ".join(parts)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
