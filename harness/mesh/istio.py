@@ -34,12 +34,11 @@ from typing import Any, Literal
 
 from harness.host import argv as commands
 from harness.host import versions
-from harness.kube.client import (
-    Kube,
-    KubeError,
+from harness.kube.client import Kube
+from harness.kube.errors import KubeError, WaitTimeout
+from harness.kube.objects import (
     Manifest,
     ObjectRef,
-    WaitTimeout,
     crd_ref,
     daemonset_ref,
     deployment_ref,

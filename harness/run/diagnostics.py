@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.host import argv as commands
-from harness.kube.client import Kube, api_error_text, event_time, format_conditions
+from harness.kube.client import Kube
+from harness.kube.errors import api_error_text
+from harness.kube.status import event_time, format_conditions
 from harness.mesh.istio import GATEWAY_NAME_LABEL, ISTIO_NAMESPACE
 from harness.model.results import ProbeResult
 from harness.model.topology import WaypointPlan

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.kube.client import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
+from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step

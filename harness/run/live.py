@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider, KindProvider, provider_from_options
 from harness.host.portforward import PortForward, close_all
-from harness.kube.client import Kube, Manifest, ObjectRef, namespace_ref, ready_pod
+from harness.kube.client import Kube
+from harness.kube.objects import Manifest, ObjectRef, namespace_ref
+from harness.kube.status import ready_pod
 from harness.mesh import istio as mesh
 from harness.model.results import Environment, ScenarioResult, StepResult
 from harness.model.scenario import Scenario

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol, TextIO
 
-from harness.kube.client import Manifest, ObjectRef, load_manifests
+from harness.kube.objects import Manifest, ObjectRef, load_manifests
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
 from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
@@ -265,7 +265,7 @@ class Runner:
 
 
 def _describe(exc: BaseException) -> str:
-    from harness.kube.client import api_error_text
+    from harness.kube.errors import api_error_text
 
     text = api_error_text(exc) or str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

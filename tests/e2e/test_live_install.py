@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.host import versions
-from harness.kube.client import namespace_ref
+from harness.kube.objects import namespace_ref
 from harness.mesh import istio as mesh
 from harness.model.scenario import load_scenario
 from harness.run.live import LiveSession

@@ -12,12 +12,11 @@ import yaml
 from fakes.fake_apiserver import ApiStatus, FakeApiServer
 from kubernetes.dynamic.exceptions import ConflictError
 
-from harness.kube.client import (
+from harness.kube.client import Kube
+from harness.kube.errors import ApplyError, WaitTimeout
+from harness.kube.objects import (
     FIELD_MANAGER,
-    ApplyError,
-    Kube,
     ObjectRef,
-    WaitTimeout,
     daemonset_ref,
     deployment_ref,
     namespace_ref,
@@ -561,7 +560,7 @@ def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServe
 def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    from harness.kube.client import api_error_text
+    from harness.kube.errors import api_error_text
     from harness.run.runner import _describe
 
     err = ApiException(status=403, reason="Forbidden")

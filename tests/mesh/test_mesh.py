@@ -15,7 +15,9 @@ from fakes.fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
 from helpers import CRDS
 
 from harness.host import argv as commands
-from harness.kube.client import ApplyError, Kube, WaitTimeout, load_manifests
+from harness.kube.client import Kube
+from harness.kube.errors import ApplyError, WaitTimeout
+from harness.kube.objects import load_manifests
 from harness.mesh import istio as mesh
 from harness.model.topology import NamespacePlan, WaypointPlan
 

@@ -28,15 +28,10 @@ from fakes.fake_kubectl import pump
 
 from harness.host.cluster import ClusterError, KindProvider
 from harness.host.portforward import PortForward
-from harness.kube.client import (
-    ApplyError,
-    ApplyFailure,
-    Kube,
-    Manifest,
-    ObjectRef,
-    WaitTimeout,
-    ready_pod,
-)
+from harness.kube.client import Kube
+from harness.kube.errors import ApplyError, ApplyFailure, WaitTimeout
+from harness.kube.objects import Manifest, ObjectRef
+from harness.kube.status import ready_pod
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step, load_scenario

@@ -1,0 +1,184 @@
+"""Server-side apply, and the whole-step preflight.
+
+Apply is *server-side apply* (PATCH `application/apply-patch+yaml`) with the field manager
+`ambient-harness` and `force=true`: the harness owns what it applies, and a CRD as large as
+HTTPRoute's fits (client-side apply would overflow the last-applied annotation).
+
+`apply_step` = preflight, then apply. The preflight server-side-applies *every* document with
+`dryRun=All` before anything is written, collects every rejection, and raises `ApplyError`
+naming each object and the API server's message: then nothing was applied. Objects whose
+prerequisite is created by the same step cannot be dry-run first (their CRD is not served
+yet, or their Namespace does not exist yet); the preflight *defers* them. `apply_step` then
+applies only the step's own CRDs/Namespaces (waiting for CRDs to be Established), preflights
+the deferred objects, and applies the rest only if that second preflight passes. So a
+rejected step leaves at most its own CRDs and Namespaces behind, and `ApplyError.applied`
+says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+
+from harness.kube.errors import ApplyError, ApplyFailure, ManifestError, api_failure
+from harness.kube.objects import (
+    Manifest,
+    ObjectRef,
+    crd_type,
+    is_crd,
+    is_namespace,
+    is_prerequisite,
+    namespace_ref,
+    sort_for_apply,
+)
+from harness.kube.wait import KubeWaits
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the dry run checked, and what it had to defer (prerequisite in the same step)."""
+
+    checked: list[ObjectRef] = field(default_factory=list)
+    deferred: list[ObjectRef] = field(default_factory=list)
+
+
+class KubeApply(KubeWaits):
+    """The applies of `Kube` (see harness.kube.client)."""
+
+    def _try_ref(
+        self, doc: Mapping[str, Any], default_namespace: str | None
+    ) -> tuple[ObjectRef, ApplyFailure | None]:
+        try:
+            return self.ref_for(doc, default_namespace), None
+        except ResourceNotFoundError:
+            ref = ObjectRef.of(doc)
+            msg = f"the server has no {ref.api_version} {ref.kind} (is its CRD installed?)"
+            return ref, ApplyFailure(ref, msg, None, "NoKind")
+        except ManifestError as e:
+            ref = ObjectRef.of(doc)
+            return ref, ApplyFailure(ref, str(e), None, "Invalid")
+
+    def apply(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        dry_run: bool = False,
+        default_namespace: str | None = None,
+        crd_timeout: float = 60.0,
+    ) -> list[ObjectRef]:
+        """Server-side apply in `APPLY_ORDER`; returns the refs in the order applied.
+
+        A real apply stops at the first rejection (`ApplyError.applied` lists what was
+        written before it). CRDs applied here are waited for (Established) before any
+        object of their kind. `dry_run=True` checks every document and reports all failures.
+        """
+        ordered = sort_for_apply(dict(d) for d in docs)
+        new_crds = {crd_type(d): d for d in ordered if is_crd(d)}
+        applied: list[ObjectRef] = []
+        failures: list[ApplyFailure] = []
+        awaited: set[str] = set()
+        for doc in ordered:
+            ref0 = ObjectRef.of(doc)
+            crd = new_crds.get((ref0.group, ref0.kind))
+            if crd is not None and not dry_run:
+                name = str(crd["metadata"]["name"])
+                if name not in awaited:
+                    self.wait_established(name, timeout=crd_timeout)
+                    awaited.add(name)
+            ref, failure = self._try_ref(doc, default_namespace)
+            if failure is None:
+                try:
+                    self.server_side_apply(doc, ref, dry_run=dry_run)
+                except DynamicApiError as e:
+                    failure = api_failure(ref, e)
+            if failure is not None:
+                if not dry_run:
+                    raise ApplyError("apply", [failure], applied)
+                failures.append(failure)
+                continue
+            applied.append(ref)
+        if failures:
+            raise ApplyError("preflight", failures)
+        return applied
+
+    def preflight(
+        self, docs: Sequence[Mapping[str, Any]], *, default_namespace: str | None = None
+    ) -> Preflight:
+        """Dry-run every document (`dryRun=All`); raise `ApplyError` listing every rejection.
+
+        Objects whose CRD or Namespace is created by these same documents are deferred
+        (returned in `Preflight.deferred`), see the module docstring.
+        """
+        ordered = sort_for_apply(dict(d) for d in docs)
+        new_crd_types = {crd_type(d) for d in ordered if is_crd(d)}
+        new_namespaces = {ObjectRef.of(d).name for d in ordered if is_namespace(d)}
+        missing_ns = {ns for ns in new_namespaces if self.get(namespace_ref(ns)) is None}
+        checked: list[ObjectRef] = []
+        deferred: list[ObjectRef] = []
+        failures: list[ApplyFailure] = []
+        for doc in ordered:
+            ref, failure = self._try_ref(doc, default_namespace)
+            new_kind = (ref.group, ref.kind) in new_crd_types
+            if failure is not None and failure.reason == "NoKind" and new_kind:
+                deferred.append(ref)
+                continue
+            if failure is None and ref.namespace in missing_ns:
+                deferred.append(ref)
+                continue
+            if failure is None:
+                try:
+                    self.server_side_apply(doc, ref, dry_run=True)
+                    checked.append(ref)
+                    continue
+                except DynamicApiError as e:
+                    failure = api_failure(ref, e)
+            failures.append(failure)
+        if failures:
+            raise ApplyError("preflight", failures)
+        return Preflight(checked, deferred)
+
+    def apply_step(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        *,
+        default_namespace: str | None = None,
+        crd_timeout: float = 60.0,
+    ) -> list[ObjectRef]:
+        """Preflight, then apply: a rejected step applies nothing (see module docstring)."""
+        pf = self.preflight(docs, default_namespace=default_namespace)
+        if not pf.deferred:
+            return self.apply(docs, default_namespace=default_namespace, crd_timeout=crd_timeout)
+        prereqs = [d for d in docs if is_prerequisite(d)]
+        rest = [d for d in docs if not is_prerequisite(d)]
+        applied = self.apply(prereqs, crd_timeout=crd_timeout)
+        for d in prereqs:
+            if is_crd(d):
+                self.wait_established(str(d["metadata"]["name"]), timeout=crd_timeout)
+        try:
+            again = self.preflight(rest, default_namespace=default_namespace)
+        except ApplyError as e:
+            raise ApplyError("preflight", e.failures, applied) from None
+        if again.deferred:
+            failures = [
+                ApplyFailure(r, "still cannot be checked after its prerequisites were applied")
+                for r in again.deferred
+            ]
+            raise ApplyError("preflight", failures, applied)
+        return applied + self.apply(rest, default_namespace=default_namespace)
+
+    def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> ObjectRef:
+        """Create or update a Namespace with these labels (server-side apply)."""
+        doc: Manifest = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": dict(labels or {})},
+        }
+        ref = namespace_ref(name)
+        try:
+            self.server_side_apply(doc, ref, dry_run=False)
+        except DynamicApiError as e:
+            raise ApplyError("apply", [api_failure(ref, e)]) from None
+        return ref

@@ -1,0 +1,122 @@
+"""Reading status: conditions, readiness predicates, and texts that say why something is not
+ready in the cluster's own words (conditions, container waiting reasons, events)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def conditions(obj: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not obj:
+        return []
+    conds = (obj.get("status") or {}).get("conditions") or []
+    return [c for c in conds if isinstance(c, dict)]
+
+
+def condition_is(obj: Mapping[str, Any] | None, type_: str, status: str = "True") -> bool:
+    return any(c.get("type") == type_ and c.get("status") == status for c in conditions(obj))
+
+
+def format_conditions(obj: Mapping[str, Any] | None) -> str:
+    """`Accepted=True Accepted; Programmed=False Invalid: no pods` (or `no conditions`)."""
+    if obj is None:
+        return "object not found"
+    parts = []
+    for c in conditions(obj):
+        text = f"{c.get('type')}={c.get('status')}"
+        if c.get("reason"):
+            text += f" {c['reason']}"
+        if c.get("message"):
+            text += f": {c['message']}"
+        parts.append(text)
+    return "; ".join(parts) if parts else "no conditions"
+
+
+def deployment_available(obj: Mapping[str, Any] | None) -> bool:
+    if obj is None:
+        return False
+    gen = (obj.get("metadata") or {}).get("generation", 0)
+    observed = (obj.get("status") or {}).get("observedGeneration", 0)
+    return observed >= gen and condition_is(obj, "Available")
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Running, Ready=True and not being deleted."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    return (
+        status.get("phase") == "Running"
+        and condition_is(pod, "Ready")
+        and not meta.get("deletionTimestamp")
+    )
+
+
+def ready_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The newest ready pod's name (a rollout leaves older ones terminating), or None."""
+    ready = sorted(
+        (p for p in pods if pod_ready(p)),
+        key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")),
+    )
+    return str(ready[-1]["metadata"]["name"]) if ready else None
+
+
+def describe_pods(pods: Sequence[Mapping[str, Any]]) -> str:
+    """`a-1 Pending (echo: ImagePullBackOff: Back-off pulling image ...), b-2 Running (not
+    ready)`, or `no pods`: why pods are not ready, in the kubelet's words."""
+    if not pods:
+        return "no pods"
+    parts = []
+    for p in pods:
+        status = p.get("status") or {}
+        phase = status.get("phase", "?")
+        waiting = [
+            ": ".join(str(x) for x in (c.get("name"), w.get("reason"), w.get("message")) if x)
+            for key in ("initContainerStatuses", "containerStatuses")
+            for c in status.get(key) or []
+            if (w := (c.get("state") or {}).get("waiting"))
+        ]
+        if waiting:
+            state = f" ({'; '.join(waiting)})"
+        else:
+            state = " (not ready)" if phase == "Running" and not pod_ready(p) else ""
+        parts.append(f"{(p.get('metadata') or {}).get('name', '?')} {phase}{state}")
+    return ", ".join(parts)
+
+
+def daemonset_rolled_out(obj: Mapping[str, Any] | None) -> bool:
+    """Every scheduled pod is updated and ready, for the current generation."""
+    if obj is None:
+        return False
+    status = obj.get("status") or {}
+    gen = (obj.get("metadata") or {}).get("generation", 0)
+    desired = status.get("desiredNumberScheduled")
+    return (
+        status.get("observedGeneration", 0) >= gen
+        and desired is not None
+        and desired > 0
+        and status.get("numberReady") == desired
+        and status.get("updatedNumberScheduled") == desired
+    )
+
+
+def describe_daemonset(obj: Mapping[str, Any] | None) -> str:
+    if obj is None:
+        return "object not found"
+    s = obj.get("status") or {}
+    gen = (obj.get("metadata") or {}).get("generation", "?")
+    return (
+        f"desired={s.get('desiredNumberScheduled')} ready={s.get('numberReady')} "
+        f"updated={s.get('updatedNumberScheduled')} "
+        f"observedGeneration={s.get('observedGeneration')}/{gen}"
+    )
+
+
+def event_time(ev: Mapping[str, Any]) -> str:
+    meta = ev.get("metadata") or {}
+    return str(
+        ev.get("lastTimestamp")
+        or ev.get("eventTime")
+        or ev.get("firstTimestamp")
+        or meta.get("creationTimestamp")
+        or ""
+    )
