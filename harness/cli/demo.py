@@ -341,7 +341,7 @@ def needs_docker(args: argparse.Namespace) -> bool:
 
 def docker_problem() -> str | None:
     """Why Docker cannot be used, or None; answers within seconds (see cluster.check_docker)."""
-    from harness.host.cluster import DockerUnavailable, check_docker
+    from harness.host.docker import DockerUnavailable, check_docker
 
     try:
         check_docker()
@@ -392,7 +392,8 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     observer = DemoObserver(interactive=bool(getattr(args, "interactive", False)))
-    from harness.host.cluster import ClusterError, DockerUnavailable
+    from harness.host.cluster import ClusterError
+    from harness.host.docker import DockerUnavailable
     from harness.run.runner import run_scenarios
 
     run = RunResult(Environment(provider="none"))

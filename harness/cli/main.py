@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
+from harness.host.cluster import DEFAULT_CLUSTER_NAME
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,7 +79,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from harness.host.cluster import cluster_command
+    from harness.cli.cluster import cluster_command
 
     return cluster_command(args)
 
@@ -105,7 +106,7 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="kind: create or reuse a kind cluster; existing: use --kube-context/--kubeconfig",
     )
-    g.add_argument("--cluster-name", default="ambient-harness", help="kind cluster name")
+    g.add_argument("--cluster-name", default=DEFAULT_CLUSTER_NAME, help="kind cluster name")
     g.add_argument("--kube-context", default=None, help="use this context of an existing cluster")
     g.add_argument("--kubeconfig", default=None, help="kubeconfig of an existing cluster")
     g.add_argument(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from harness.errors import HarnessError
+
 _SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 
 MiB: Final = 1024 * 1024
@@ -29,7 +31,7 @@ MiB: Final = 1024 * 1024
 # --- platform -------------------------------------------------------------------------------
 
 
-class UnsupportedPlatform(RuntimeError):
+class UnsupportedPlatform(HarnessError):
     """The host is not one of the platforms we pin binaries for."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.host.cluster import DEFAULT_CLUSTER_NAME
 from harness.model.results import Environment, RunResult, ScenarioResult
 from harness.model.scenario import SCENARIO_FILE, Scenario, load_scenario
 from harness.model.source import SourceError
@@ -52,7 +53,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
-DEFAULT_CLUSTER_NAME = "ambient-harness"
 
 
 def cluster_name(config: pytest.Config) -> str:

@@ -32,7 +32,8 @@ from harness.host import argv as commands
 from harness.kube.client import Kube
 from harness.kube.errors import api_error_text
 from harness.kube.status import event_time, format_conditions
-from harness.mesh.istio import GATEWAY_NAME_LABEL, ISTIO_NAMESPACE
+from harness.mesh.istio import ISTIO_NAMESPACE
+from harness.mesh.waypoints import GATEWAY_NAME_LABEL
 from harness.model.results import ProbeResult
 from harness.model.topology import WaypointPlan
 

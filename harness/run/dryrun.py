@@ -138,7 +138,11 @@ class DryRunOps:
             self.p.line(f"check pods in {plan.name} have the istio-proxy sidecar")
 
     def setup_waypoint(self, plan: WaypointPlan) -> None:
-        from harness.mesh.istio import use_waypoint_labels, waypoint_manifest, waypoint_pod_selector
+        from harness.mesh.waypoints import (
+            use_waypoint_labels,
+            waypoint_manifest,
+            waypoint_pod_selector,
+        )
 
         self.p.line(
             f"apply {_ref_text(waypoint_manifest(plan))} "
@@ -223,8 +227,8 @@ class _DryObserver(RunObserver):
 
 def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> None:
     """The cluster and mesh set-up a live run performs, with exact command lines."""
+    from harness import mesh
     from harness.host import paths, tools, versions
-    from harness.mesh import istio as mesh
 
     istio = args.istio_version or versions.ISTIO_VERSION
     with p.section("session set-up"):
@@ -254,11 +258,12 @@ def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> N
 
 def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) -> None:
     from harness.host import argv as commands
-    from harness.host import cluster, tools
+    from harness.host import tools
+    from harness.host.kind import KindProvider
 
     with p.section("session teardown"):
         p.line("stop any port-forward still open")
-        if isinstance(provider, cluster.KindProvider):
+        if isinstance(provider, KindProvider):
             if args.keep_cluster:
                 p.line(f"keep kind cluster {provider.name!r} (--keep-cluster)")
             else:
@@ -272,10 +277,12 @@ def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) 
 
 def dry_run(scenarios: Sequence[Scenario], args: argparse.Namespace, out: TextIO) -> int:
     """Print every action of a run, in order; needs no cluster, Docker or network."""
-    from harness.host import cluster, tools
+    from harness.host import tools
+    from harness.host.cluster import DEFAULT_CLUSTER_NAME
+    from harness.host.providers import provider_from_options
 
-    name = getattr(args, "cluster_name", None) or cluster.DEFAULT_CLUSTER_NAME
-    provider = cluster.provider_from_options(
+    name = getattr(args, "cluster_name", None) or DEFAULT_CLUSTER_NAME
+    provider = provider_from_options(
         getattr(args, "cluster", None) or (None if existing_cluster_requested(args) else "kind"),
         getattr(args, "kube_context", None),
         getattr(args, "kubeconfig", None),

@@ -2,7 +2,7 @@
 
 `LiveSession` is shared by `ambient-harness run/demo` (through `runner.run_scenarios`) and the
 pytest plugin (through `live_session(config)`, once per pytest session). `LiveOps` is the
-`runner.ClusterOps` over kube.py, mesh.py, diagnostics.py, port-forwards and probe.py.
+`runner.ClusterOps` over harness.kube, harness.mesh, diagnostics.py, port-forwards and probe.py.
 
 Cluster lifetime: a kind cluster is deleted at the end only if this run created it (a
 cluster that already existed, e.g. from `ambient-harness cluster up`, is reused and left
@@ -33,13 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness import mesh
 from harness.host import paths, tools, versions
-from harness.host.cluster import ClusterProvider, KindProvider, provider_from_options
+from harness.host.cluster import ClusterProvider
+from harness.host.kind import KindProvider
 from harness.host.portforward import PortForward, close_all
+from harness.host.providers import provider_from_options
 from harness.kube.client import Kube
 from harness.kube.objects import Manifest, ObjectRef, namespace_ref
 from harness.kube.status import ready_pod
-from harness.mesh import istio as mesh
 from harness.model.results import Environment, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, WaypointPlan, topology

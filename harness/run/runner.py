@@ -414,7 +414,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
-    from harness.host.cluster import DockerUnavailable
+    from harness.host.docker import DockerUnavailable
 
     run = RunResult(Environment(provider=args.cluster or "existing"))
     code = EXIT_OK

@@ -7,7 +7,7 @@ server-side apply; the order of `workload_manifests` is an order the API server 
 
 Nothing here is mesh-specific: ambient enrollment and sidecar injection both come from the
 namespace labels, which the runner sets before any pod starts (injection only happens at pod
-creation). Waypoints are Gateways and come from `harness.mesh.istio`.
+creation). Waypoints are Gateways and come from `harness.mesh.waypoints`.
 """
 
 from __future__ import annotations

@@ -517,7 +517,7 @@ def test_demo_on_an_existing_cluster_skips_docker_and_runs_in_talk_order(
 def test_demo_exit_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.host.cluster import DockerUnavailable
+    from harness.host.docker import DockerUnavailable
 
     write_catalogue(tmp_path, ["ambient-authz-l4"])
     monkeypatch.chdir(tmp_path)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import mesh
 from harness.host import versions
 from harness.kube.objects import namespace_ref
-from harness.mesh import istio as mesh
 from harness.model.scenario import load_scenario
 from harness.run.live import LiveSession
 

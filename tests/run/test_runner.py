@@ -26,7 +26,8 @@ import pytest
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kubectl import pump
 
-from harness.host.cluster import ClusterError, KindProvider
+from harness.host.cluster import ClusterError
+from harness.host.kind import KindProvider
 from harness.host.portforward import PortForward
 from harness.kube.client import Kube
 from harness.kube.errors import ApplyError, ApplyFailure, WaitTimeout

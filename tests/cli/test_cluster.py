@@ -1,0 +1,101 @@
+"""`ambient-harness cluster up|down|status` (harness.cli.cluster) with stand-in kind/docker
+and a loopback /version server."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakes.fake_kind import ApiServer, install_fake_kind, kubeconfig_text
+
+from harness.cli.cluster import cluster_command
+
+
+@pytest.fixture
+def version_api() -> Iterator[ApiServer]:
+    server = ApiServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
+    return install_fake_kind(tmp_path, monkeypatch, version_api.url)
+
+
+def cli_args(action: str, **overrides: object) -> argparse.Namespace:
+    values: dict[str, object] = {
+        "action": action,
+        "cluster": "kind",  # the CLI's default for `cluster`
+        "cluster_name": "demo",
+        "kube_context": None,
+        "kubeconfig": None,
+        "keep_cluster": False,
+    }
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def test_cluster_command_on_an_existing_cluster(version_api: ApiServer, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(kubeconfig_text(version_api.url, "mine"))
+    out = io.StringIO()
+    args = cli_args("status", kube_context="mine", kubeconfig=str(kubeconfig))
+    assert cluster_command(args, out) == 0
+    assert "existing cluster 'mine': exists, reachable" in out.getvalue()
+    out = io.StringIO()
+    assert (
+        cluster_command(cli_args("down", kube_context="mine", kubeconfig=str(kubeconfig)), out) == 0
+    )
+    assert "never deletes" in out.getvalue()
+    assert all(r.startswith("GET ") for r in version_api.requests)
+
+
+def test_cluster_command_without_docker_fails_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
+    assert cluster_command(cli_args("up"), io.StringIO()) == 1
+    assert "error: kind runs Kubernetes nodes as containers" in capsys.readouterr().err
+    assert not (tmp_path / "cache" / "bin").exists()
+
+
+def test_cluster_command_down_deletes_even_with_keep(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clusters").write_text("demo\n")
+    monkeypatch.setenv("PATH", str(fake_bin))  # docker found here
+    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    assert cluster_command(cli_args("down", keep_cluster=True), out) == 0
+    assert out.getvalue() == "deleted kind cluster 'demo'\n"
+    assert (tmp_path / "clusters").read_text().split() == []
+
+
+def test_cluster_command_status_of_a_missing_kind_cluster(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(fake_bin))
+    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    assert cluster_command(cli_args("status"), out) == 1
+    assert out.getvalue().startswith("kind cluster 'demo': does not exist")
+
+
+def test_cluster_command_up_leaves_the_cluster_running(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(fake_bin))
+    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    assert cluster_command(cli_args("up"), out) == 0
+    lines = out.getvalue().splitlines()
+    assert "left running afterwards" in lines[0]
+    assert lines[1].startswith("created kind cluster 'demo'")
+    assert (tmp_path / "clusters").read_text().split() == ["demo"]
