@@ -27,13 +27,13 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.judge.enforcement import enforcement_point, scenario_enforcement_point
+from harness.model.describe import describe_expect
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
 from harness.report.comparison import comparison_rows, pair_scenarios
 from harness.report.summary import failure_summary, summarize, summary_line
 from harness.report.words import (
     SYMBOL,
-    describe_expected,
     describe_observed,
     describe_target,
     environment_line,
@@ -276,7 +276,7 @@ def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
     for p in probes:
         table.add_row(
             describe_target(p),
-            describe_expected(p.expect),
+            describe_expect(p.expect),
             describe_observed(p),
             Text(SYMBOL[p.verdict], style=STYLE[p.verdict]),
             Text(scenario_enforcement_point(scenario, p), style="cyan"),

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from harness.model.outcome import Kind, Outcome
 from harness.model.results import ProbeResult
-from harness.model.scenario import Scenario
+from harness.model.scenario import Expect, Scenario
 
 NOT_APPLICABLE: Final = "—"
 FAULT_BODY: Final = "fault filter abort"  # Envoy's fault filter answers with this body
@@ -95,14 +95,18 @@ def waypoint_serves(scenario: Scenario, service: str) -> bool:
 
 
 def _is_routing(result: ProbeResult) -> bool:
-    return bool(result.split_counts) or "split" in result.expect or "served_by" in result.expect
+    return (
+        bool(result.split_counts)
+        or result.expect.split is not None
+        or (result.expect.served_by is not None)
+    )
 
 
-def _is_fault(obs: Outcome, expect: dict[str, object]) -> bool:
+def _is_fault(obs: Outcome, expect: Expect) -> bool:
     if obs.body_excerpt.strip().startswith(FAULT_BODY):
         return True
     # A status the scenario asked for (e.g. 418) that no proxy makes on its own.
-    return expect.get("status") == obs.status and obs.status not in PROXY_STATUSES
+    return expect.status == obs.status and obs.status not in PROXY_STATUSES
 
 
 def classify(dataplane: str, result: ProbeResult, waypoint: bool | None = None) -> Effect:

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.judge.expect import describe_expect
 from harness.judge.match import mismatch
+from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.scenario import Expect, Timing
 

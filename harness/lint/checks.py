@@ -39,6 +39,7 @@ from harness.lint.references import (
     type_of,
 )
 from harness.lint.resolution import resolve
+from harness.model.outcome import Kind
 from harness.model.scenario import Expect, Scenario, parse_scenario
 from harness.model.source import Document, PathKey, Problem, SourceError, load_documents
 
@@ -169,7 +170,7 @@ def _check_probes(s: Scenario, doc: Document, ctx: Context, out: Findings) -> No
             except KeyError:
                 continue  # the loader reports the unknown client
             target = _probe_service(pr.url, client_ns, ctx)
-            if target is not None and pr.expect.outcome != "unreachable":
+            if target is not None and pr.expect.outcome != Kind.UNREACHABLE:
                 _check_probe_target(pr.url, target, (*base, "url"), doc, ctx, out)
             for key, expect in (("expect", pr.expect), ("gate", pr.gate)):
                 if expect is not None:

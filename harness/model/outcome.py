@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final, Literal, get_args
 
 RBAC_DENIED_BODY = "RBAC: access denied"
 
@@ -32,12 +33,24 @@ class ProbeError(StrEnum):
 
 
 class Kind(StrEnum):
+    """The outcome vocabulary (docs/architecture.md §4): what one observation was."""
+
     ALLOWED = "allowed"
     DENIED_L4 = "denied-l4"
     DENIED_L7 = "denied-l7"
     UNREACHABLE = "unreachable"
     STATUS = "status"
     ERROR = "error"
+
+    def __repr__(self) -> str:
+        # A kind is its word: pydantic quotes repr() in "expected 'allowed', 'denied-l4', ...".
+        return repr(self.value)
+
+
+# The kinds a scenario can name in `expect: {outcome: ...}`: `status N` is expected with
+# `status:`, and `error` is never a mesh decision one could expect.
+OutcomeName = Literal[Kind.ALLOWED, Kind.DENIED_L4, Kind.DENIED_L7, Kind.UNREACHABLE]
+OUTCOMES: Final[tuple[Kind, ...]] = get_args(OutcomeName)
 
 
 @dataclass(frozen=True)

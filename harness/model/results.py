@@ -7,9 +7,10 @@ constructs them), so rendering is testable without a cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from harness.model.outcome import Outcome
+from harness.model.scenario import Expect
 
 Verdict = Literal["pass", "fail", "skipped", "error"]
 
@@ -21,7 +22,7 @@ class ProbeResult:
     client: str
     method: str
     url: str
-    expect: dict[str, Any]  # Expect.summary()
+    expect: Expect  # the scenario's own, carried intact to the comparison and the reports
     verdict: Verdict
     headers: dict[str, str] = field(default_factory=dict)
     observations: list[Outcome] = field(default_factory=list)  # the last few, newest last

@@ -27,14 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from harness.model.outcome import Kind, OutcomeName
 from harness.model.source import Document, Problem, SourceError, format_path, load_documents
 
 SCENARIO_FILE = "scenario.yaml"
 
 Dataplane = Literal["ambient", "sidecar"]
 NamespaceMode = Literal["ambient", "sidecar", "none"]
-OutcomeName = Literal["allowed", "denied-l4", "denied-l7", "unreachable"]
-OUTCOMES: tuple[str, ...] = ("allowed", "denied-l4", "denied-l7", "unreachable")
 
 # RFC 1123 label (namespaces, ServiceAccounts) and RFC 1035 label (Services).
 DnsLabel = Annotated[
@@ -144,14 +143,14 @@ class Expect(Model):
         if all(getattr(self, f) is None for f in (*fields, "attempts")):
             raise ValueError(f"expect needs at least one of {', '.join(fields)}")
         if self.split is not None:
-            if self.served_by is not None or self.outcome not in (None, "allowed"):
+            if self.served_by is not None or self.outcome not in (None, Kind.ALLOWED):
                 raise ValueError("split cannot be combined with served_by or a denial outcome")
             total = sum(self.split.values())
             if abs(total - 100.0) > 1e-6:
                 raise ValueError(f"split weights must add up to 100, got {total:g}")
             if any(w < 0 for w in self.split.values()):
                 raise ValueError("split weights must not be negative")
-        if self.outcome is not None and self.outcome != "allowed" and self.status is not None:
+        if self.outcome is not None and self.outcome != Kind.ALLOWED and self.status is not None:
             raise ValueError(f"status cannot be combined with outcome {self.outcome}")
         return self
 

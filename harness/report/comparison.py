@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness.judge.enforcement import NOT_APPLICABLE, enforcement_point
+from harness.model.describe import describe_expect
 from harness.model.results import ProbeResult, ScenarioResult
-from harness.report.words import SYMBOL, describe_expected, describe_observed, describe_target
+from harness.report.words import SYMBOL, describe_observed, describe_target
 
 COMPARISON_HEADER: Final = (
     "Step",
@@ -111,6 +112,6 @@ def comparison_cell(p: ProbeResult | None, dataplane: str) -> Cell:
     if p is None:
         return Cell(NOT_APPLICABLE, NOT_APPLICABLE)
     miss = (
-        "" if p.verdict == "pass" else f"{SYMBOL[p.verdict]} expected {describe_expected(p.expect)}"
+        "" if p.verdict == "pass" else f"{SYMBOL[p.verdict]} expected {describe_expect(p.expect)}"
     )
     return Cell(describe_observed(p), enforcement_point(dataplane, p), miss)

@@ -171,13 +171,12 @@ def _observation_doc(o: Outcome) -> ObservationDoc:
 
 
 def _probe_doc(p: ProbeResult) -> ProbeDoc:
-    expect = p.expect if isinstance(p.expect, Expect) else Expect.model_validate(p.expect)
     return ProbeDoc(
         client=p.client,
         method=p.method,
         url=p.url,
         headers=dict(p.headers),
-        expect=expect,
+        expect=p.expect,
         verdict=p.verdict,
         attempts=p.attempts,
         time_to_consistency_s=p.time_to_consistency_s,
@@ -262,7 +261,7 @@ def _probe_result(d: ProbeDoc) -> ProbeResult:
         method=d.method,
         url=d.url,
         headers=dict(d.headers),
-        expect=d.expect.summary(),
+        expect=d.expect,
         verdict=d.verdict,
         attempts=d.attempts,
         time_to_consistency_s=d.time_to_consistency_s,

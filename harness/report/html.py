@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from harness.judge.enforcement import enforcement_point
+from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, RunResult, ScenarioResult
 from harness.report.comparison import (
@@ -20,7 +21,6 @@ from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
     SYMBOL,
-    describe_expected,
     describe_observed,
     describe_target,
     environment_line,
@@ -175,7 +175,7 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
     row = (
         f'<tr class="{"failed" if failed else ""}">'
         f"<td>{_h(describe_target(p))}{_html_headers(p.headers)}</td>"
-        f"<td>{_h(describe_expected(p.expect))}</td>"
+        f"<td>{_h(describe_expect(p.expect))}</td>"
         f"<td>{_h(describe_observed(p))}</td>"
         f"<td>{_pill(p.verdict)}</td>"
         f'<td class="by">{_h(enforcement_point(sc.dataplane, p))}</td>'
@@ -188,7 +188,7 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
         extra.append(f'<p class="muted">Note: {_h(p.note)}</p>')
     if failed:
         extra.append(
-            f'<p><b>Expected</b> <span class="expected">{_h(describe_expected(p.expect))}</span>'
+            f'<p><b>Expected</b> <span class="expected">{_h(describe_expect(p.expect))}</span>'
             f' — <b>observed</b> <span class="observed">{_h(describe_observed(p))}</span></p>'
         )
         if p.message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from harness.model.describe import describe_expect
 from harness.model.results import RunResult
 from harness.report.comparison import (
     COMPARISON_HEADER,
@@ -15,7 +16,6 @@ from harness.report.comparison import (
 from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
-    describe_expected,
     describe_observed,
     describe_target,
     environment_line,
@@ -107,7 +107,7 @@ def render_markdown(run: RunResult) -> str:
         for sc, st, p in failures:
             out.append(
                 f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))}: "
-                f"expected *{_md(describe_expected(p.expect))}*, "
+                f"expected *{_md(describe_expect(p.expect))}*, "
                 f"observed *{_md(describe_observed(p))}*"
             )
     return "\n".join(out) + "\n"

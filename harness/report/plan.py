@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.judge.expect import describe_expect
+from harness.model.describe import describe_expect
 from harness.model.scenario import Probe, Scenario
 from harness.model.topology import topology
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.judge.enforcement import enforcement_point
+from harness.model.describe import describe_expect
 from harness.model.results import RunResult
-from harness.report.words import SYMBOL, describe_expected, describe_observed, plural
+from harness.report.words import SYMBOL, describe_observed, plural
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def failure_summary(run: RunResult) -> str:
                 if p.verdict == "pass":
                     continue
                 lines.append(f"    {SYMBOL[p.verdict]} {p.client} → {p.method} {p.url}")
-                lines.append(f"        expected: {describe_expected(p.expect)}")
+                lines.append(f"        expected: {describe_expect(p.expect)}")
                 lines.append(
                     f"        observed: {describe_observed(p)} "
                     f"({p.attempts} request(s); {enforcement_point(s.dataplane, p)})"

@@ -28,29 +28,6 @@ def _num(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def describe_expected(expect: Mapping[str, Any]) -> str:
-    """`{"outcome": "allowed", "l7": False}` -> `allowed, L4 only`."""
-    parts: list[str] = []
-    if "outcome" in expect:
-        parts.append(str(expect["outcome"]))
-    if "status" in expect:
-        parts.append(f"status {expect['status']}")
-    if "served_by" in expect:
-        parts.append(f"served by {expect['served_by']}")
-    if "split" in expect:
-        weights = " / ".join(f"{k} {_num(v)}%" for k, v in expect["split"].items())
-        tolerance = expect.get("tolerance")
-        parts.append(f"split {weights}" + (f" (±{_num(tolerance)})" if tolerance else ""))
-    if "l7" in expect:
-        parts.append("L7" if expect["l7"] else "L4 only")
-    for key, label in (("headers", "header"), ("backend_saw", "backend saw")):
-        for name, value in (expect.get(key) or {}).items():
-            parts.append(f"{label} {name}: {value}")
-    if "attempts" in expect:
-        parts.append(f"{expect['attempts']} attempt(s) at the backend")
-    return ", ".join(parts) or "?"
-
-
 def describe_split(counts: Mapping[str, int]) -> str:
     """`{"reviews-v1": 180, "reviews-v2": 20}` -> `v1 90% / v2 10% (n=200)`."""
     total = sum(counts.values())
@@ -74,9 +51,9 @@ def describe_observed(p: ProbeResult) -> str:
         return NOT_APPLICABLE
     obs = p.observations[-1]
     text = obs.describe()
-    if "l7" in p.expect and obs.probe_error is None:
+    if p.expect.l7 is not None and obs.probe_error is None:
         text += ", L7" if obs.l7 else ", L4 only"
-    if "attempts" in p.expect and obs.attempt is not None:
+    if p.expect.attempts is not None and obs.attempt is not None:
         text += f", {obs.attempt} attempt(s)"
     return text
 

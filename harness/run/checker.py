@@ -32,7 +32,7 @@ def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
         client=probe.from_,
         method=probe.method,
         url=probe.url,
-        expect=probe.expect.summary(),
+        expect=probe.expect,
         verdict=verdict,
         headers=dict(probe.headers),
         note=probe.note,

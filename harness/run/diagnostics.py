@@ -34,6 +34,7 @@ from harness.kube.errors import api_error_text
 from harness.kube.status import event_time, format_conditions
 from harness.mesh.istio import ISTIO_NAMESPACE
 from harness.mesh.waypoints import GATEWAY_NAME_LABEL
+from harness.model.describe import describe_expect
 from harness.model.results import ProbeResult
 from harness.model.topology import WaypointPlan
 
@@ -159,7 +160,7 @@ def format_probes(probes: Sequence[ProbeResult]) -> str:
     lines: list[str] = []
     for p in probes:
         lines.append(f"{p.verdict.upper()}  {p.client} -> {p.method} {p.url}")
-        lines.append(f"  expected: {p.expect}")
+        lines.append(f"  expected: {describe_expect(p.expect)}")
         if p.headers:
             lines.append(f"  headers: {p.headers}")
         lines.append(f"  attempts: {p.attempts}")

@@ -61,7 +61,7 @@ class PlanChecker:
     printer: Printer
 
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
-        from harness.judge.expect import describe_expect
+        from harness.model.describe import describe_expect
 
         hdrs = "".join(f" -H '{k}: {v}'" for k, v in probe.headers.items())
         self.printer.line(

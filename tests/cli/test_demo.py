@@ -123,7 +123,7 @@ def result_for(
         client=p.from_,
         method=p.method,
         url=p.url,
-        expect=p.expect.summary(),
+        expect=p.expect,
         verdict=verdict,  # type: ignore[arg-type]
         observations=obs,
         attempts=len(obs) or 200,
@@ -309,7 +309,7 @@ def test_demo_names_the_enforcement_point_of_each_probe() -> None:
     assert _row(text, "reviews → ratings:9080/ratings/1", "denied-l7", "✔", "denied by the")
     assert "denied by the ratings waypoint (L7)" in text
     assert "denied by the server sidecar" in text
-    assert _row(text, "productpage →", "split v1 90% / v2", "v1 90% / v2 10%", "✔", "routed by")
+    assert _row(text, "productpage →", "split v1 90 / v2 10", "v1 90% / v2 10%", "✔", "routed by")
     assert "routed by the reviews waypoint" in text
     assert "allowed through the ratings waypoint (L7)" in text
     # Manifests are shown, labelled with what happens to them.

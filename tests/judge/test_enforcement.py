@@ -17,7 +17,7 @@ from harness.judge.enforcement import (
 )
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import ProbeResult
-from harness.model.scenario import Scenario
+from harness.model.scenario import Expect, Scenario
 
 RATINGS = "http://ratings:9080/ratings/1"
 REVIEWS = "http://reviews.bookinfo.svc.cluster.local:9080/reviews/1"
@@ -50,7 +50,7 @@ def result(
         client="productpage",
         method="GET",
         url=url,
-        expect=expect or {"outcome": "allowed"},
+        expect=Expect.model_validate(expect or {"outcome": "allowed"}),
         verdict="pass",
         observations=[obs] if obs is not None else [],
         split_counts=split,

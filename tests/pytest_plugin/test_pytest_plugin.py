@@ -24,6 +24,8 @@ FAKE_LIVE = '''
 import harness.run.live
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, ScenarioResult, StepResult
+from harness.model.outcome import Kind
+from harness.model.scenario import Expect
 
 
 class FakeSession:
@@ -36,7 +38,7 @@ class FakeSession:
             Outcome(status=502, probe_error=ProbeError.RESET)
         probe = ProbeResult(
             client="reviews", method="GET", url="http://ratings:9080/ratings/1",
-            expect={"outcome": "denied-l4"}, verdict="fail" if failing else "pass",
+            expect=Expect(outcome=Kind.DENIED_L4), verdict="fail" if failing else "pass",
             observations=[seen], attempts=300,
             message="expected denied-l4, saw allowed (200, ratings-v1) ×300" if failing else "",
         )

@@ -17,8 +17,10 @@ import jsonschema
 import pytest
 
 from harness.cli.report import report_command
+from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.model.scenario import Expect
 from harness.report.comparison import comparison_rows, pair_scenarios
 from harness.report.document import (
     SCHEMA_FILE,
@@ -32,7 +34,7 @@ from harness.report.document import (
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.summary import failure_summary
-from harness.report.words import describe_expected, describe_split
+from harness.report.words import describe_split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report.json"
 RATINGS = "http://ratings:9080/ratings/1"
@@ -40,7 +42,8 @@ RATINGS = "http://ratings:9080/ratings/1"
 
 def probe(client: str, expect: dict[str, Any], obs: list[Outcome], **kw: Any) -> ProbeResult:
     return ProbeResult(
-        client=client, method="GET", url=RATINGS, expect=expect, verdict="pass", observations=obs,
+        client=client, method="GET", url=RATINGS, expect=Expect.model_validate(expect),
+        verdict="pass", observations=obs,
         **kw,
     )  # fmt: skip
 
@@ -223,16 +226,26 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 # --- words --------------------------------------------------------------------------------
 
 
-def test_describe_expected() -> None:
-    assert describe_expected({"outcome": "allowed", "l7": False}) == "allowed, L4 only"
-    assert describe_expected({"status": 418}) == "status 418"
-    assert (
-        describe_expected({"split": {"v1": 90.0, "v2": 10.0}, "tolerance": 5.0})
-        == "split v1 90% / v2 10% (±5)"
-    )
-    assert describe_expected({"served_by": "v2", "headers": {"x-a": "b"}}) == (
-        "served by v2, header x-a: b"
-    )
+def test_reports_word_expectations_as_the_scenario_does(fixture_run: RunResult) -> None:
+    # One wording (harness.model.describe) in plan, failure messages and every report.
+    expect = Expect.model_validate({"outcome": "allowed", "l7": False})
+    assert describe_expect(expect) == "allowed, l7 false"
+    failed = next(p for sc in fixture_run.scenarios for st in sc.steps for p in st.probes
+                  if p.verdict == "fail")  # fmt: skip
+    wording = describe_expect(failed.expect)
+    assert f"expected: {wording}" in failure_summary(fixture_run)
+    assert f"expected *{wording}*" in render_markdown(fixture_run)
+    assert f'<span class="expected">{wording}</span>' in render_html(fixture_run)
+
+
+def test_the_expectation_is_carried_typed_and_intact(tmp_path: Path) -> None:
+    run = small_run()
+    path = tmp_path / "r.json"
+    write_json_report(run, path)
+    split = load_json_report(path).scenarios[1].steps[0].probes[0].expect
+    assert isinstance(split, Expect)
+    assert split == run.scenarios[1].steps[0].probes[0].expect
+    assert split.tolerance == 5.0 and split.split == {"v1": 90.0, "v2": 10.0}
 
 
 def test_describe_split() -> None:

@@ -12,8 +12,9 @@ import pytest
 from fakes.fake_apiserver import CORE_TYPES, FakeApiServer
 
 from harness.kube.client import Kube
-from harness.model.outcome import Outcome, ProbeError
+from harness.model.outcome import Kind, Outcome, ProbeError
 from harness.model.results import ProbeResult
+from harness.model.scenario import Expect
 from harness.model.topology import WaypointPlan
 from harness.run import diagnostics
 from harness.run.diagnostics import CommandResult, Limits, Request, cap, collect
@@ -104,7 +105,7 @@ def probe_result() -> ProbeResult:
         client="reviews",
         method="GET",
         url="http://ratings:9080/ratings/1",
-        expect={"outcome": "allowed"},
+        expect=Expect(outcome=Kind.ALLOWED),
         verdict="fail",
         attempts=7,
         observations=[Outcome(status=502, probe_error=ProbeError.RESET, elapsed_ms=3.0)],

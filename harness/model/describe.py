@@ -1,4 +1,8 @@
-"""The expectation in the scenario's own words (used by plan text and failure messages)."""
+"""The one wording of an expectation, in the scenario's own words.
+
+Plan text, dry run, failure messages, the reports and the demo all call `describe_expect`, so an
+expectation reads the same everywhere and maps back to the field that says it.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""harness.judge.expect: the expectation in the scenario's words."""
+"""harness.model.describe: the one wording of an expectation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.judge.expect import describe_expect
+from harness.model.describe import describe_expect
 from harness.model.scenario import Expect
 
 
