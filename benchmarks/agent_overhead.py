@@ -6,6 +6,10 @@ the ratio and the milliseconds the agent adds (target: <= 1 ms added at the medi
 
     .venv/bin/python benchmarks/agent_overhead.py [--requests 2000] [--warmup 200]
 
+It also prints what one readiness check costs on this machine (wall and CPU time of the
+process the kubelet would exec, without the container runtime's own exec overhead, which is
+the same for both): the old `python -c` /healthz client against the `test -f` probe.
+
 The agent opens a fresh upstream connection per request (that is the probe contract), so
 the figure includes one loopback TCP handshake; the direct path reuses a keep-alive
 connection.
@@ -15,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +35,15 @@ from pathlib import Path
 
 import httpx
 
-AGENT = Path(__file__).resolve().parents[1] / "harness" / "agent.py"
+AGENT = Path(__file__).resolve().parents[1] / "harness" / "inpod" / "agent.py"
+# The readiness check the agent pods used before (a Python interpreter per probe), to compare
+# with the `test -f` of the ready file the agent writes now (harness/run/workloads.py).
+PYTHON_HEALTH_CHECK = (
+    "import sys, urllib.request\n"
+    "opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+    "r = opener.open('{url}/healthz', timeout=2)\n"
+    "sys.exit(0 if r.status == 200 else 1)\n"
+)
 LISTENING = re.compile(r"listening on (\S+):(\d+)$")
 
 
@@ -95,30 +110,61 @@ def measure(name: str, client: httpx.Client, url: str, n: int, warmup: int) -> F
     return Figures(name, latencies, time.perf_counter() - started)
 
 
+def exec_cost(argv: list[str], n: int) -> tuple[float, float]:
+    """Mean wall and CPU milliseconds of running `argv` to completion, over `n` runs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    wall = (time.perf_counter() - started) / n * 1000.0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / n * 1000.0
+    return wall, cpu
+
+
+def readiness_costs(agent_url: str, ready_file: Path, n: int) -> list[str]:
+    python = [sys.executable, "-c", PYTHON_HEALTH_CHECK.replace("{url}", agent_url)]
+    test_f = ["test", "-f", str(ready_file)]
+    lines = [f"readiness check, mean of {n} runs (process only, no container exec overhead):"]
+    for name, argv in (("python -c /healthz", python), ("test -f ready-file", test_f)):
+        wall, cpu = exec_cost(argv, n)
+        lines.append(f"  {name:<20} {wall:7.2f} ms wall  {cpu:7.2f} ms CPU")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--probes", type=int, default=50, help="readiness checks to time")
     args = parser.parse_args()
     listen = "127.0.0.1:0"
+    state = Path(tempfile.mkdtemp(prefix="agent-bench-"))
+    ready = state / "ready"
     with (
         program("echo", "--listen", listen, "--service", "ratings", "--version", "v1") as echo,
-        program("proxy", "--listen", listen) as agent,
+        program("proxy", "--listen", listen, "--ready-file", str(ready)) as agent,
         httpx.Client(trust_env=False) as direct,
         httpx.Client(proxy=agent, trust_env=False) as proxied,
     ):
         url = f"{echo}/ratings/1"
         base = measure("httpx -> echo", direct, url, args.requests, args.warmup)
         via = measure("httpx -> agent -> echo", proxied, url, args.requests, args.warmup)
+        name_url = url.replace("127.0.0.1", "localhost")  # resolved per request, in a thread
+        named = measure("  same, by name", proxied, name_url, args.requests, args.warmup)
+        probes = readiness_costs(agent, ready, args.probes)
+    shutil.rmtree(state, ignore_errors=True)
     print(f"{args.requests} sequential GETs per path after {args.warmup} warm-up, loopback")
     print(base.line())
     print(via.line())
+    print(named.line())
     added = via.median - base.median
     print(
         f"agent: {via.rps / base.rps:.2f}x the direct throughput, "
         f"{via.median / base.median:.2f}x the median latency, "
         f"+{added:.3f} ms at the median (target <= 1 ms: {'met' if added <= 1.0 else 'MISSED'})"
     )
+    print("\n".join(probes))
     return 0
 
 

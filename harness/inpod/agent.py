@@ -7,16 +7,25 @@ It writes nothing to disk (read-only root FS) and needs no privileges.
 proxy: an HTTP/1.1 forward proxy on loopback. The harness port-forwards to it and sends
 absolute-form requests; each is replayed on a fresh upstream connection from inside the pod,
 so ztunnel/sidecar capture sees the pod's identity. Upstream answers pass through unchanged
-(plus `x-probe-elapsed-ms`); failures before a full answer become 502 with `x-probe-error`.
+(plus `x-probe-elapsed-ms`); failures before a full answer become 502 with `x-probe-error`,
+always within the request's `x-probe-timeout` (name resolution included). A client's own
+`x-request-id` is not forwarded: only an Envoy on the path may add one.
 
 echo: answers every request with JSON describing what it received, `x-served-by`, and how
-many times it has seen the request's `x-request-id` (proves Envoy retries).
+many times it has seen the request's `x-request-id` (proves Envoy retries); the received
+headers and the attempt also travel in response headers, for HEAD and 204/304 answers.
+Paths are reported without their query string (it may carry tokens).
+
+Both write `--ready-file` once listening (the pod's readiness probe tests for it) and drain on
+SIGTERM: the file is removed, the listener closed, requests in flight are answered (with
+`Connection: close`) for up to `--drain-timeout` seconds, then the program exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import errno
 import http.client
 import ipaddress
@@ -29,9 +38,10 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,6 +55,8 @@ DEFAULT_MAX_CONNECTIONS = 64
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # buffered whole, so a failure mid-body is still a 502
 MAX_ECHO_DELAY_S = 30.0
 ATTEMPT_MEMORY = 10_000
+ECHO_HEADERS_HEADER = "x-echo-request-headers"  # echo: the request headers it received, JSON
+DEFAULT_DRAIN_S = 10.0  # SIGTERM: how long requests in flight may still take
 CLIENT_IDLE_TIMEOUT_S = 60.0  # frees a connection slot held by an idle keep-alive client
 LINGER_S = 1.0  # how long to drain an unread request before closing (avoids an RST)
 LINGER_BYTES = 1024 * 1024
@@ -64,8 +76,10 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# Consumed by the agent itself; never sent upstream.
-AGENT_REQUEST_HEADERS = frozenset({"x-probe-timeout", "content-length", "expect"})
+# Consumed by the agent itself; never sent upstream. `x-request-id` too: the harness reads
+# `l7: true` from the backend having seen one, which only an Envoy on the path may add; a
+# client-supplied one would forge that proof.
+AGENT_REQUEST_HEADERS = frozenset({"x-probe-timeout", "content-length", "expect", "x-request-id"})
 # Set by the agent; an upstream's copy must not be mistaken for the agent's verdict.
 AGENT_RESPONSE_HEADERS = frozenset({"x-probe-error", "x-probe-elapsed-ms"})
 BODYLESS_METHODS = frozenset({"HEAD"})
@@ -112,6 +126,34 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops SYNs under a burst (a 1 s retransmit each).
     request_queue_size = 128
 
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.draining = False  # set on SIGTERM: answers then close their connection
+        self._in_flight = 0
+        self._idle = threading.Condition()
+        super().__init__(address, handler)
+
+    @contextlib.contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """One request being answered: the drain on SIGTERM waits for it."""
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def in_flight(self) -> int:
+        with self._idle:
+            return self._in_flight
+
+    def wait_idle(self, timeout: float) -> int:
+        """Wait until no request is in flight (or the time is up); how many still are."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+            return self._in_flight
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can stall in a pod.
         socketserver.TCPServer.server_bind(self)
@@ -123,6 +165,26 @@ class _Server(ThreadingHTTPServer):
         # One line instead of socketserver's traceback: a client that vanished is routine.
         exc = sys.exc_info()[1]
         sys.stderr.write(f"connection from {client_address[0]} failed: {exc!r}\n")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """What proxy and echo share: HTTP/1.1 keep-alive, and answers counted for the drain."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
+
+    def _handle(self) -> None:
+        with cast(_Server, self.server).request_scope():
+            self._respond()
+
+    def _respond(self) -> None:
+        raise NotImplementedError
+
+    def end_headers(self) -> None:
+        # While draining, every answer ends its connection: the client reconnects elsewhere.
+        if cast(_Server, self.server).draining and not self.close_connection:
+            self.send_header("Connection", "close")
+        super().end_headers()
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -285,7 +347,7 @@ def parse_target(target: str) -> Target:
 def classify(exc: BaseException) -> str:
     """Name an upstream failure the way curl users would read it (docs/architecture.md §3)."""
     # Order matters: RemoteDisconnected is both a ConnectionResetError and a BadStatusLine.
-    if isinstance(exc, socket.gaierror):
+    if isinstance(exc, socket.gaierror | ResolveTimeout):
         return "dns"
     if isinstance(exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
         return "eof"
@@ -325,6 +387,9 @@ def fetch(
     deadline = time.monotonic() + timeout
     conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     try:
+        # Our own connect: http.client's resolves with getaddrinfo, which no socket timeout
+        # bounds (a silent DNS server held a 2 s probe for 20 s).
+        conn.sock = connect(target.host, target.port, deadline)
         conn.putrequest(method, target.path, skip_host=True, skip_accept_encoding=True)
         for name, value in headers:
             conn.putheader(name, value)
@@ -339,6 +404,60 @@ def fetch(
         return Failure(classify(exc), _describe(exc))
     finally:
         conn.close()
+
+
+class ResolveTimeout(TimeoutError):
+    """Name resolution did not finish before the probe's deadline."""
+
+
+def resolve(host: str, port: int, deadline: float) -> list[tuple[Any, ...]]:
+    """getaddrinfo, given up on at `deadline` (it ignores socket timeouts, so it runs in a
+    thread; one that never returns is abandoned, a daemon that ends with the resolver)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal needs no resolver (and no thread)
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    found: list[list[tuple[Any, ...]]] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting request
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="resolve", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        raise ResolveTimeout(f"no answer from DNS for {host!r} before the probe timeout")
+    if failed:
+        raise failed[0]
+    return found[0]
+
+
+def connect(host: str, port: int, deadline: float) -> socket.socket:
+    """A TCP connection to `host`:`port` (each address in turn), all by `deadline`."""
+    last: OSError | None = None
+    for family, kind, proto, _, address in resolve(host, port, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("upstream timeout")
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(remaining)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise last if last is not None else OSError(f"no address for {host!r}")
 
 
 def _set_remaining(conn: http.client.HTTPConnection, deadline: float) -> None:
@@ -463,11 +582,9 @@ class ProxyServer(_Server):
             log("- - 503 busy 0.0ms")
 
 
-class ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # persistent connections towards the harness
+class ProxyHandler(_Handler):
     timeout = CLIENT_IDLE_TIMEOUT_S
     server_version = "ambient-harness-agent"
-    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
 
     @property
     def proxy(self) -> ProxyServer:
@@ -491,7 +608,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         # No tunnels: the agent only replays plain HTTP requests (the mesh does the TLS).
         self._refuse(405, "method", "CONNECT is not supported")
 
-    def _handle(self) -> None:
+    def _respond(self) -> None:
         if self.path.startswith("/"):
             self._origin_form()
             return
@@ -631,10 +748,8 @@ STATUS_PATH = re.compile(r"(?:^|/)status/(\d{3})/?$")
 DELAY_PATH = re.compile(r"(?:^|/)delay/(\d+(?:\.\d+)?)/?$")
 
 
-class EchoHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class EchoHandler(_Handler):
     server_version = "ambient-harness-echo"
-    disable_nagle_algorithm = True
 
     @property
     def echo(self) -> EchoServer:
@@ -646,7 +761,7 @@ class EchoHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write("echo: " + (format % args) + "\n")
 
-    def _handle(self) -> None:
+    def _respond(self) -> None:
         try:
             read_body(self, DEFAULT_MAX_BODY * 10)
         except (BodyTooLarge, BadRequest) as exc:
@@ -659,21 +774,25 @@ class EchoHandler(BaseHTTPRequestHandler):
             status = int(match.group(1))
             status = status if 200 <= status <= 599 else 400
         elif match := DELAY_PATH.search(path):
-            time.sleep(min(float(match.group(1)), MAX_ECHO_DELAY_S))
+            delay = min(float(match.group(1)), MAX_ECHO_DELAY_S)
+            log(f"{self.command} {path} delaying {delay:g}s")
+            time.sleep(delay)
         attempt = self.echo.attempts.see(self.headers.get("x-request-id"))
         self._reply(status, attempt)
 
     def _reply(self, status: int, attempt: int, close: bool = False) -> None:
         echo = self.echo
         served_by = f"{echo.service}-{echo.version}"
+        path = urlsplit(self.path).path  # never the query: it may carry tokens into reports
+        received = _header_dict(self.headers.items())
         payload = {
             "service": echo.service,
             "version": echo.version,
             "pod": echo.pod,
             "namespace": echo.namespace,
             "method": self.command,
-            "path": self.path,
-            "headers": _header_dict(self.headers.items()),
+            "path": path,
+            "headers": received,
             "attempt": attempt,
         }
         body = json.dumps(payload).encode()
@@ -682,6 +801,9 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("x-served-by", served_by)
         self.send_header("x-echo-attempt", str(attempt))
+        # HEAD and 204/304 answers have no body: what `l7` and `backend_saw` are read from
+        # travels here too (ASCII JSON, so any header value fits on one line).
+        self.send_header(ECHO_HEADERS_HEADER, json.dumps(received, separators=(",", ":")))
         if not bodyless:
             self.send_header("Content-Length", str(len(body)))
         if close:
@@ -692,8 +814,7 @@ class EchoHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
             except OSError:
                 self.close_connection = True
-        target = self.path.split("?", 1)[0]
-        log(f"{self.command} {target} {status} {served_by} attempt={attempt}")
+        log(f"{self.command} {path} {status} {served_by} attempt={attempt}")
 
 
 def _header_dict(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -710,21 +831,42 @@ for _method in (*METHODS, "CONNECT"):
 # --------------------------------------------------------------------------- main
 
 
-def serve(server: _Server, name: str) -> int:
-    """Serve until SIGTERM/SIGINT; exit 0 on a clean stop."""
+def serve(
+    server: _Server, name: str, *, ready_file: str | None = None, drain_s: float = DEFAULT_DRAIN_S
+) -> int:
+    """Serve until SIGTERM/SIGINT, then drain; exit 0 on a clean stop."""
+    stopping = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
+        stopping.set()
         # shutdown() waits for serve_forever, which runs in this thread: ask from another.
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+    if ready_file is not None:
+        # The socket already listens (connections wait in its backlog): ready from now on.
+        try:
+            Path(ready_file).write_text(f"{_bound(server)}\n", encoding="ascii")
+        except OSError as exc:
+            server.server_close()
+            print(f"agent: cannot write --ready-file {ready_file}: {exc}", file=sys.stderr)
+            return 1
     log(f"{name} listening on {_bound(server)}")
     try:
         server.serve_forever(poll_interval=0.05)  # shutdown waits at most one poll
     finally:
+        # Drain: not ready any more, accept nothing new, answer what is in flight.
+        server.draining = True
+        if ready_file is not None:
+            Path(ready_file).unlink(missing_ok=True)
         server.server_close()
+        if stopping.is_set():
+            log(f"{name} draining: {server.in_flight()} request(s) in flight")
+            left = server.wait_idle(drain_s)
+            if left:
+                log(f"{name} drain: {left} request(s) still in flight after {drain_s:g}s")
     log(f"{name} stopped")
     return 0
 
@@ -778,6 +920,18 @@ def _parser() -> argparse.ArgumentParser:
     echo.add_argument("--listen", default=DEFAULT_ECHO_LISTEN, help="HOST:PORT")
     echo.add_argument("--service", required=True, help="the Service name it stands for")
     echo.add_argument("--version", required=True, help="its version label, e.g. v2")
+    for sub_parser in (proxy, echo):
+        sub_parser.add_argument(
+            "--ready-file",
+            help="write this file once listening and remove it on SIGTERM "
+            "(the pod's readiness probe tests for it)",
+        )
+        sub_parser.add_argument(
+            "--drain-timeout",
+            type=float,
+            default=DEFAULT_DRAIN_S,
+            help="on SIGTERM, seconds to let requests in flight finish before exiting",
+        )
     return parser
 
 
@@ -791,10 +945,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.mode == "proxy":
             return _run_proxy(args, host, port)
-        return serve(EchoServer((host, port), args.service, args.version), "echo")
+        server = EchoServer((host, port), args.service, args.version)
     except OSError as exc:
         print(f"agent: cannot listen on {args.listen}: {exc}", file=sys.stderr)
         return 1
+    return _serve(server, "echo", args)
+
+
+def _serve(server: _Server, name: str, args: argparse.Namespace) -> int:
+    return serve(server, name, ready_file=args.ready_file, drain_s=args.drain_timeout)
 
 
 def _run_proxy(args: argparse.Namespace, host: str, port: int) -> int:
@@ -811,8 +970,14 @@ def _run_proxy(args: argparse.Namespace, host: str, port: int) -> int:
             "agent: --max-connections >= 1, --max-body >= 0, --default-timeout > 0", file=sys.stderr
         )
         return 2
-    server = ProxyServer((host, port), args.max_connections, args.max_body, args.default_timeout)
-    return serve(server, "proxy")
+    try:
+        server = ProxyServer(
+            (host, port), args.max_connections, args.max_body, args.default_timeout
+        )
+    except OSError as exc:
+        print(f"agent: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    return _serve(server, "proxy", args)
 
 
 if __name__ == "__main__":

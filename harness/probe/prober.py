@@ -23,6 +23,9 @@ EXCERPT_CHARS = 200
 # upstream is reported by the agent (x-probe-error: timeout) and not mistaken for a dead agent.
 AGENT_MARGIN_S = 5.0
 POOL_WAIT_S = 60.0
+# Set by echo (harness/inpod/agent.py, which the package must not import): the request
+# headers it received, as JSON, for answers without a body.
+ECHO_HEADERS_HEADER = "x-echo-request-headers"
 
 
 class AgentError(Exception):
@@ -31,6 +34,14 @@ class AgentError(Exception):
 
 class AgentUnreachable(AgentError):
     """Connecting to or talking with the agent failed (port-forward down, agent gone)."""
+
+
+class AgentLate(AgentError):
+    """The agent took the request but did not answer within the probe timeout plus a margin.
+
+    Not a dead forward: the agent answers within `x-probe-timeout` whatever the upstream does,
+    so a late answer is a stall to report, never a reason to restart the forward.
+    """
 
 
 class AgentBusy(AgentError):
@@ -74,6 +85,12 @@ class Prober:
                 content=content,
                 timeout=httpx.Timeout(timeout + AGENT_MARGIN_S, pool=POOL_WAIT_S),
             )
+        except httpx.ReadTimeout as exc:
+            # Connected and sent: the agent (or the forward) holds the request.
+            raise AgentLate(
+                f"agent {self.agent_url} gave no answer within {timeout:g}s + "
+                f"{AGENT_MARGIN_S:g}s: {exc}"
+            ) from exc
         except httpx.TransportError as exc:
             raise AgentUnreachable(f"agent {self.agent_url}: {type(exc).__name__}: {exc}") from exc
         elapsed_ms = (time.monotonic() - started) * 1000.0
@@ -126,7 +143,7 @@ def outcome_from_response(response: httpx.Response, measured_ms: float) -> Outco
     headers = {k.lower(): v for k, v in response.headers.items()}
     text = response.content.decode("utf-8", errors="replace")
     echo = _echo_body(text)
-    backend_headers = _backend_headers(echo)
+    backend_headers = _backend_headers(echo, headers)
     error_value = headers.get("x-probe-error")
     probe_error = _probe_error(error_value) if error_value is not None else None
     return Outcome(
@@ -163,10 +180,17 @@ def _echo_body(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _backend_headers(echo: dict[str, Any] | None) -> dict[str, str]:
-    if echo is None or not isinstance(echo.get("headers"), dict):
+def _backend_headers(echo: dict[str, Any] | None, headers: Mapping[str, str]) -> dict[str, str]:
+    """What echo received: from its JSON body, else (HEAD, 204, 304) its response header."""
+    seen: Any = echo.get("headers") if echo is not None else None
+    if not isinstance(seen, dict) and ECHO_HEADERS_HEADER in headers:
+        try:
+            seen = json.loads(headers[ECHO_HEADERS_HEADER])
+        except ValueError:
+            seen = None
+    if not isinstance(seen, dict):
         return {}
-    return {str(k).lower(): str(v) for k, v in echo["headers"].items()}
+    return {str(k).lower(): str(v) for k, v in seen.items()}
 
 
 def _attempt(echo: dict[str, Any] | None, headers: Mapping[str, str]) -> int | None:

@@ -32,14 +32,26 @@ SOURCE_DIGEST_ANNOTATION: Final = "ambient-harness/agent-sha256"
 NOBODY: Final = 65534  # the conventional unprivileged uid/gid; python:*-slim has no other user
 PORT_NAME: Final = "http"  # Istio picks the protocol from the port name / appProtocol
 
-# The kubelet runs httpGet probes against the pod IP, but the agent binds 127.0.0.1 on
-# purpose (never an open proxy): so its readiness is an exec probe from inside the container.
-AGENT_HEALTH_CHECK: Final = (
-    "import sys, urllib.request\n"
-    "opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
-    f"r = opener.open('http://127.0.0.1:{AGENT_PORT}/healthz', timeout=2)\n"
-    "sys.exit(0 if r.status == 200 else 1)\n"
+# Readiness without a Python interpreter per probe: both programs write READY_FILE once their
+# socket listens (and remove it on SIGTERM) into a small in-memory emptyDir, since the root
+# filesystem is read-only. The agent binds 127.0.0.1 on purpose (never an open proxy), which
+# the kubelet's httpGet cannot reach, so its readiness is `test -f` (a coreutils binary in
+# python:*-slim). The startup probe waits for the file inside one exec, so a probe that runs
+# before the program listens waits instead of failing (no "Readiness probe failed" event).
+STATE_DIR: Final = "/run/ambient-harness"
+READY_FILE: Final = f"{STATE_DIR}/ready"
+STARTUP_WAIT_S: Final = 5  # one startup exec waits this long for the file
+STARTUP_WAIT_SCRIPT: Final = (
+    f"i=0; while [ ! -f {READY_FILE} ]; do i=$((i+1)); "
+    f"[ $i -gt {STARTUP_WAIT_S * 10} ] && exit 1; sleep 0.1; done"
 )
+# Termination: the endpoints controller and the mesh stop sending new connections to a
+# terminating pod only after a moment, so echo keeps serving for PRESTOP_S before its SIGTERM;
+# then both programs drain (answer what is in flight) for up to DRAIN_S. The grace period
+# covers both, with a margin for the interpreter to exit.
+PRESTOP_S: Final = 3
+DRAIN_S: Final = 10
+EXIT_MARGIN_S: Final = 2
 
 RESOURCES: Final = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -118,22 +130,38 @@ def _downward_env() -> list[dict[str, Any]]:
 
 
 def _pod_spec(
-    service_account_name: str, container: dict[str, Any], *, grace_s: int = 2
+    service_account_name: str, container: dict[str, Any], *, grace_s: int
 ) -> dict[str, Any]:
     return {
         "serviceAccountName": service_account_name,
         "automountServiceAccountToken": False,
         "securityContext": _pod_security(),
-        # The programs stop on SIGTERM at once; a short grace makes namespace deletion quick.
+        # Covers the preStop pause and the drain; an idle program exits at once on SIGTERM,
+        # so namespace deletion is not slowed by it.
         "terminationGracePeriodSeconds": grace_s,
         "containers": [container],
         "volumes": [
             {
                 "name": "agent",
                 "configMap": {"name": AGENT_CONFIGMAP, "defaultMode": 0o444},
-            }
+            },
+            {"name": "state", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         ],
     }
+
+
+def _startup_probe() -> dict[str, Any]:
+    return {
+        "exec": {"command": ["sh", "-c", STARTUP_WAIT_SCRIPT]},
+        "periodSeconds": 1,
+        "timeoutSeconds": STARTUP_WAIT_S + 2,
+        # A failed startup probe restarts the container: allow a slow node a few minutes.
+        "failureThreshold": 30,
+    }
+
+
+def _lifecycle_args() -> list[str]:
+    return ["--ready-file", READY_FILE, "--drain-timeout", str(DRAIN_S)]
 
 
 def _deployment(
@@ -164,7 +192,10 @@ def _deployment(
 
 
 def _mount() -> list[dict[str, Any]]:
-    return [{"name": "agent", "mountPath": AGENT_MOUNT, "readOnly": True}]
+    return [
+        {"name": "agent", "mountPath": AGENT_MOUNT, "readOnly": True},
+        {"name": "state", "mountPath": STATE_DIR},
+    ]
 
 
 def agent_labels(plan: AgentPlan) -> dict[str, str]:
@@ -177,14 +208,15 @@ def agent_deployment(plan: AgentPlan, *, digest: str, image: str = AGENT_IMAGE.r
         "name": "agent",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python", AGENT_PATH, "proxy", "--listen", f"127.0.0.1:{AGENT_PORT}"],
+        "command": agent_command(),
         "env": _env(_downward_env()),
         "ports": [{"name": "agent", "containerPort": AGENT_PORT, "protocol": "TCP"}],
+        "startupProbe": _startup_probe(),
         "readinessProbe": {
-            "exec": {"command": ["python", "-c", AGENT_HEALTH_CHECK]},
+            "exec": {"command": ["test", "-f", READY_FILE]},
             "periodSeconds": 2,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
+            "timeoutSeconds": 2,
+            "failureThreshold": 2,
         },
         "resources": RESOURCES,
         "securityContext": _container_security(),
@@ -195,7 +227,8 @@ def agent_deployment(plan: AgentPlan, *, digest: str, image: str = AGENT_IMAGE.r
         plan.namespace,
         agent_labels(plan),
         1,
-        _pod_spec(plan.service_account, container),
+        # No preStop pause: nothing routes to an agent, the harness port-forwards to it.
+        _pod_spec(plan.service_account, container, grace_s=DRAIN_S + EXIT_MARGIN_S),
         digest,
     )
 
@@ -215,6 +248,18 @@ def echo_command(plan: EchoPlan) -> list[str]:
         plan.service,
         "--version",
         plan.version,
+        *_lifecycle_args(),
+    ]
+
+
+def agent_command() -> list[str]:
+    return [
+        "python",
+        AGENT_PATH,
+        "proxy",
+        "--listen",
+        f"127.0.0.1:{AGENT_PORT}",
+        *_lifecycle_args(),
     ]
 
 
@@ -229,12 +274,16 @@ def echo_deployment(plan: EchoPlan, *, digest: str, image: str = AGENT_IMAGE.ref
         "ports": [{"name": PORT_NAME, "containerPort": plan.port, "protocol": "TCP"}],
         # Echo answers any path; sidecar injection rewrites this probe through pilot-agent,
         # ambient exempts kubelet probes from capture, so it works in every mode.
+        "startupProbe": _startup_probe(),
         "readinessProbe": {
             "httpGet": {"path": "/healthz", "port": PORT_NAME},
             "periodSeconds": 2,
             "timeoutSeconds": 2,
             "failureThreshold": 3,
         },
+        # Keeps serving while the mesh learns that the pod is going (exec: works on any
+        # Kubernetes version, unlike the newer `sleep` action).
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_S)]}}},
         "resources": RESOURCES,
         "securityContext": _container_security(),
         "volumeMounts": _mount(),
@@ -244,7 +293,7 @@ def echo_deployment(plan: EchoPlan, *, digest: str, image: str = AGENT_IMAGE.ref
         plan.namespace,
         echo_labels(plan),
         plan.replicas,
-        _pod_spec(plan.service_account, container),
+        _pod_spec(plan.service_account, container, grace_s=PRESTOP_S + DRAIN_S + EXIT_MARGIN_S),
         digest,
     )
 

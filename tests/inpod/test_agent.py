@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +26,8 @@ from fakes.envoy_fixture import AGENT, Program, agent_args, echo_args, running
 from helpers import closed_port
 
 from harness.inpod import agent
-from harness.model.outcome import Kind, ProbeError
-from harness.probe.prober import AgentBusy, AgentUnreachable, Prober
+from harness.model.outcome import Kind, Outcome, ProbeError
+from harness.probe.prober import AgentBusy, AgentUnreachable, Prober, outcome_from_response
 
 # --------------------------------------------------------------------------- raw upstreams
 
@@ -326,15 +327,68 @@ def test_echo_delay_longer_than_probe_timeout(prober: Prober, echo: Program) -> 
     assert outcome.probe_error is ProbeError.TIMEOUT
 
 
-def test_echo_counts_attempts_per_request_id(prober: Prober, echo: Program) -> None:
-    first = prober.probe("GET", f"{echo.url}/", {"x-request-id": "retry-me"})
-    second = prober.probe("GET", f"{echo.url}/", {"x-request-id": "retry-me"})
-    other = prober.probe("GET", f"{echo.url}/", {"x-request-id": "another"})
-    anonymous = [prober.probe("GET", f"{echo.url}/") for _ in range(2)]
+def _direct(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Outcome:
+    """Straight to echo, as an Envoy would send it (the agent drops a client's x-request-id)."""
+    response = httpx.request(method, url, headers=headers, trust_env=False, timeout=5)
+    return outcome_from_response(response, 0.0)
+
+
+def test_echo_counts_attempts_per_request_id(echo: Program) -> None:
+    first = _direct(f"{echo.url}/", headers={"x-request-id": "retry-me"})
+    second = _direct(f"{echo.url}/", headers={"x-request-id": "retry-me"})
+    other = _direct(f"{echo.url}/", headers={"x-request-id": "another"})
+    anonymous = [_direct(f"{echo.url}/") for _ in range(2)]
     assert (first.attempt, second.attempt, other.attempt) == (1, 2, 1)
     assert second.headers["x-echo-attempt"] == "2"
     assert [o.attempt for o in anonymous] == [1, 1]
-    assert first.l7 is True  # the echo saw an x-request-id (here: we sent it)
+    assert first.l7 is True  # the echo saw an x-request-id (an Envoy would have added it)
+
+
+def test_a_client_cannot_forge_l7_with_its_own_request_id(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/", {"x-request-id": "forged", "x-other": "kept"})
+    assert outcome.served_by == "ratings-v1"
+    assert "x-request-id" not in outcome.backend_headers
+    assert outcome.backend_headers["x-other"] == "kept"
+    assert outcome.l7 is False
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("HEAD", "/ratings/1", 200), ("GET", "/status/204", 204), ("GET", "/status/304", 304)],
+)
+def test_bodyless_answers_still_show_what_echo_saw(
+    method: str, path: str, status: int, echo: Program
+) -> None:
+    # Through an Envoy the backend sees an x-request-id and retries repeat it: sent directly
+    # here, since the agent (rightly) drops a client's own.
+    headers = {"x-request-id": f"bodyless-{method}-{status}", "x-user": "admin"}
+    first = _direct(f"{echo.url}{path}", method, headers)
+    again = _direct(f"{echo.url}{path}", method, headers)
+    assert first.status == status
+    assert first.body_excerpt == ""
+    assert first.served_by == "ratings-v1"
+    assert first.l7 is True
+    assert first.backend_headers["x-user"] == "admin"
+    assert (first.attempt, again.attempt) == (1, 2)
+
+
+def test_bodyless_answers_through_the_agent_keep_the_backend_headers(
+    prober: Prober, echo: Program
+) -> None:
+    outcome = prober.probe("HEAD", f"{echo.url}/ratings/1", {"x-user": "admin"})
+    assert outcome.status == 200
+    assert outcome.backend_headers["x-user"] == "admin"
+    assert outcome.l7 is False
+    assert outcome.attempt == 1
+
+
+def test_echo_path_has_no_query_string(prober: Prober, echo: Program) -> None:
+    outcome = prober.probe("GET", f"{echo.url}/ratings/1?token=s3cret&user=x")
+    assert outcome.status == 200
+    assert '"path": "/ratings/1"' in outcome.body_excerpt
+    assert "s3cret" not in outcome.body_excerpt
+    line = _wait_for_line(echo, "GET /ratings/1 200")
+    assert "s3cret" not in line
 
 
 def test_echo_reports_pod_from_downward_api_env() -> None:
@@ -552,3 +606,151 @@ def test_parse_listen() -> None:
         agent.parse_listen("15000")
     assert agent.is_loopback("::1") and agent.is_loopback("localhost")
     assert not agent.is_loopback("0.0.0.0") and not agent.is_loopback("ratings")
+
+
+# --------------------------------------------------------------------------- deadlines
+
+# The agent with a resolver that never answers (like a DNS server that drops queries): every
+# getaddrinfo blocks until the process ends.
+SILENT_DNS = (
+    "import runpy, socket, sys, threading\n"
+    "socket.getaddrinfo = lambda *a, **k: threading.Event().wait()\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def test_a_silent_resolver_is_bounded_by_the_probe_timeout() -> None:
+    args = [sys.executable, "-c", SILENT_DNS, str(AGENT), *agent_args()]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline().rsplit(":", 1)[1])
+            with Prober("127.0.0.1", port) as prober:
+                # Without a bound the agent waits forever and the Prober gives up after
+                # 0.3 s + its margin with AgentLate: an error, not an observation.
+                outcome = prober.probe("GET", "http://ratings.never-answers:9080/", timeout=0.3)
+                assert outcome.probe_error is ProbeError.DNS
+                assert outcome.kind is Kind.UNREACHABLE
+                assert "no answer from DNS" in outcome.detail
+                # An address literal needs no resolver at all.
+                refused = prober.probe("GET", f"http://127.0.0.1:{closed_port()}/", timeout=1)
+                assert refused.probe_error is ProbeError.REFUSED
+        finally:
+            process.terminate()
+            process.wait(5)
+
+
+def test_resolve_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(agent.socket, "getaddrinfo", lambda *a, **k: release.wait())
+    try:
+        with pytest.raises(agent.ResolveTimeout):
+            agent.resolve("ratings", 9080, time.monotonic() + 0.05)
+        assert agent.classify(agent.ResolveTimeout("x")) == "dns"
+    finally:
+        release.set()
+
+
+# --------------------------------------------------------------------------- readiness, drain
+
+
+@pytest.mark.parametrize("mode", ["proxy", "echo"])
+def test_ready_file_exists_while_listening(mode: str, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    base = agent_args() if mode == "proxy" else echo_args("ratings", "v1")
+    with running([*base, "--ready-file", str(ready)]) as program:
+        # Written before the "listening" line, and the port in it accepts connections.
+        assert ready.read_text().strip() == f"{program.host}:{program.port}"
+        socket.create_connection((program.host, program.port), timeout=5).close()
+        assert program.stop(signal.SIGTERM) == 0
+    assert not ready.exists()
+
+
+def test_an_unwritable_ready_file_is_an_error(tmp_path: Path) -> None:
+    args = [*agent_args(), "--ready-file", str(tmp_path / "missing" / "ready")]
+    done = subprocess.run(
+        [sys.executable, str(AGENT), *args], capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 1
+    assert "cannot write --ready-file" in done.stderr
+
+
+def _held(release: threading.Event, reached: threading.Event) -> Callable[[socket.socket], None]:
+    def behave(conn: socket.socket) -> None:
+        _read_head(conn)
+        reached.set()
+        release.wait(10)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+        _fin(conn)
+
+    return behave
+
+
+def test_proxy_drains_in_flight_requests_on_sigterm(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    release, reached = threading.Event(), threading.Event()
+    upstream = raw_server(_held(release, reached))
+    with running(agent_args()) as program, Prober(program.host, program.port) as prober:
+        answers: list[Outcome] = []
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                answers.append(prober.probe("GET", upstream.url, timeout=10))
+            except BaseException as exc:
+                errors.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert reached.wait(10)  # the request is in flight, upstream holds it
+        program.process.send_signal(signal.SIGTERM)
+        _wait_for_line(program, "proxy draining: 1 request(s) in flight")
+        with pytest.raises(ConnectionRefusedError):  # accepts nothing new
+            socket.create_connection((program.host, program.port), timeout=5).close()
+        release.set()
+        sender.join(10)
+        assert errors == []
+        (outcome,) = answers
+        assert outcome.status == 200 and outcome.body_excerpt == "done"
+        assert outcome.headers["connection"] == "close"
+        assert program.process.wait(10) == 0  # one SIGTERM, as the kubelet sends
+        _wait_for_line(program, "proxy stopped")
+
+
+def test_echo_drains_in_flight_requests_on_sigterm() -> None:
+    with running(echo_args("ratings", "v1")) as program:
+        results: list[httpx.Response] = []
+
+        def send() -> None:
+            url = f"{program.url}/delay/0.5"
+            results.append(httpx.get(url, trust_env=False, timeout=10))
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        _wait_for_line(program, "GET /delay/0.5 delaying 0.5s")
+        program.process.send_signal(signal.SIGTERM)
+        _wait_for_line(program, "echo draining: 1 request(s) in flight")
+        sender.join(10)
+        (response,) = results
+        assert response.status_code == 200
+        assert response.json()["path"] == "/delay/0.5"
+        assert response.headers["connection"] == "close"
+        assert program.process.wait(10) == 0
+
+
+def test_drain_is_bounded_by_the_drain_timeout() -> None:
+    with running([*echo_args("ratings", "v1"), "--drain-timeout", "0.1"]) as program:
+
+        def send() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # cut at the end of the drain
+                httpx.get(f"{program.url}/delay/30", trust_env=False, timeout=60)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        _wait_for_line(program, "delaying 30s")
+        program.process.send_signal(signal.SIGTERM)
+        assert program.process.wait(10) == 0
+        _wait_for_line(program, "echo drain: 1 request(s) still in flight after 0.1s")
+        sender.join(10)

@@ -17,8 +17,11 @@ from harness.model.scenario import load_scenario
 from harness.model.topology import AGENT_PORT, topology
 from harness.run import workloads
 from harness.run.workloads import (
-    AGENT_HEALTH_CHECK,
     AGENT_PATH,
+    DRAIN_S,
+    PRESTOP_S,
+    READY_FILE,
+    STARTUP_WAIT_SCRIPT,
     agent_source,
     workload_manifests,
 )
@@ -123,17 +126,40 @@ def test_agent_deployment(objects: list[dict[str, Any]]) -> None:
     assert spec["serviceAccountName"] == "custom-sa"
     (c,) = spec["containers"]
     assert c["image"] == AGENT_IMAGE.ref == "python:3.12-slim"
-    assert c["command"] == ["python", AGENT_PATH, "proxy", "--listen", f"127.0.0.1:{AGENT_PORT}"]
+    assert c["command"] == [
+        "python",
+        AGENT_PATH,
+        "proxy",
+        "--listen",
+        f"127.0.0.1:{AGENT_PORT}",
+        "--ready-file",
+        READY_FILE,
+        "--drain-timeout",
+        str(DRAIN_S),
+    ]
     env = {e["name"]: e for e in c["env"]}
     assert env["PYTHONDONTWRITEBYTECODE"]["value"] == "1"
     assert env["PYTHONUNBUFFERED"]["value"] == "1"
-    # The kubelet cannot reach a loopback-only listener: readiness is an exec probe.
+    # The kubelet cannot reach a loopback-only listener, and a Python interpreter per probe
+    # is too dear: readiness tests for the file the agent writes once listening.
     probe = c["readinessProbe"]
     assert "httpGet" not in probe
-    assert probe["exec"]["command"][:2] == ["python", "-c"]
-    assert f"http://127.0.0.1:{AGENT_PORT}/healthz" in probe["exec"]["command"][2]
-    assert c["volumeMounts"] == [{"name": "agent", "mountPath": "/agent", "readOnly": True}]
+    assert probe["exec"]["command"] == ["test", "-f", READY_FILE]
+    assert c["startupProbe"]["exec"]["command"] == ["sh", "-c", STARTUP_WAIT_SCRIPT]
+    assert "python" not in json.dumps([probe, c["startupProbe"]])
+    assert c["volumeMounts"] == [
+        {"name": "agent", "mountPath": "/agent", "readOnly": True},
+        {"name": "state", "mountPath": "/run/ambient-harness"},
+    ]
+    assert READY_FILE.startswith("/run/ambient-harness/")
     assert spec["volumes"][0]["configMap"]["name"] == "ambient-harness-agent"
+    assert spec["volumes"][1] == {
+        "name": "state",
+        "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"},
+    }
+    # The grace period covers the drain; nothing routes to an agent, so no preStop pause.
+    assert "lifecycle" not in c
+    assert spec["terminationGracePeriodSeconds"] > DRAIN_S
 
 
 @pytest.mark.parametrize("name", ["agent-productpage", "reviews-v1", "ratings-v1"])
@@ -174,9 +200,17 @@ def test_echo_deployment(objects: list[dict[str, Any]]) -> None:
         "ratings",
         "--version",
         "v1",
+        "--ready-file",
+        READY_FILE,
+        "--drain-timeout",
+        str(DRAIN_S),
     ]
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["startupProbe"]["exec"]["command"] == ["sh", "-c", STARTUP_WAIT_SCRIPT]
+    # Keeps serving while the mesh learns the pod is going, then drains: the grace covers both.
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_S)]}}}
+    assert spec["terminationGracePeriodSeconds"] > PRESTOP_S + DRAIN_S
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
@@ -224,37 +258,50 @@ def test_agent_change_rolls_the_pods(tmp_path: Path) -> None:
     assert digest(a) != digest(b)
 
 
-def _health_check(port: int) -> int:
-    code = AGENT_HEALTH_CHECK.replace(f"127.0.0.1:{AGENT_PORT}", f"127.0.0.1:{port}")
-    assert code != AGENT_HEALTH_CHECK
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, timeout=10, check=False
-    )
-    return done.returncode
+def _in(directory: Path, words: list[str]) -> list[str]:
+    """A probe command with READY_FILE moved into `directory` (not /run on this machine)."""
+    return [w.replace(READY_FILE, str(directory / "ready")) for w in words]
 
 
-def test_readiness_check_against_a_real_agent(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Proxy variables must not divert the check (the exec probe builds a proxy-less opener).
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "harness" / "inpod" / "agent.py"),
-            "proxy",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def _agent_with_ready_file(directory: Path) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(REPO / "harness" / "inpod" / "agent.py"), "proxy"]
+    argv += ["--listen", "127.0.0.1:0", "--ready-file", str(directory / "ready")]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+
+def test_startup_and_readiness_probes_against_a_real_agent(
+    objects: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    (c,) = pod(by(objects, "Deployment", "wl", "agent-productpage"))["containers"]
+    startup = _in(tmp_path, c["startupProbe"]["exec"]["command"])
+    readiness = _in(tmp_path, c["readinessProbe"]["exec"]["command"])
+    assert subprocess.run(readiness, check=False, timeout=10).returncode != 0  # not yet
+    # The startup probe runs before the agent listens: it waits, it does not fail.
+    waiting = subprocess.Popen(startup)
+    agent = _agent_with_ready_file(tmp_path)
     try:
         assert agent.stdout is not None
-        line = agent.stdout.readline()
-        assert "listening on 127.0.0.1:" in line, line
-        port = int(line.rsplit(":", 1)[1])
-        assert _health_check(port) == 0
+        assert "listening on 127.0.0.1:" in agent.stdout.readline()
+        assert waiting.wait(timeout=20) == 0
+        assert subprocess.run(readiness, check=False, timeout=10).returncode == 0
     finally:
         agent.terminate()
-        agent.communicate(timeout=5)  # reaps it and closes its stdout pipe
-    # Nobody listens there any more: the probe must fail, not hang.
-    assert _health_check(port) != 0
+        agent.communicate(timeout=10)  # reaps it and closes its stdout pipe
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    # SIGTERM removed the file: not ready any more.
+    assert agent.returncode == 0
+    assert subprocess.run(readiness, check=False, timeout=10).returncode != 0
+
+
+def test_startup_probe_gives_up_within_its_timeout(
+    objects: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    (c,) = pod(by(objects, "Deployment", "wl", "agent-productpage"))["containers"]
+    startup = c["startupProbe"]
+    # Fewer rounds than its timeout allows, so the kubelet sees exit 1, not a timeout.
+    script = _in(tmp_path, startup["exec"]["command"])
+    script[2] = script[2].replace(f"-gt {workloads.STARTUP_WAIT_S * 10}", "-gt 2")
+    assert subprocess.run(script, check=False, timeout=10).returncode == 1
+    assert startup["timeoutSeconds"] > workloads.STARTUP_WAIT_S
