@@ -1,4 +1,9 @@
-"""`ambient-harness cluster up|down|status`."""
+"""`ambient-harness cluster up|down|status`: the kind cluster (or an existing one) by itself.
+
+It takes only the options that mean something here: which cluster (`--cluster`,
+`--cluster-name`, `--context`/`--kube-context`, `--kubeconfig`). `up` leaves the cluster
+running; `down` deletes a kind cluster; an existing cluster is never deleted.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +11,45 @@ import argparse
 import sys
 from typing import TextIO
 
+from harness.cli.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from harness.errors import HarnessError
 from harness.host.cluster import DEFAULT_CLUSTER_NAME
-from harness.host.providers import provider_from_options
+from harness.host.providers import ClusterOptionError
+from harness.run.options import SessionOptions
 
 
 def cluster_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """The CLI's `cluster` subcommand; errors are printed, not raised. Exit 0 on success."""
-    context = getattr(args, "kube_context", None)
-    kubeconfig = getattr(args, "kubeconfig", None)
-    chosen = getattr(args, "cluster", None)
-    # `cluster` defaults to kind; naming a context or kubeconfig means an existing cluster.
-    if chosen == "kind" and (context or kubeconfig):
-        chosen = "existing"
     action = args.action
+    chosen = args.cluster
+    # `cluster` defaults to kind; naming a context or kubeconfig means an existing cluster.
+    if chosen in (None, "kind") and (args.kube_context or args.kubeconfig):
+        chosen = "existing"
+    options = SessionOptions(
+        cluster=chosen or "kind",
+        cluster_name=args.cluster_name or DEFAULT_CLUSTER_NAME,
+        kube_context=args.kube_context,
+        kubeconfig=args.kubeconfig,
+        # `cluster up` leaves the cluster running; `cluster down` is a request to delete.
+        keep_cluster=action != "down",
+    )
     try:
-        provider = provider_from_options(
-            chosen or "kind",
-            context,
-            kubeconfig,
-            # `cluster up` leaves the cluster running; `cluster down` is a request to delete.
-            keep=action == "up"
-            or (bool(getattr(args, "keep_cluster", False)) and action != "down"),
-            name=getattr(args, "cluster_name", None) or DEFAULT_CLUSTER_NAME,
-        )
-        assert provider is not None  # a cluster kind is always chosen above
+        provider = options.provider()
+    except ClusterOptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         if action == "up":
             print(provider.describe(), file=out)
             print(provider.up(), file=out)
-            return 0
+            return EXIT_OK
         if action == "down":
             print(provider.down(), file=out)
-            return 0
+            return EXIT_OK
         status = provider.status()
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     state = "exists" if status.exists else "does not exist"
     reach = {True: "reachable", False: "not reachable", None: "reachability unknown"}
     print(
@@ -53,4 +61,4 @@ def cluster_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"  kubeconfig: {status.kubeconfig}", file=out)
     if status.detail:
         print(f"  {status.detail}", file=out)
-    return 0 if status.exists and status.reachable else 1
+    return EXIT_OK if status.exists and status.reachable else EXIT_FAILED

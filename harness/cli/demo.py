@@ -26,6 +26,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from harness.cli.exitcodes import EXIT_FAILED, EXIT_NO_DOCKER, EXIT_USAGE
+from harness.cli.options import session_options
 from harness.judge.enforcement import enforcement_point, scenario_enforcement_point
 from harness.model.describe import describe_expect
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
@@ -58,9 +60,6 @@ TALK_ORDER: Final = (
     "ambient-mtls-strict",
     "ambient-l7-features",
 )
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_NO_DOCKER: Final = 3
 STYLE: Final = {"pass": "green", "fail": "red", "skipped": "dim", "error": "yellow"}
 VERDICT_WORD: Final = {"pass": "passed", "fail": "failed", "skipped": "skipped", "error": "error"}
 
@@ -394,11 +393,11 @@ def demo_command(args: argparse.Namespace) -> int:
     observer = DemoObserver(interactive=bool(getattr(args, "interactive", False)))
     from harness.host.cluster import ClusterError
     from harness.host.docker import DockerUnavailable
-    from harness.run.runner import run_scenarios
+    from harness.run.session import run_scenarios
 
     run = RunResult(Environment(provider="none"))
     try:
-        run_scenarios(scenarios, args, observer, into=run)
+        run_scenarios(scenarios, session_options(args), observer, into=run)
     except KeyboardInterrupt:
         # Show what ran so far (the matrix of the finished pairs); the CLI reports the ^C.
         observer.finish(run)

@@ -1,7 +1,8 @@
 """`ambient-harness`: lint, plan, run, demo, report, and the helpers around them.
 
-Each subcommand imports its module lazily so `lint` and `plan` start fast and work without
-any cluster tooling.
+Each subcommand imports its module lazily (start-up cost only: every import points down) so
+`lint` and `plan` start fast and work without any cluster tooling. Exit codes:
+harness/cli/exitcodes.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
-from harness.host.cluster import DEFAULT_CLUSTER_NAME
+from harness.cli.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from harness.cli.options import add_cluster_choice, add_cluster_options
+from harness.errors import HarnessError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,8 +44,8 @@ def _schemas_fetch(args: argparse.Namespace) -> int:
             print(path)
     except ToolUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -55,13 +58,13 @@ def _plan(args: argparse.Namespace) -> int:
     except SourceError as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(plan_json(scenario) if args.format == "json" else plan_text(scenario))
-    return 0
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.run.runner import run_command
+    from harness.cli.run import run_command
 
     return run_command(args)
 
@@ -93,37 +96,8 @@ def _tools_fetch(args: argparse.Namespace) -> int:
             print(f"{name}\t{path}")
     except (ToolUnavailable, UnsupportedPlatform) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def add_cluster_options(p: argparse.ArgumentParser) -> None:
-    """The cluster selection shared by run, demo and cluster (pytest has the same names)."""
-    g = p.add_argument_group("cluster")
-    g.add_argument(
-        "--cluster",
-        choices=["kind", "existing"],
-        default=None,
-        help="kind: create or reuse a kind cluster; existing: use --kube-context/--kubeconfig",
-    )
-    g.add_argument("--cluster-name", default=DEFAULT_CLUSTER_NAME, help="kind cluster name")
-    g.add_argument("--kube-context", default=None, help="use this context of an existing cluster")
-    g.add_argument("--kubeconfig", default=None, help="kubeconfig of an existing cluster")
-    g.add_argument(
-        "--keep-cluster",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="leave the kind cluster running afterwards (an existing cluster is never deleted)",
-    )
-    g.add_argument(
-        "--keep",
-        action="store_true",
-        help="leave the scenario namespaces in place (for debugging)",
-    )
-    g.add_argument("--istio-version", default=None, help="install this Istio instead of the pin")
-    g.add_argument(
-        "--artifacts", type=Path, default=Path("artifacts"), help="diagnostics directory"
-    )
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cluster", help="kind cluster: up, down, status")
     p.add_argument("action", choices=["up", "down", "status"])
-    add_cluster_options(p)
-    p.set_defaults(handler=_cluster, cluster="kind")
+    add_cluster_choice(p)
+    p.set_defaults(handler=_cluster)
 
     p = sub.add_parser("tools", help="pinned kind/kubectl/istioctl")
     tsub = p.add_subparsers(dest="action", required=True)
@@ -200,8 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `ambient-harness plan ... | head` is normal use.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_OK
+    except HarnessError as exc:
+        # What a command did not handle itself: a message, not a traceback (a bug still shows
+        # its traceback: it is not a HarnessError).
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -8,22 +8,29 @@ network is needed.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from harness import mesh
+from harness.host import argv as commands
+from harness.host import paths, tools, versions
+from harness.host.cluster import ClusterProvider
+from harness.host.kind import KindProvider
+from harness.host.portforward import port_forward_argv
 from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
+from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
-from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, WaypointPlan
 from harness.probe.link import AgentLink
 from harness.run.checker import SPLIT_BATCH, probe_result
 from harness.run.events import RunObserver
-from harness.run.runner import EXIT_OK, Runner, existing_cluster_requested
+from harness.run.options import SessionOptions
+from harness.run.runner import Runner
 
 
 class Printer:
@@ -61,8 +68,6 @@ class PlanChecker:
     printer: Printer
 
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
-        from harness.model.describe import describe_expect
-
         hdrs = "".join(f" -H '{k}: {v}'" for k, v in probe.headers.items())
         self.printer.line(
             f"probe {probe.from_} -> {probe.method} {probe.url}{hdrs}: "
@@ -138,26 +143,19 @@ class DryRunOps:
             self.p.line(f"check pods in {plan.name} have the istio-proxy sidecar")
 
     def setup_waypoint(self, plan: WaypointPlan) -> None:
-        from harness.mesh.waypoints import (
-            use_waypoint_labels,
-            waypoint_manifest,
-            waypoint_pod_selector,
-        )
-
         self.p.line(
-            f"apply {_ref_text(waypoint_manifest(plan))} "
+            f"apply {_ref_text(mesh.waypoint_manifest(plan))} "
             f"(class istio-waypoint, for {plan.traffic_type}; {SSA}, "
             "preflight dryRun=All)"
         )
         self.p.line(f"wait Gateway {plan.namespace}/{plan.name}: Programmed=True")
-        self.p.line(f"wait a pod in {plan.namespace} with {waypoint_pod_selector(plan)}: Ready")
-        for change in use_waypoint_labels(plan):
+        self.p.line(
+            f"wait a pod in {plan.namespace} with {mesh.waypoint_pod_selector(plan)}: Ready"
+        )
+        for change in mesh.use_waypoint_labels(plan):
             self.p.line(f"label {change}")
 
     def connect(self, agent: AgentPlan) -> AgentLink:
-        from harness.host.portforward import port_forward_argv
-        from harness.model.topology import AGENT_PORT
-
         argv = port_forward_argv(
             self.kubectl,
             agent.namespace,
@@ -225,12 +223,9 @@ class _DryObserver(RunObserver):
         self.p.indent -= 1
 
 
-def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> None:
+def print_session_plan(p: Printer, options: SessionOptions, provider: ClusterProvider) -> None:
     """The cluster and mesh set-up a live run performs, with exact command lines."""
-    from harness import mesh
-    from harness.host import paths, tools, versions
-
-    istio = args.istio_version or versions.ISTIO_VERSION
+    istio = options.istio
     with p.section("session set-up"):
         p.line(f"cluster: {provider.describe()}")
         for argv in provider.commands():
@@ -256,15 +251,11 @@ def print_session_plan(p: Printer, args: argparse.Namespace, provider: Any) -> N
             p.line(f"wait {check}")
 
 
-def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) -> None:
-    from harness.host import argv as commands
-    from harness.host import tools
-    from harness.host.kind import KindProvider
-
+def print_session_teardown(p: Printer, options: SessionOptions, provider: ClusterProvider) -> None:
     with p.section("session teardown"):
         p.line("stop any port-forward still open")
         if isinstance(provider, KindProvider):
-            if args.keep_cluster:
+            if options.keep_cluster:
                 p.line(f"keep kind cluster {provider.name!r} (--keep-cluster)")
             else:
                 argv = commands.kind_delete(
@@ -275,35 +266,28 @@ def print_session_teardown(p: Printer, args: argparse.Namespace, provider: Any) 
             p.line("leave the existing cluster as it is")
 
 
-def dry_run(scenarios: Sequence[Scenario], args: argparse.Namespace, out: TextIO) -> int:
-    """Print every action of a run, in order; needs no cluster, Docker or network."""
-    from harness.host import tools
-    from harness.host.cluster import DEFAULT_CLUSTER_NAME
-    from harness.host.providers import provider_from_options
+def dry_run(scenarios: Sequence[Scenario], options: SessionOptions, out: TextIO) -> None:
+    """Print every action of a run, in order; needs no cluster, Docker or network.
 
-    name = getattr(args, "cluster_name", None) or DEFAULT_CLUSTER_NAME
-    provider = provider_from_options(
-        getattr(args, "cluster", None) or (None if existing_cluster_requested(args) else "kind"),
-        getattr(args, "kube_context", None),
-        getattr(args, "kubeconfig", None),
-        bool(getattr(args, "keep_cluster", False)),
-        name,
-    )
-    assert provider is not None
+    Without a cluster chosen, the plan is the one of `--cluster kind`. Raises
+    `ClusterOptionError` for contradicting cluster options.
+    """
+    if not options.cluster_requested:
+        options = replace(options, cluster="kind")
+    provider = options.provider()
     p = Printer(out)
     p.line("dry run: every action of `ambient-harness run`, in order; nothing is executed")
-    print_session_plan(p, args, provider)
+    print_session_plan(p, options, provider)
     ops = DryRunOps(
         p,
         kubectl=tools.planned_path("kubectl"),
         kubeconfig=provider.kubeconfig,
         context=provider.context,
     )
-    runner = Runner(ops, PlanChecker(p), _DryObserver(p), keep=bool(getattr(args, "keep", False)))
+    runner = Runner(ops, PlanChecker(p), _DryObserver(p), keep=options.keep)
     for s in scenarios:
         runner.run(s)
-        if args.keep:
+        if options.keep:
             p.line(f"  keep namespaces of {s.name} (--keep)")
     p.line("")
-    print_session_teardown(p, args, provider)
-    return EXIT_OK
+    print_session_teardown(p, options, provider)

@@ -4,7 +4,8 @@ The runner owns the *order* of things and the bookkeeping (results, timings, obs
 hooks); what each action does to a cluster is behind `ClusterOps`, so the same runner
 drives three implementations:
 
-- `harness.run.live.LiveOps`: kube.py, mesh.py, port-forwards and probe.py against a cluster;
+- `harness.run.live.LiveOps`: harness.kube, harness.mesh, port-forwards and the probe
+  against a cluster (`harness.run.session.LiveSession` builds it);
 - `harness.run.dryrun.DryRunOps`: prints every action in order and touches nothing (`--dry-run`);
 - scripted fakes in the tests.
 
@@ -27,20 +28,16 @@ Policy decisions, in one place:
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from types import FrameType
-from typing import Protocol, TextIO
+from typing import Protocol
 
+from harness.kube.errors import api_error_text
 from harness.kube.objects import Manifest, ObjectRef, load_manifests
-from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
 from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
 from harness.probe.link import AgentLink
@@ -50,22 +47,6 @@ from harness.run.workloads import deployments, workload_manifests
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_NO_DOCKER = 3
-EXIT_INTERRUPTED = 130
-
-NO_CLUSTER_MESSAGE = (
-    "error: `run` needs a cluster. Choose one:\n"
-    "  --cluster kind                      create (or reuse) the kind cluster "
-    "'ambient-harness' (needs Docker)\n"
-    "  --kube-context CONTEXT [--kubeconfig PATH]\n"
-    "                                      use a cluster you already have\n"
-    "  --dry-run                           print every action of the run, touch nothing"
-)
-
 
 # --- what the runner needs from a cluster -------------------------------------------------
 
@@ -114,10 +95,6 @@ class Checker(Protocol):
 
 
 # --- the runner -----------------------------------------------------------------------------
-
-
-class StepFailed(Exception):
-    """Internal: a step failed, later steps are not run."""
 
 
 @dataclass
@@ -178,7 +155,7 @@ class Runner:
             with self._phase(f"{s.name}: port-forwards to the agents"):
                 return {a.client: self.ops.connect(a) for a in topo.agents}
         except Exception as exc:
-            result.error = f"set-up failed: {_describe(exc)}"
+            result.error = f"set-up failed: {describe_error(exc)}"
             where = self._diagnose(s, None, {})
             if where:
                 result.error += f"\ndiagnostics: {where}"
@@ -193,7 +170,8 @@ class Runner:
                     self.ops.delete_namespaces(namespaces, wait=not interrupted)
         except Exception as exc:
             print(
-                f"warning: clean-up of {', '.join(namespaces)}: {_describe(exc)}", file=sys.stderr
+                f"warning: clean-up of {', '.join(namespaces)}: {describe_error(exc)}",
+                file=sys.stderr,
             )
         finally:
             self.ops.disconnect()
@@ -204,7 +182,7 @@ class Runner:
         try:
             return self.ops.diagnostics(s, step, manifests)
         except Exception as exc:  # diagnostics must never hide the failure they explain
-            return f"(could not collect diagnostics: {_describe(exc)})"
+            return f"(could not collect diagnostics: {describe_error(exc)})"
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -234,7 +212,7 @@ class Runner:
                 self.ops.delete(docs, s.namespace)
                 sr.deleted = list(step.delete)
         except Exception as exc:
-            sr.error = f"apply failed: {_describe(exc)}"
+            sr.error = f"apply failed: {describe_error(exc)}"
         if sr.error is None:
             since = self.clock()
             for probe in step.probes:
@@ -253,7 +231,9 @@ class Runner:
         try:
             return self.checker.check(links[probe.from_], probe, since)
         except Exception as exc:  # an agent that cannot be reached is an error, not a fail
-            return probe_result(probe, "error", message=f"probe could not run: {_describe(exc)}")
+            return probe_result(
+                probe, "error", message=f"probe could not run: {describe_error(exc)}"
+            )
 
     @staticmethod
     def _attach(sr: StepResult, line: str) -> None:
@@ -264,9 +244,8 @@ class Runner:
                 p.message = f"{p.message}\n{line}" if p.message else line
 
 
-def _describe(exc: BaseException) -> str:
-    from harness.kube.errors import api_error_text
-
+def describe_error(exc: BaseException) -> str:
+    """`Type: message`, with the API server's own words for a kubernetes client error."""
     text = api_error_text(exc) or str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -285,170 +264,3 @@ def _not_run(step: Step, reason: str) -> StepResult:
         probes=[probe_result(p, "skipped", message=reason) for p in step.probes],
         skipped_reason=reason,
     )
-
-
-def existing_cluster_requested(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "kube_context", None) or getattr(args, "kubeconfig", None))
-
-
-# --- the command ------------------------------------------------------------------------------
-
-
-def load_scenarios(paths: Sequence[Path]) -> list[Scenario]:
-    """Scenarios under `paths` (default: scenarios/); raises SourceError listing problems."""
-    from harness.model.scenario import discover, load_scenario
-    from harness.model.source import SourceError
-
-    files = discover(list(paths) or [Path("scenarios")])
-    if not files:
-        where = ", ".join(str(p) for p in paths) or "scenarios/"
-        raise FileNotFoundError(f"no scenario found in {where}")
-    loaded: list[Scenario] = []
-    problems = []
-    for f in files:
-        try:
-            loaded.append(load_scenario(f))
-        except SourceError as exc:
-            problems += exc.problems
-    if problems:
-        raise SourceError(problems)
-    return loaded
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def run_scenarios(
-    scenarios: Sequence[Scenario],
-    args: argparse.Namespace,
-    observer: RunObserver,
-    *,
-    into: RunResult | None = None,
-) -> RunResult:
-    """Bring up the session (cluster, mesh), run each scenario, tear the session down.
-
-    Raises `cluster.DockerUnavailable` / `cluster.ClusterError` when there is no cluster.
-    `into` receives results as they come, so a caller still has them after a Ctrl-C.
-    """
-    from harness.run.live import LiveSession
-
-    run = into if into is not None else RunResult(Environment(provider="none"))
-    run.started_at = run.started_at or now_rfc3339()
-    session = LiveSession.from_args(args, observer)
-    try:
-        session.prepare()
-        for s in scenarios:
-            run.scenarios.append(session.run(s))
-    finally:
-        run.environment = session.environment
-        run.finished_at = now_rfc3339()
-        session.close()
-    return run
-
-
-class _PrintObserver(RunObserver):
-    """Plain progress lines on stderr for `run` (the demo has the rich narration)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def phase(self, message: str) -> None:
-        self.out.write(f"… {message}\n")
-        self.out.flush()
-
-    def phase_done(self, message: str, elapsed_s: float) -> None:
-        self.out.write(f"✔ {message} ({elapsed_s:.1f}s)\n")
-
-    def step_finished(self, scenario: Scenario, result: StepResult) -> None:
-        self.out.write(f"  {result.verdict:5} {scenario.name} / {result.name}\n")
-
-    def scenario_finished(self, result: ScenarioResult) -> None:
-        self.out.write(f"{result.verdict:5} {result.name} ({result.duration_s:.1f}s)\n")
-        self.out.flush()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI timeouts, `kill`) cleans up like Ctrl-C instead of dying mid-way."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """`ambient-harness run [SCENARIO...] [--dry-run] [--report-json PATH] [cluster options]`."""
-    from harness.model.source import SourceError
-
-    try:
-        scenarios = load_scenarios(list(args.scenarios or []))
-    except SourceError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_USAGE
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.dry_run:
-        from harness.run.dryrun import dry_run
-
-        try:
-            return dry_run(scenarios, args, sys.stdout)
-        except ValueError as exc:  # conflicting cluster options
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    if not (args.cluster or existing_cluster_requested(args)):
-        print(NO_CLUSTER_MESSAGE, file=sys.stderr)
-        return EXIT_USAGE
-    return _run_live(scenarios, args)
-
-
-def _run_live(scenarios: Sequence[Scenario], args: argparse.Namespace) -> int:
-    from harness.host.docker import DockerUnavailable
-
-    run = RunResult(Environment(provider=args.cluster or "existing"))
-    code = EXIT_OK
-    try:
-        with sigterm_as_interrupt():
-            run_scenarios(scenarios, args, _PrintObserver(sys.stderr), into=run)
-    except KeyboardInterrupt:
-        print(
-            "interrupted: namespaces, port-forwards and cluster cleaned up as configured",
-            file=sys.stderr,
-        )
-        code = EXIT_INTERRUPTED
-    except DockerUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = EXIT_NO_DOCKER
-    except Exception as exc:
-        # The session's own work failed (cluster, tools, Gateway API, Istio, or deleting the
-        # cluster): scenario failures never get here, the runner records them. Any type:
-        # API errors, urllib3 connection errors, UnsupportedPlatform... all end the same way.
-        print(f"error: {_describe(exc)}", file=sys.stderr)
-        code = EXIT_FAILED
-    if run.scenarios:
-        from harness.report.summary import failure_summary, summarize, summary_line
-
-        # Quiet on success: the tally; on failure, each failed probe, expected vs observed.
-        failures = failure_summary(run)
-        if failures:
-            print(failures)
-        print(summary_line(summarize(run)))
-    if args.report_json is not None:
-        from harness.report.document import write_json_report
-
-        write_json_report(run, Path(args.report_json))
-        print(f"report: {args.report_json}", file=sys.stderr)
-    if code == EXIT_OK and any(s.verdict in ("fail", "error") for s in run.scenarios):
-        code = EXIT_FAILED
-    return code

@@ -482,7 +482,7 @@ class FakeRunner:
     def run_scenarios(
         self, scenarios: list[Scenario], args: Any, observer: Any, *, into: RunResult
     ) -> RunResult:
-        """Like harness.run.runner.run_scenarios: results land in `into` as they come."""
+        """Like harness.run.session.run_scenarios: results land in `into` as they come."""
         self.calls.append(([s.name for s in scenarios], args, observer))
         into.environment = Environment(provider="existing")
         for s in scenarios:
@@ -494,9 +494,9 @@ class FakeRunner:
 
 
 def install_runner(monkeypatch: pytest.MonkeyPatch, runner: FakeRunner) -> None:
-    module = types.ModuleType("harness.run.runner")
+    module = types.ModuleType("harness.run.session")
     module.run_scenarios = runner.run_scenarios  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "harness.run.runner", module)
+    monkeypatch.setitem(sys.modules, "harness.run.session", module)
 
 
 def test_demo_on_an_existing_cluster_skips_docker_and_runs_in_talk_order(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin import NO_CLUSTER, cluster_requested
-from harness.run.live import LiveSession, live_session
+from harness.pytest_plugin import NO_CLUSTER
+from harness.pytest_plugin.session import cluster_requested, live_session
+from harness.run.session import LiveSession
 
 
 @pytest.fixture(scope="session")

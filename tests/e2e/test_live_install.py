@@ -14,7 +14,7 @@ from harness import mesh
 from harness.host import versions
 from harness.kube.objects import namespace_ref
 from harness.model.scenario import load_scenario
-from harness.run.live import LiveSession
+from harness.run.session import LiveSession
 
 pytestmark = pytest.mark.live
 

@@ -561,7 +561,7 @@ def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> No
     from kubernetes.client.exceptions import ApiException
 
     from harness.kube.errors import api_error_text
-    from harness.run.runner import _describe
+    from harness.run.runner import describe_error as _describe
 
     err = ApiException(status=403, reason="Forbidden")
     err.body = (

@@ -20,8 +20,8 @@ from helpers import REPO
 from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
 
-FAKE_LIVE = '''
-import harness.run.live
+FAKE_LIVE = """
+import harness.pytest_plugin.session
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, ScenarioResult, StepResult
 from harness.model.outcome import Kind
@@ -51,8 +51,8 @@ class FakeSession:
 
 
 def pytest_configure(config):
-    harness.run.live.live_session = lambda config: FakeSession()
-'''
+    harness.pytest_plugin.session.live_session = lambda config: FakeSession()
+"""
 
 
 def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -124,10 +124,7 @@ def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> No
     # steps are report sections of the item
     assert "step l4-policy" in out and "saw denied-l4 (reset)" in out
     assert "ambient-harness: failed probes" in out
-    props = {
-        p.get("name"): p.get("value")
-        for p in ET.parse(junit).getroot().iter("property")
-    }
+    props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
     assert props.get("istio_version") == "1.30.3", props
     data = json.loads(report.read_text())
     assert data["environment"]["istio_version"] == "1.30.3"

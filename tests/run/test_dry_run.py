@@ -295,7 +295,7 @@ def test_a_run_whose_cluster_is_unreachable_still_writes_its_report(
 def test_sigterm_cleans_up_like_ctrl_c() -> None:
     import signal
 
-    from harness.run.runner import sigterm_as_interrupt
+    from harness.cli.run import sigterm_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():

@@ -39,16 +39,13 @@ from harness.model.scenario import Scenario, Step, load_scenario
 from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
 from harness.probe.forwarded import ForwardedAgent
 from harness.probe.prober import AgentUnreachable
+from harness.pytest_plugin.session import SharedSetup, live_session
 from harness.run.checker import EventuallyChecker
 from harness.run.events import RunObserver
-from harness.run.live import (
-    LiveOps,
-    LiveSession,
-    SessionOptions,
-    SharedSetup,
-    live_session,
-)
+from harness.run.live import LiveOps
+from harness.run.options import SessionOptions
 from harness.run.runner import Runner
+from harness.run.session import LiveSession
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"
@@ -851,7 +848,7 @@ def test_ready_pod_prefers_the_newest_ready_one() -> None:
 JOINER = """
 import sys, time
 from pathlib import Path
-from harness.run.live import SharedSetup
+from harness.pytest_plugin.session import SharedSetup
 
 directory, log, created = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 

@@ -1,0 +1,102 @@
+"""The collected things: a `scenario.yaml` file holds one `ScenarioItem`, run on the pytest run's
+live session; its steps become report sections and a failure explains itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.model.results import ScenarioResult, StepResult
+from harness.model.scenario import Scenario, load_scenario
+from harness.model.source import SourceError
+from harness.pytest_plugin.session import harness_session
+from harness.run.options import NO_CLUSTER_HINT
+
+NO_CLUSTER = NO_CLUSTER_HINT
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            scenario = load_scenario(self.path)
+        except SourceError as exc:
+            raise self.CollectError(str(exc)) from None
+        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        item.add_marker("scenario")
+        for m in scenario.markers:
+            # Features become markers on the fly; register them so --strict-markers accepts them.
+            self.config.addinivalue_line("markers", f"{m}: scenario feature")
+            item.add_marker(m)
+        yield item
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        state = harness_session(self.config)
+        s = self.scenario
+        if not state.options.cluster_requested:
+            state.results.append(
+                ScenarioResult(s.name, s.title, s.dataplane, skipped_reason=NO_CLUSTER)
+            )
+            pytest.skip(NO_CLUSTER)
+        session = state.live()
+        result = session.run(s)
+        state.results.append(result)
+        for step in result.steps:
+            self.add_report_section("call", f"step {step.name}", _step_text(step))
+        for diagnostics in session.diagnostics(s.name):
+            for title, text in diagnostics.report_sections():
+                self.add_report_section("call", title, text)
+        if result.verdict == "skipped":
+            pytest.skip(result.skipped_reason or "skipped")
+        if result.verdict != "pass":
+            raise ScenarioFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return excinfo.value.explain()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.scenario.name} ({self.scenario.dataplane})"
+
+
+class ScenarioFailed(HarnessError):
+    """A scenario item did not pass; carries its result for the failure text."""
+
+    def __init__(self, result: ScenarioResult) -> None:
+        super().__init__(result.name)
+        self.result = result
+
+    def explain(self) -> str:
+        r = self.result
+        lines = [f"scenario {r.name}: {r.verdict}"]
+        if r.error:
+            lines.append(f"  error: {r.error}")
+        for step in r.steps:
+            if step.error:
+                lines.append(f"  step {step.name}: {step.error}")
+            for p in step.probes:
+                if p.verdict != "pass":
+                    lines.append(f"  step {step.name}: {p.client} -> {p.method} {p.url}")
+                    lines.append(f"    {p.message}")
+        return "\n".join(lines)
+
+
+def _step_text(step: StepResult) -> str:
+    lines = [f"{step.title} [{step.verdict}] in {step.duration_s:.1f}s"]
+    for p in step.probes:
+        seen = p.observations[-1].describe() if p.observations else "-"
+        ttc = (
+            f", consistent after {p.time_to_consistency_s:.1f}s" if p.time_to_consistency_s else ""
+        )
+        lines.append(f"  {p.verdict:4} {p.client} -> {p.url}: saw {seen}{ttc}")
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+"""The live session: one cluster with Gateway API and Istio, any number of scenarios run on it.
+
+`LiveSession` is shared by `ambient-harness run` and `demo` (through `run_scenarios`) and the
+pytest plugin (harness/pytest_plugin/session.py, once per pytest run, even under xdist).
+
+Cluster lifetime: a kind cluster is deleted at the end only if this run created it (a
+cluster that already existed, e.g. from `ambient-harness cluster up`, is reused and left
+running) and `--keep-cluster` was not given; an existing (kubeconfig/context) cluster is
+never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+import urllib3
+from kubernetes.client.exceptions import OpenApiException
+from kubernetes.config import ConfigException
+
+from harness import mesh
+from harness.host import paths, tools, versions
+from harness.host.cluster import ClusterProvider
+from harness.host.kind import KindProvider
+from harness.host.portforward import close_all
+from harness.kube.client import Kube
+from harness.model.results import Environment, RunResult, ScenarioResult
+from harness.model.scenario import Scenario
+from harness.run import diagnostics as diag
+from harness.run.checker import EventuallyChecker
+from harness.run.errors import SessionSetupFailed
+from harness.run.events import RunObserver
+from harness.run.live import LiveOps
+from harness.run.options import SessionOptions
+from harness.run.runner import Runner, describe_error
+
+PROGRESS_EVERY_S = 10.0  # a line per this many seconds of any long wait
+# Raised by the kubernetes client and urllib3 for an unreachable or refusing API server.
+_CLIENT_ERRORS = (OSError, OpenApiException, ConfigException, urllib3.exceptions.HTTPError)
+
+
+class LiveSession:
+    """One cluster with the mesh installed; `run(scenario)` any number of times, then `close()`.
+
+    Set-up failures are kept (`setup_error`) and every later `run` reports them at once, so a
+    pytest session with a broken cluster fails each scenario quickly with the real reason.
+    """
+
+    def __init__(
+        self,
+        options: SessionOptions,
+        observer: RunObserver | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.observer = observer or RunObserver()
+        # Detail lines of long set-up work (istioctl's output, "still waiting for X (40s)").
+        self.say = say or _to_stderr
+        self.provider: ClusterProvider | None = None
+        self.kube: Kube | None = None
+        self.ops: LiveOps | None = None
+        self.environment = Environment(provider=options.cluster or "existing")
+        self.created_cluster = False
+        self.setup_error: str | None = None
+        self._closed = False
+
+    @contextlib.contextmanager
+    def _phase(self, message: str) -> Iterator[None]:
+        self.observer.phase(message)
+        t0 = time.monotonic()
+        yield
+        self.observer.phase_done(message, time.monotonic() - t0)
+
+    def bring_up_cluster(self) -> bool:
+        """Create or reuse the cluster; sets and returns `created_cluster`.
+
+        The provider says whether it created the cluster, also when creating failed half-way
+        (Ctrl-C during `kind create`): then `close()` removes the remains, which a later run
+        would otherwise "reuse".
+        """
+        provider = self.provider = self.options.provider()
+        try:
+            with self._phase(f"cluster: {provider.describe()}"):
+                self.say(provider.up())
+        finally:
+            self.created_cluster = isinstance(provider, KindProvider) and provider.created
+        return self.created_cluster
+
+    def install_mesh(self) -> Environment:
+        """Tools, Gateway API CRDs, Istio (unless present), readiness; the run's Environment.
+
+        The kubernetes client's and the network's own errors leave as `SessionSetupFailed`.
+        """
+        try:
+            return self._install_mesh()
+        except _CLIENT_ERRORS as exc:
+            raise SessionSetupFailed(describe_error(exc)) from exc
+
+    def _install_mesh(self) -> Environment:
+        o = self.options
+        provider = self.provider
+        assert provider is not None
+        kube = self.kube = Kube.from_kubeconfig(
+            provider.kubeconfig,
+            provider.context,
+            progress=lambda what, elapsed: self.say(f"{what} ({elapsed:.0f}s so far)"),
+            progress_every=PROGRESS_EVERY_S,
+        )
+        kubectl = tools.ensure_tool("kubectl")
+        istioctl = tools.ensure_tool("istioctl", istio_version=o.istio)
+        bundle = paths.crd_dir() / versions.GATEWAY_API_CRDS.filename
+        with self._phase(
+            f"Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL}) CRDs"
+        ):
+            if not bundle.is_file():
+                tools.fetch_crds(bundles=(versions.GATEWAY_API_CRDS,))
+            mesh.install_gateway_api(kube, bundle, output=self.say)
+        with self._phase(f"Istio {o.istio} (ambient profile) ready"):
+            setup = mesh.install_istio(kube, istioctl, o.istio, output=self.say)
+        self.ops = LiveOps(kube, kubectl, istioctl, o.artifacts)
+        kind = isinstance(provider, KindProvider)
+        self.environment = Environment(
+            provider="kind" if kind else "existing",
+            kubernetes_version=kube.server_version() or None,
+            istio_version=setup.install.version,
+            gateway_api_version=versions.GATEWAY_API_VERSION,
+            kind_version=versions.KIND_VERSION if kind else None,
+            node_image=(o.kind_image or versions.NODE_IMAGE.ref) if kind else None,
+            context=provider.context,
+        )
+        return self.environment
+
+    def prepare(self) -> Environment:
+        """Cluster and mesh, in one go (the CLI; pytest splits it around a file lock)."""
+        self.bring_up_cluster()
+        return self.install_mesh()
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        if self.setup_error is not None or self.ops is None:
+            return ScenarioResult(
+                scenario.name,
+                scenario.title,
+                scenario.dataplane,
+                error=f"session set-up failed: {self.setup_error or 'not prepared'}",
+            )
+        runner = Runner(self.ops, EventuallyChecker(), self.observer, keep=self.options.keep)
+        return runner.run(scenario)
+
+    def diagnostics(self, scenario: str) -> list[diag.Diagnostics]:
+        """What was collected for a scenario's failures (for pytest report sections)."""
+        return list(self.ops.collected.get(scenario, [])) if self.ops is not None else []
+
+    def close_connections(self) -> None:
+        if self.ops is not None:
+            self.ops.disconnect()
+        close_all()
+        if self.kube is not None:
+            self.kube.close()
+            self.kube = None
+
+    def delete_cluster(self, created: bool | None = None) -> str | None:
+        """Delete the kind cluster if this run created it (`created`, by default whether this
+        session did) and --keep-cluster is off."""
+        ours = self.created_cluster if created is None else created
+        if self.provider is None or not ours or self.options.keep_cluster:
+            return None
+        with self._phase("deleting the kind cluster"):
+            said = self.provider.down()
+        self.say(said)
+        return said
+
+    def close(self) -> None:
+        """Port-forwards first, then the cluster (unless kept or not ours)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.close_connections()
+        self.delete_cluster()
+
+
+def _to_stderr(line: str) -> None:
+    # sys.stderr looked up per call: the demo's spinner swaps it for a proxy while it spins.
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    options: SessionOptions,
+    observer: RunObserver,
+    *,
+    into: RunResult | None = None,
+) -> RunResult:
+    """Bring up the session (cluster, mesh), run each scenario, tear the session down.
+
+    Raises `NoClusterChosen`, `ClusterOptionError`, `DockerUnavailable` / `ClusterError` when
+    there is no cluster, and the set-up's `HarnessError`s.
+    `into` receives results as they come, so a caller still has them after a Ctrl-C.
+    """
+    run = into if into is not None else RunResult(Environment(provider="none"))
+    run.started_at = run.started_at or now_rfc3339()
+    session = LiveSession(options, observer)
+    try:
+        session.prepare()
+        for s in scenarios:
+            run.scenarios.append(session.run(s))
+    finally:
+        run.environment = session.environment
+        run.finished_at = now_rfc3339()
+        session.close()
+    return run
