@@ -221,10 +221,15 @@ class KubeApi:
     # --- write ---------------------------------------------------------------------------
 
     def server_side_apply(
-        self, doc: Mapping[str, Any], ref: ObjectRef, *, dry_run: bool
+        self, doc: Mapping[str, Any], ref: ObjectRef, *, dry_run: bool, force: bool = True
     ) -> dict[str, Any]:
         """One SSA request for `doc` as `ref` (namespace set or removed per its scope);
-        raises the client's `DynamicApiError` on rejection."""
+        raises the client's `DynamicApiError` on rejection.
+
+        `fieldValidation=Strict`: a duplicate field is an error, not a warning in a header
+        nobody reads. (A field the schema does not declare is refused by SSA whatever the
+        directive, as a 500 without a reason: docs/architecture.md §7.)
+        """
         body = json.loads(json.dumps(doc))  # a deep copy, fast for 1 MB CRDs
         meta = body.setdefault("metadata", {})
         if ref.namespace is None:
@@ -237,8 +242,9 @@ class KubeApi:
             name=ref.name,
             namespace=ref.namespace,
             field_manager=self.field_manager,
-            force_conflicts=True,
+            force_conflicts=force,
             dry_run="All" if dry_run else None,
+            query_params=[("fieldValidation", "Strict")],
             serialize=False,
             _request_timeout=self.request_timeout,
         )

@@ -54,7 +54,7 @@ class ApplyFailure:
     reason: str = ""  # Status.reason, e.g. Invalid, NotFound, Forbidden
 
     def __str__(self) -> str:
-        code = f" [{self.status} {self.reason}]".rstrip() if self.status else ""
+        code = f" [{f'{self.status} {self.reason}'.rstrip()}]" if self.status else ""
         return f"{self.ref}: {self.message}{code}"
 
 

@@ -218,16 +218,20 @@ class ApiStatus(Exception):
         self.details = details or {}
 
     def body(self) -> Obj:
-        return {
+        out: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "details": self.details,
-            "code": self.code,
         }
+        # The real server omits an empty reason (StatusReasonUnknown) and empty details.
+        if self.reason:
+            out["reason"] = self.reason
+        if self.details:
+            out["details"] = self.details
+        out["code"] = self.code
+        return out
 
 
 @dataclass
@@ -270,6 +274,28 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[k] = merge_patch(result.get(k), v)
     return result
+
+
+def undeclared_fields(schema: Mapping[str, Any], value: Any, path: str) -> list[str]:
+    """Paths (`.spec.acton`, `.spec.rules[0].to`) of `value` that `schema` does not declare,
+    as structured-merge-diff names them; `x-kubernetes-preserve-unknown-fields` allows all."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    out: list[str] = []
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            if k in props:
+                out += undeclared_fields(props[k], v, f"{path}.{k}")
+            elif isinstance(extra, dict):
+                out += undeclared_fields(extra, v, f"{path}.{k}")
+            elif extra is not True:
+                out.append(f"{path}.{k}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            out += undeclared_fields(schema["items"], v, f"{path}[{i}]")
+    return out
 
 
 def _dig(obj: Any, dotted: str) -> Any:
@@ -328,6 +354,7 @@ class FakeApiServer:
         self.linger_reads = linger_reads
         self.requests: list[RecordedRequest] = []
         self._types: list[ResourceType] = []
+        self._schemas: dict[tuple[str, str], Obj] = {}  # (apiVersion, kind) -> openAPIV3Schema
         self._store: dict[Key, _Stored] = {}
         self._hooks: dict[Key, list[ReadHook]] = {}
         self._failures: list[tuple[str, bool, str | None, str, ApiStatus]] = []
@@ -398,8 +425,14 @@ class FakeApiServer:
                 self._types.append(rtype)
 
     def register_crd(self, crd: Mapping[str, Any]) -> None:
+        spec = crd.get("spec") or {}
         for t in types_from_crd(crd):
             self.register(t)
+        for v in spec.get("versions") or []:
+            schema = (v.get("schema") or {}).get("openAPIV3Schema")
+            if isinstance(schema, dict):
+                gv = f"{spec.get('group')}/{v.get('name')}"
+                self._schemas[(gv, str((spec.get("names") or {}).get("kind")))] = schema
 
     def find_type(self, api_version: str, kind: str) -> ResourceType:
         with self._lock:
@@ -865,6 +898,18 @@ class FakeApiServer:
                 )
         elif meta.get("namespace"):
             raise ApiStatus(400, "BadRequest", "a cluster-scoped object must not set a namespace")
+        undeclared = self._undeclared(r, body)
+        if undeclared:
+            # What kube-apiserver does (v1.36): the typed conversion of the apply patch fails
+            # with a plain error, answered 500 with no reason, whatever fieldValidation says.
+            where = f"{r.namespace}/{r.name}" if r.namespace else r.name
+            raise ApiStatus(
+                500,
+                "",
+                f"failed to create typed patch object ({where}; {r.rtype.group}/{r.rtype.version}, "
+                f"Kind={r.rtype.kind}): "
+                + "\n".join(f"{p}: field not declared in schema" for p in undeclared),
+            )
         self._check_failures(r, r.namespace, dry_run)
         if existing is None:
             self._check_namespace(r)
@@ -896,6 +941,14 @@ class FakeApiServer:
             if new["kind"] == "CustomResourceDefinition":
                 self._on_crd(key, new)
         return (200 if existing else 201), _clone(new), "application/json"
+
+    def _undeclared(self, r: _Route, body: Obj) -> list[str]:
+        """Fields of an apply body that the kind's schema (from its CRD) does not declare."""
+        schema = self._schemas.get((r.rtype.group_version, r.rtype.kind))
+        if schema is None:
+            return []  # built-in kinds: no schema in the fake
+        top = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "metadata")}
+        return undeclared_fields(schema, top, "")
 
     def _on_crd(self, key: Key, crd: Obj) -> None:
         self.register_crd(crd)

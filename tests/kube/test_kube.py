@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import urllib3
 import yaml
 from fakes.fake_apiserver import ApiStatus, FakeApiServer
+from helpers import CRDS
 from kubernetes.dynamic.exceptions import ConflictError
 
 from harness.kube.client import Kube
@@ -577,3 +579,54 @@ def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> No
     assert _describe(err) == f"ApiException: {text}"
     assert "Audit-Id" in str(err) and "Audit-Id" not in _describe(err)
     assert api_error_text(ValueError("x")) is None
+
+
+# --- field validation (issue 9 item 6) --------------------------------------------------------
+
+
+@functools.cache
+def _istio_crds() -> dict[str, dict[str, Any]]:
+    bundle = CRDS / "istio-1.30.3-crd-all.gen.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    docs = [d for d in yaml.load_all(bundle.read_text(), Loader=loader) if d]
+    return {
+        d["spec"]["names"]["kind"]: d for d in docs if d.get("kind") == "CustomResourceDefinition"
+    }
+
+
+def _real_crd(kind: str) -> dict[str, Any]:
+    """The pinned Istio CRD of `kind`, as the real server would serve its schema."""
+    return dict(_istio_crds()[kind])
+
+
+def test_every_server_side_apply_asks_for_strict_field_validation(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+
+    kube.apply_step([policy("p1"), obj("v1", "ConfigMap", "c1", "demo", data={"a": "b"})])
+    kube.ensure_namespace("other", {"k": "v"})
+
+    sent = api.patches()
+    assert len(sent) == 5  # two dry runs, two applies, one namespace
+    assert {r.param("fieldValidation") for r in sent} == {"Strict"}
+
+
+def test_a_field_the_schema_does_not_declare_fails_the_preflight_naming_it(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(_real_crd("AuthorizationPolicy"))
+    api.add(ns_doc("demo"))
+    bad = obj("security.istio.io/v1", "AuthorizationPolicy", "typo", "demo", spec={"acton": "DENY"})
+
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step([policy("fine"), bad])
+
+    # As kube-apiserver answers it: 500 and no Status.reason; the message names the field.
+    (failure,) = err.value.failures
+    assert failure.status == 500
+    assert ".spec.acton: field not declared in schema" in failure.message
+    assert "[500 Internal Server Error]" in str(err.value) and "nothing was applied" in str(
+        err.value
+    )
+    assert api.patches(dry_run=False) == []
