@@ -33,12 +33,38 @@ def format_conditions(obj: Mapping[str, Any] | None) -> str:
     return "; ".join(parts) if parts else "no conditions"
 
 
-def deployment_available(obj: Mapping[str, Any] | None) -> bool:
+def deployment_rolled_out(obj: Mapping[str, Any] | None) -> bool:
+    """Rolled out as `kubectl rollout status` means it, and ready: the current generation is
+    observed and updated, ready and available replicas all equal `spec.replicas`, with no old
+    replica left. (`Available=True` alone is not enough: it holds with up to maxUnavailable,
+    25 % by default, of the replicas missing.)"""
     if obj is None:
         return False
-    gen = (obj.get("metadata") or {}).get("generation", 0)
-    observed = (obj.get("status") or {}).get("observedGeneration", 0)
-    return observed >= gen and condition_is(obj, "Available")
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False
+    want = spec.get("replicas", 1)
+    counts = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+    return all(status.get(c, 0) == want for c in counts)
+
+
+def describe_deployment(obj: Mapping[str, Any] | None) -> str:
+    """`replicas 4: updated 3, ready 3, available 3, total 3; generation 2/2 observed;
+    Available=True ...`."""
+    if obj is None:
+        return "object not found"
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    counts = ", ".join(
+        f"{word} {status.get(key, 0)}"
+        for word, key in (
+            ("updated", "updatedReplicas"),
+            ("ready", "readyReplicas"),
+            ("available", "availableReplicas"),
+            ("total", "replicas"),
+        )
+    )
+    gen = f"generation {status.get('observedGeneration', 0)}/{meta.get('generation', 0)} observed"
+    return f"replicas {spec.get('replicas', 1)}: {counts}; {gen}; {format_conditions(obj)}"
 
 
 def pod_ready(pod: Mapping[str, Any]) -> bool:

@@ -22,8 +22,9 @@ from harness.kube.objects import (
 from harness.kube.status import (
     condition_is,
     daemonset_rolled_out,
-    deployment_available,
+    deployment_rolled_out,
     describe_daemonset,
+    describe_deployment,
     describe_pods,
     format_conditions,
     ready_pod,
@@ -118,20 +119,23 @@ class KubeWaits(KubeApi):
     def wait_deployment_available(
         self, namespace: str, name: str, *, timeout: float = 180.0
     ) -> dict[str, Any]:
-        """On timeout the message also says what its pods wait for (ImagePullBackOff, ...):
-        the Deployment's own conditions only say "does not have minimum availability"."""
+        """Until the Deployment is rolled out and every replica ready (`deployment_rolled_out`).
+
+        On timeout the message also says what its pods wait for (ImagePullBackOff,
+        Unschedulable, ...): the Deployment's own conditions only say "does not have minimum
+        availability"."""
 
         def describe(obj: dict[str, Any] | None) -> str:
             labels = (((obj or {}).get("spec") or {}).get("selector") or {}).get("matchLabels")
             if not labels:
-                return format_conditions(obj)
+                return describe_deployment(obj)
             pods = self.pods(namespace, ",".join(f"{k}={v}" for k, v in labels.items()))
-            return f"{format_conditions(obj)}; pods: {describe_pods(pods)}"
+            return f"{describe_deployment(obj)}; pods: {describe_pods(pods)}"
 
         obj = self.wait_for(
             deployment_ref(namespace, name),
-            deployment_available,
-            want="Available=True (current generation observed)",
+            deployment_rolled_out,
+            want="rolled out (updated = ready = available = spec.replicas, current generation)",
             timeout=timeout,
             describe=describe,
         )

@@ -384,12 +384,16 @@ def test_wait_for_a_missing_object_says_so(kube: Kube) -> None:
     assert "Service nowhere/ratings" in str(err.value) and "object not found" in str(err.value)
 
 
+ALL_READY_1 = {"replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}
+
+
 def test_deployment_available_needs_the_current_generation(api: FakeApiServer, kube: Kube) -> None:
     api.add(ns_doc("istio-system"))
     dep = obj("apps/v1", "Deployment", "istiod", "istio-system")
     dep["metadata"]["generation"] = 2
     dep["status"] = {
         "observedGeneration": 1,
+        **ALL_READY_1,
         "conditions": [{"type": "Available", "status": "True"}],
     }
     api.add(dep)
@@ -441,6 +445,40 @@ def test_a_deployment_timeout_says_what_its_pods_wait_for(api: FakeApiServer, ku
         '"python:3.12-slim")'
     ) in str(err.value)
     assert "agent-a-1" not in str(err.value)
+
+
+def test_a_deployment_with_fewer_ready_replicas_than_declared_is_not_rolled_out(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    # Issue 11 item 7: replicas 4 with a quota for 3 is Available=True (maxUnavailable 25 %).
+    api.add(ns_doc("demo"))
+    dep = obj("apps/v1", "Deployment", "ratings-v1", "demo", spec={"replicas": 4})
+    dep["metadata"]["generation"] = 1
+    three = {"replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
+    dep["status"] = {
+        "observedGeneration": 1,
+        **three,
+        "conditions": [
+            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+        ],
+    }
+    api.add(dep)
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_deployment_available("demo", "ratings-v1", timeout=0.05)
+    assert "replicas 4: updated 3, ready 3, available 3, total 3" in str(err.value)
+
+    def old_replica_left(o: dict[str, Any], n: int) -> None:  # all updated, one old one left
+        o["status"].update(replicas=5, updatedReplicas=4, readyReplicas=4, availableReplicas=4)
+
+    api.on_read("Deployment", "demo", "ratings-v1", old_replica_left)
+    with pytest.raises(WaitTimeout):
+        kube.wait_deployment_available("demo", "ratings-v1", timeout=0.05)
+
+    def rolled_out(o: dict[str, Any], n: int) -> None:
+        o["status"]["replicas"] = 4
+
+    api.on_read("Deployment", "demo", "ratings-v1", rolled_out)
+    kube.wait_deployment_available("demo", "ratings-v1", timeout=2)
 
 
 def test_daemonset_rollout_wait_reports_counts(api: FakeApiServer, kube: Kube) -> None:

@@ -43,6 +43,10 @@ def istiod(
         "spec": {"template": {"spec": {"containers": [discovery]}}},
         "status": {
             "observedGeneration": 1,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": 1,
+            "availableReplicas": 1,
             "conditions": [{"type": "Available", "status": "True"}],
         },
     }

@@ -686,6 +686,10 @@ def becomes_available(
         if n >= 2:
             obj["status"] = {
                 "observedGeneration": obj["metadata"].get("generation", 1),
+                "replicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
                 "conditions": [{"type": "Available", "status": "True"}],
             }
 
