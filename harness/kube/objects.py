@@ -49,6 +49,13 @@ APPLY_ORDER: tuple[frozenset[str], ...] = (
     frozenset({"GatewayClass", "Gateway"}),
 )
 
+# Kinds whose controllers create objects owned by them (ownerReferences): deleting one with
+# Foreground propagation waits for those to be gone. Istio owns a waypoint's Deployment by its
+# Gateway. (Service's EndpointSlices are owned too, but nothing waits for them to go.)
+OWNER_KINDS = frozenset(
+    {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "Gateway"}
+)
+
 
 def apply_rank(kind: str) -> int:
     """Position of `kind` in `APPLY_ORDER`; unknown kinds (policies, routes) come last."""

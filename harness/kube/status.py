@@ -146,3 +146,40 @@ def event_time(ev: Mapping[str, Any]) -> str:
         or meta.get("creationTimestamp")
         or ""
     )
+
+
+# What each finalizer waits for, in words a user can act on.
+FINALIZER_MEANING = {
+    "foregroundDeletion": "the garbage collector deletes its dependents first; it runs in "
+    "kube-controller-manager, so without one this never ends",
+    "orphan": "the garbage collector orphans its dependents first",
+    "kubernetes": "the namespace controller (kube-controller-manager) deletes its content first",
+}
+
+
+def describe_deletion(obj: Mapping[str, Any] | None) -> str:
+    """What a deletion is waiting for: `deleting since T; waiting for finalizer
+    foregroundDeletion (the garbage collector ...); status.phase=Terminating; ...`."""
+    if obj is None:
+        return "gone"
+    meta = obj.get("metadata") or {}
+    ts = meta.get("deletionTimestamp")
+    if not ts:
+        return f"still there and not being deleted; {format_conditions(obj)}"
+    parts = [f"deleting since {ts}"]
+    for fin in meta.get("finalizers") or []:
+        why = FINALIZER_MEANING.get(str(fin), "removed by the controller that added it")
+        parts.append(f"waiting for finalizer {fin} ({why})")
+    phase = (obj.get("status") or {}).get("phase")
+    if phase:
+        parts.append(f"status.phase={phase}")
+    spec_fin = (obj.get("spec") or {}).get("finalizers")
+    if spec_fin:
+        whys = "; ".join(
+            FINALIZER_MEANING.get(str(f), "removed by the controller that added it")
+            for f in spec_fin
+        )
+        parts.append(f"spec.finalizers={list(spec_fin)} ({whys})")
+    if conditions(obj):
+        parts.append(format_conditions(obj))
+    return "; ".join(parts)

@@ -12,6 +12,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from harness.kube.api import KubeApi, Propagation
 from harness.kube.errors import WaitTimeout
 from harness.kube.objects import (
+    OWNER_KINDS,
     ObjectRef,
     apply_rank,
     crd_ref,
@@ -24,6 +25,7 @@ from harness.kube.status import (
     daemonset_rolled_out,
     deployment_rolled_out,
     describe_daemonset,
+    describe_deletion,
     describe_deployment,
     describe_pods,
     format_conditions,
@@ -164,17 +166,9 @@ class KubeWaits(KubeApi):
         return obj
 
     def wait_deleted(self, ref: ObjectRef, *, timeout: float = 120.0) -> None:
-        def still_there(o: dict[str, Any] | None) -> str:
-            if o is None:
-                return "gone"
-            meta = o.get("metadata") or {}
-            ts = meta.get("deletionTimestamp")
-            state = f"deleting since {ts}" if ts else "not being deleted"
-            fin = meta.get("finalizers")
-            return state + (f", finalizers {fin}" if fin else "") + f"; {format_conditions(o)}"
-
+        """Until `ref` answers 404; a timeout says what the deletion is waiting for."""
         self.wait_for(
-            ref, lambda o: o is None, want="deleted", timeout=timeout, describe=still_there
+            ref, lambda o: o is None, want="deleted", timeout=timeout, describe=describe_deletion
         )
 
     def delete(
@@ -188,9 +182,12 @@ class KubeWaits(KubeApi):
     ) -> list[ObjectRef]:
         """Delete in reverse apply order; with `wait`, until each is gone (404).
 
-        Propagation: Foreground when waiting (the object stays until its dependents, e.g. a
-        Deployment's pods, are gone, so "deleted" means really gone), Background otherwise;
-        Namespaces always Background (the namespace controller empties them either way).
+        Propagation (unless `propagation` says): Foreground only for an awaited delete of a
+        kind that owns dependents (`OWNER_KINDS`: a Deployment's ReplicaSets and pods, a
+        waypoint Gateway's Deployment), so that "deleted" means they are gone too; Background
+        for everything else, which owns nothing: Foreground needs the garbage collector (in
+        kube-controller-manager), which may be absent or slow to learn a kind whose CRD is
+        new. Namespaces: Background (the namespace controller empties them either way).
         A missing object counts as deleted. Returns the refs that were requested.
         """
         refs: list[ObjectRef] = []
@@ -205,10 +202,8 @@ class KubeWaits(KubeApi):
         refs.sort(key=lambda r: apply_rank(r.kind), reverse=True)
         deadline = time.monotonic() + timeout
         for ref in refs:
-            policy = propagation or ("Foreground" if wait else "Background")
-            if ref.kind == "Namespace" and ref.api_version == "v1":
-                policy = propagation or "Background"
-            self.request_delete(ref, policy)
+            owns = wait and ref.kind in OWNER_KINDS
+            self.request_delete(ref, propagation or ("Foreground" if owns else "Background"))
         if wait:
             for ref in refs:
                 self.wait_deleted(ref, timeout=max(0.0, deadline - time.monotonic()))

@@ -16,7 +16,12 @@ for the official client and its `DynamicClient`:
   `strategic-merge-patch+json` treated as a plain merge) for existing objects;
 - GET / LIST (equality label and field selectors) / DELETE for namespaced and cluster-scoped
   resources; deleting a Namespace removes its objects; `linger_reads` keeps a deleted object
-  (with `deletionTimestamp`) for N more reads, to exercise wait-for-deletion;
+  (with `deletionTimestamp`) for N more reads, to exercise wait-for-deletion; an object with
+  `metadata.finalizers` stays (with `deletionTimestamp`) until a merge patch empties them;
+  `controllers=False` is an API server without kube-controller-manager: a Foreground delete
+  leaves the object with the `foregroundDeletion` finalizer and a Namespace stays
+  `Terminating` with `spec.finalizers: [kubernetes]`, forever (with controllers, Foreground
+  deletes the objects whose ownerReferences name it first);
 - `GET .../pods/<name>/log` with `container`, `tailLines`, `limitBytes`, `previous`;
 - a request log (`requests`) of every call: method, path, query, content type, parsed body.
 
@@ -347,8 +352,10 @@ class FakeApiServer:
         require_namespaces: bool = True,
         crd_established_after: int = 0,
         linger_reads: int = 0,
+        controllers: bool = True,
     ) -> None:
         self.git_version = git_version
+        self.controllers = controllers
         self.require_namespaces = require_namespaces
         self.crd_established_after = crd_established_after
         self.linger_reads = linger_reads
@@ -856,6 +863,9 @@ class FakeApiServer:
                 if not dry_run:
                     existing.obj = new
                     existing.patched_labels |= patched
+                    meta = new.get("metadata") or {}
+                    if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                        self._remove(key)  # the last finalizer is gone: so is the object
                 return 200, _clone(new), "application/json"
         raise ApiStatus(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")
 
@@ -979,13 +989,28 @@ class FakeApiServer:
                 raise self._not_found(r.rtype, r.name)
             if query.get("dryRun", [""])[-1] == "All":
                 return 200, _clone(st.obj), "application/json"
+            policy = query.get("propagationPolicy", ["Background"])[-1]
+            meta = st.obj.setdefault("metadata", {})
+            if self._held(r.rtype, st.obj, policy):
+                # Marked, not removed: the controllers (or a test hook) finish it, or nothing.
+                meta.setdefault("deletionTimestamp", _now())
+                if policy == "Foreground" and r.rtype.kind != "Namespace":
+                    fin = meta.setdefault("finalizers", [])
+                    if "foregroundDeletion" not in fin:
+                        fin.append("foregroundDeletion")
+                if r.rtype.kind == "Namespace":
+                    st.obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+                    st.obj.setdefault("status", {})["phase"] = "Terminating"
+                return 200, _clone(st.obj), "application/json"
             if self.linger_reads > 0:
                 if st.linger is None:
                     st.linger = self.linger_reads
-                    st.obj.setdefault("metadata", {})["deletionTimestamp"] = _now()
+                    meta["deletionTimestamp"] = _now()
                     if r.rtype.kind == "Namespace":
                         st.obj.setdefault("status", {})["phase"] = "Terminating"
                 return 200, _clone(st.obj), "application/json"
+            if policy == "Foreground":
+                self._remove_dependents(str(meta.get("uid", "")))
             self._remove(key)
             return (
                 200,
@@ -998,6 +1023,31 @@ class FakeApiServer:
                 },
                 "application/json",
             )
+
+    def _held(self, rtype: ResourceType, obj: Obj, policy: str) -> bool:
+        """Whether a delete leaves the object in place, marked with a deletionTimestamp.
+
+        As kube-apiserver: an object with finalizers stays until they are removed. Foreground
+        adds `foregroundDeletion`, which only the garbage collector removes, and a Namespace
+        keeps `spec.finalizers: [kubernetes]` until the namespace controller has emptied it:
+        both run in kube-controller-manager, so without it (`controllers=False`) such
+        deletions never complete. With controllers the fake does their work at once.
+        """
+        if (obj.get("metadata") or {}).get("finalizers"):
+            return True
+        if self.controllers:
+            return False
+        return policy == "Foreground" or rtype.kind == "Namespace"
+
+    def _remove_dependents(self, uid: str) -> None:
+        """The garbage collector's part of a Foreground deletion: dependents first."""
+        if not uid:
+            return
+        for k, st in list(self._store.items()):
+            owners = (st.obj.get("metadata") or {}).get("ownerReferences") or []
+            if any(o.get("uid") == uid for o in owners):
+                self._remove_dependents(str((st.obj.get("metadata") or {}).get("uid", "")))
+                self._store.pop(k, None)
 
 
 class _HttpServer(ThreadingHTTPServer):

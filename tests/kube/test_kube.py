@@ -314,7 +314,7 @@ def test_delete_wait_times_out_naming_the_object() -> None:
         kube.close()
 
 
-def test_delete_uses_foreground_when_waiting_and_ignores_missing_objects(
+def test_delete_uses_background_for_leaf_objects_and_ignores_missing_ones(
     api: FakeApiServer, kube: Kube
 ) -> None:
     api.add(ns_doc("demo"))
@@ -322,12 +322,74 @@ def test_delete_uses_foreground_when_waiting_and_ignores_missing_objects(
     refs = kube.delete([policy("p"), policy("never-existed")], wait=True, timeout=2)
     assert {r.name for r in refs} == {"p", "never-existed"}
     deletes = api.calls("DELETE")
-    assert {d.param("propagationPolicy") for d in deletes} == {"Foreground"}
+    assert {d.param("propagationPolicy") for d in deletes} == {"Background"}
     assert api.get("AuthorizationPolicy", "demo", "p") is None
 
-    api.add(policy("q"))
-    kube.delete([policy("q")], wait=False)
+
+def owned(kind: str, name: str, owner: dict[str, Any], api_version: str = "v1") -> dict[str, Any]:
+    ref = {
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+    }
+    o = obj(api_version, kind, name, "demo")
+    o["metadata"]["ownerReferences"] = [ref]
+    return o
+
+
+def test_an_awaited_delete_of_an_owner_waits_for_its_dependents(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+    dep = api.add(obj("apps/v1", "Deployment", "ratings", "demo"))
+    rs = api.add(owned("ReplicaSet", "ratings-5d8f9", dep, "apps/v1"))
+    api.add(owned("Pod", "ratings-5d8f9-x1", rs))
+
+    kube.delete([obj("apps/v1", "Deployment", "ratings", "demo")], wait=True, timeout=2)
+
+    assert api.calls("DELETE")[-1].param("propagationPolicy") == "Foreground"
+    assert api.objects("ReplicaSet") == [] and api.objects("Pod") == []
+    api.add(obj("apps/v1", "Deployment", "q", "demo"))
+    kube.delete([obj("apps/v1", "Deployment", "q", "demo")], wait=False)
     assert api.calls("DELETE")[-1].param("propagationPolicy") == "Background"
+
+
+def test_deletes_of_leaf_objects_need_no_garbage_collector() -> None:
+    """Issue 11 item 8: without kube-controller-manager a Foreground delete never ends, even
+    for an AuthorizationPolicy that owns nothing."""
+    with FakeApiServer(controllers=False) as api:
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        api.add(ns_doc("demo"))
+        api.add(policy("leaf"))
+        api.add(obj("v1", "ConfigMap", "cm", "demo"))
+        kube.delete([policy("leaf"), obj("v1", "ConfigMap", "cm", "demo")], timeout=1)
+        assert api.objects("AuthorizationPolicy") == [] and api.objects("ConfigMap") == []
+        kube.close()
+
+
+def test_a_delete_timeout_says_what_the_deletion_waits_for() -> None:
+    with FakeApiServer(controllers=False) as api:
+        kube = Kube(api.api_client(), poll_interval=0.005)
+        api.add(ns_doc("demo"))
+        api.add(obj("apps/v1", "Deployment", "ratings", "demo"))
+        with pytest.raises(WaitTimeout) as err:
+            kube.delete([obj("apps/v1", "Deployment", "ratings", "demo")], timeout=0.05)
+        assert "waiting for finalizer foregroundDeletion (the garbage collector" in str(err.value)
+        assert "kube-controller-manager" in str(err.value)
+
+        guarded = obj("v1", "ConfigMap", "guarded", "demo")
+        guarded["metadata"]["finalizers"] = ["example.com/cleanup"]
+        api.add(guarded)
+        with pytest.raises(WaitTimeout) as err:
+            kube.delete([obj("v1", "ConfigMap", "guarded", "demo")], timeout=0.05)
+        assert "waiting for finalizer example.com/cleanup (removed by the controller" in str(
+            err.value
+        )
+        with pytest.raises(WaitTimeout) as err:
+            kube.delete_namespace("demo", timeout=0.05)
+        assert "status.phase=Terminating" in str(err.value)
+        assert "spec.finalizers=['kubernetes'] (the namespace controller" in str(err.value)
+        kube.close()
 
 
 def gateway(ns: str = "demo", name: str = "waypoint") -> dict[str, Any]:
