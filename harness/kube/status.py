@@ -4,6 +4,7 @@ ready in the cluster's own words (conditions, container waiting reasons, events)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -86,23 +87,36 @@ def ready_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
     return str(ready[-1]["metadata"]["name"]) if ready else None
 
 
+def failing_conditions(obj: Mapping[str, Any]) -> list[str]:
+    """`PodScheduled=False Unschedulable: 0/1 nodes are available ...`: the conditions that
+    are not True (ContainersReady left out: it repeats Ready)."""
+    return [
+        format_conditions({"status": {"conditions": [c]}})
+        for c in conditions(obj)
+        if c.get("status") != "True" and c.get("type") != "ContainersReady"
+    ]
+
+
 def describe_pods(pods: Sequence[Mapping[str, Any]]) -> str:
-    """`a-1 Pending (echo: ImagePullBackOff: Back-off pulling image ...), b-2 Running (not
-    ready)`, or `no pods`: why pods are not ready, in the kubelet's words."""
+    """`a-1 Pending (echo: ImagePullBackOff: Back-off pulling image ...), b-2 Pending
+    (PodScheduled=False Unschedulable: 0/1 nodes are available ...)`, or `no pods`: why pods
+    are not ready, in the kubelet's and the scheduler's words."""
     if not pods:
         return "no pods"
     parts = []
     for p in pods:
         status = p.get("status") or {}
         phase = status.get("phase", "?")
-        waiting = [
+        why = [
             ": ".join(str(x) for x in (c.get("name"), w.get("reason"), w.get("message")) if x)
             for key in ("initContainerStatuses", "containerStatuses")
             for c in status.get(key) or []
             if (w := (c.get("state") or {}).get("waiting"))
         ]
-        if waiting:
-            state = f" ({'; '.join(waiting)})"
+        if not pod_ready(p):
+            why += failing_conditions(p)
+        if why:
+            state = f" ({'; '.join(why)})"
         else:
             state = " (not ready)" if phase == "Running" and not pod_ready(p) else ""
         parts.append(f"{(p.get('metadata') or {}).get('name', '?')} {phase}{state}")
@@ -137,14 +151,58 @@ def describe_daemonset(obj: Mapping[str, Any] | None) -> str:
     )
 
 
-def event_time(ev: Mapping[str, Any]) -> str:
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An API timestamp (`2026-05-01T10:00:00Z`, `...T10:00:00.123456Z`), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event_time(ev: Mapping[str, Any]) -> datetime:
+    """When an event last happened, parsed: the latest of lastTimestamp, eventTime and
+    series.lastObservedTime (seconds against microseconds: strings do not compare), else
+    firstTimestamp or creationTimestamp; the earliest time if it has none."""
     meta = ev.get("metadata") or {}
-    return str(
-        ev.get("lastTimestamp")
-        or ev.get("eventTime")
-        or ev.get("firstTimestamp")
-        or meta.get("creationTimestamp")
-        or ""
+    latest = [
+        t
+        for t in (
+            parse_time(ev.get("lastTimestamp")),
+            parse_time(ev.get("eventTime")),
+            parse_time((ev.get("series") or {}).get("lastObservedTime")),
+        )
+        if t is not None
+    ]
+    if latest:
+        return max(latest)
+    return (
+        parse_time(ev.get("firstTimestamp"))
+        or parse_time(meta.get("creationTimestamp"))
+        or _NO_TIME
+    )
+
+
+def event_timestamp(ev: Mapping[str, Any]) -> str:
+    """`event_time` for people: ISO 8601 in UTC, or `?`."""
+    t = event_time(ev)
+    return "?" if t == _NO_TIME else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def format_event(ev: Mapping[str, Any]) -> str:
+    """`2026-05-01T10:00:00Z Warning FailedScheduling Pod/x (x3): 0/1 nodes are available`."""
+    involved = ev.get("involvedObject") or ev.get("regarding") or {}
+    what = f"{involved.get('kind', '?')}/{involved.get('name', '?')}"
+    count = ev.get("count")
+    times = f" (x{count})" if count and count > 1 else ""
+    return (
+        f"{event_timestamp(ev)} {ev.get('type', '')} {ev.get('reason', '')} {what}{times}: "
+        f"{str(ev.get('message') or ev.get('note') or '').strip()}"
     )
 
 

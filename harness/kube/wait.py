@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
 from harness.kube.api import KubeApi, Propagation
-from harness.kube.errors import WaitTimeout
+from harness.kube.errors import WaitTimeout, api_error_text
 from harness.kube.objects import (
     OWNER_KINDS,
     ObjectRef,
@@ -28,7 +28,9 @@ from harness.kube.status import (
     describe_deletion,
     describe_deployment,
     describe_pods,
+    event_time,
     format_conditions,
+    format_event,
     ready_pod,
 )
 
@@ -92,15 +94,43 @@ class KubeWaits(KubeApi):
             describe=describe,
         )
 
+    def recent_warnings(
+        self, namespace: str, about: Callable[[str], bool], *, limit: int = 3
+    ) -> list[dict[str, Any]]:
+        """The latest `limit` Warning events of `namespace` whose object's name passes `about`,
+        oldest first (FailedScheduling, FailedCreate: exceeded quota, BackOff, ...)."""
+        events = self.list_objects("v1", "Event", namespace, field_selector="type=Warning")
+        mine = [
+            e
+            for e in events
+            if about(str((e.get("involvedObject") or e.get("regarding") or {}).get("name", "")))
+        ]
+        return sorted(mine, key=event_time)[-limit:]
+
+    def _with_warnings(self, text: str, namespace: str, about: Callable[[str], bool]) -> str:
+        try:
+            warnings = self.recent_warnings(namespace, about)
+        except DynamicApiError as e:  # the wait's own verdict must not be lost to this
+            return f"{text}; (events unavailable: {api_error_text(e)})"
+        if not warnings:
+            return text
+        return f"{text}; latest warnings: " + " | ".join(format_event(e) for e in warnings)
+
     def wait_pod_ready(self, namespace: str, selector: str, *, timeout: float = 120.0) -> str:
-        """Name of the newest Running, Ready pod matching `selector`, once there is one."""
+        """Name of the newest Running, Ready pod matching `selector`, once there is one.
+        A timeout names the pods' failing conditions and their latest Warning events."""
+
+        def describe(found: list[dict[str, Any]]) -> str:
+            names = {str((p.get("metadata") or {}).get("name")) for p in found}
+            return self._with_warnings(describe_pods(found), namespace, names.__contains__)
+
         pods = self.poll_until(
             f"a pod of {namespace} with {selector}",
             lambda: self.pods(namespace, selector),
             lambda found: ready_pod(found) is not None,
             want="Ready",
             timeout=timeout,
-            describe=describe_pods,
+            describe=describe,
         )
         name = ready_pod(pods)
         assert name is not None
@@ -132,7 +162,10 @@ class KubeWaits(KubeApi):
             if not labels:
                 return describe_deployment(obj)
             pods = self.pods(namespace, ",".join(f"{k}={v}" for k, v in labels.items()))
-            return f"{describe_deployment(obj)}; pods: {describe_pods(pods)}"
+            text = f"{describe_deployment(obj)}; pods: {describe_pods(pods)}"
+            # Its ReplicaSets (FailedCreate: exceeded quota) and pods (FailedScheduling) are
+            # named `<deployment>-<hash>[-<suffix>]`.
+            return self._with_warnings(text, namespace, lambda n: n.startswith(f"{name}-"))
 
         obj = self.wait_for(
             deployment_ref(namespace, name),

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from harness.host import argv as commands
 from harness.kube.client import Kube
 from harness.kube.errors import api_error_text
-from harness.kube.status import event_time, format_conditions
+from harness.kube.status import failing_conditions, format_conditions, format_event
 from harness.mesh.istio import ISTIO_NAMESPACE
 from harness.mesh.waypoints import GATEWAY_NAME_LABEL
 from harness.model.describe import describe_expect
@@ -188,17 +188,6 @@ def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name", "?"))
 
 
-def format_event(ev: Mapping[str, Any]) -> str:
-    involved = ev.get("involvedObject") or ev.get("regarding") or {}
-    what = f"{involved.get('kind', '?')}/{involved.get('name', '?')}"
-    count = ev.get("count")
-    times = f" (x{count})" if count and count > 1 else ""
-    return (
-        f"{event_time(ev)} {ev.get('type', '')} {ev.get('reason', '')} {what}{times}: "
-        f"{str(ev.get('message') or ev.get('note') or '').strip()}"
-    )
-
-
 # --- collectors ------------------------------------------------------------------------------
 
 
@@ -258,6 +247,8 @@ class _Collector:
                     )
                 except Exception as e:  # one container's logs must not hide the others'
                     text = f"(logs unavailable: {_brief(e)})"
+                if not text.strip():
+                    text = why_no_logs(pod, c)
                 parts.append(f"{head}{label} ==\n{text.rstrip()}\n")
         return "\n".join(parts)
 
@@ -344,6 +335,24 @@ class _Collector:
                     continue  # in its waypoint section
                 name = _name(p)
                 yield slug(f"pod-{ns}-{name}"), f"logs {ns}/{name}", self.pod_log_text(p), "tail"
+
+
+def why_no_logs(pod: Mapping[str, Any], container: str) -> str:
+    """Why a container's log is empty: the API server answers 204 with no text for a pod that
+    is not on a node, and an empty log for a container that has not started."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    if not spec.get("nodeName"):
+        why = "; ".join(failing_conditions(pod)) or f"phase {status.get('phase', '?')}"
+        return f"(no logs: the pod is not scheduled on a node: {why})"
+    for key in ("containerStatuses", "initContainerStatuses"):
+        for c in status.get(key) or []:
+            waiting = (c.get("state") or {}).get("waiting")
+            if c.get("name") == container and waiting:
+                reason = ": ".join(
+                    str(x) for x in (waiting.get("reason"), waiting.get("message")) if x
+                )
+                return f"(no logs: the container has not started: {reason or 'waiting'})"
+    return "(no logs: the container wrote nothing)"
 
 
 def _brief(e: BaseException) -> str:

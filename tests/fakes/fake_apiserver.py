@@ -22,7 +22,8 @@ for the official client and its `DynamicClient`:
   leaves the object with the `foregroundDeletion` finalizer and a Namespace stays
   `Terminating` with `spec.finalizers: [kubernetes]`, forever (with controllers, Foreground
   deletes the objects whose ownerReferences name it first);
-- `GET .../pods/<name>/log` with `container`, `tailLines`, `limitBytes`, `previous`;
+- `GET .../pods/<name>/log` with `container`, `tailLines`, `limitBytes`, `previous`; 204 with
+  no body for a pod not scheduled on a node (as kube-apiserver answers);
 - a request log (`requests`) of every call: method, path, query, content type, parsed body.
 
 Test hooks: `add()` seeds objects; `set_conditions()`; `condition_after()` flips a status
@@ -787,6 +788,9 @@ class FakeApiServer:
             raise ApiStatus(
                 400, "BadRequest", f"container {container} is not valid for pod {r.name}"
             )
+        if not (pod.obj.get("spec") or {}).get("nodeName"):
+            # kube-apiserver: no node assigned, no kubelet to ask: 204 No Content, no body.
+            return 204, b"", "text/plain"
         previous = q.get("previous") in ("true", "True", "1")
         ns = r.namespace or ""
         text = self._logs.get((ns, r.name, container, previous))
@@ -1126,7 +1130,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
+        if code != 204:  # a 204 has no body and no length (RFC 9110 §8.6)
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 

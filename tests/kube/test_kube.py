@@ -509,6 +509,85 @@ def test_a_deployment_timeout_says_what_its_pods_wait_for(api: FakeApiServer, ku
     assert "agent-a-1" not in str(err.value)
 
 
+def event(name: str, about: str, reason: str, message: str, **when: str) -> dict[str, Any]:
+    return {
+        **obj("v1", "Event", name, "demo"),
+        "type": when.pop("type", "Warning"),
+        "reason": reason,
+        "message": message,
+        "involvedObject": {"kind": "Pod", "name": about},
+        **when,
+    }
+
+
+def test_a_deployment_timeout_names_pod_conditions_and_the_latest_warnings(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    # Issue 11 item 9: `pods: ratings-v1-... Pending` hid `PodScheduled=False Unschedulable`.
+    api.add(ns_doc("demo"))
+    dep = obj("apps/v1", "Deployment", "ratings-v1", "demo")
+    dep["spec"] = {"replicas": 1, "selector": {"matchLabels": {"app": "ratings"}}}
+    api.add(dep)
+    pending = obj("v1", "Pod", "ratings-v1-5d8f9-x1", "demo")
+    pending["metadata"]["labels"] = {"app": "ratings"}
+    pending["status"] = {
+        "phase": "Pending",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "no nodes available to schedule pods",
+            }
+        ],
+    }
+    api.add(pending)
+    pod_name = "ratings-v1-5d8f9-x1"
+    for i, sec in enumerate(["01", "02", "03", "04"]):
+        api.add(
+            event(
+                f"e{i}",
+                pod_name,
+                "FailedScheduling",
+                f"attempt {i}",
+                lastTimestamp=f"2030-01-01T00:00:{sec}Z",
+            )
+        )
+    # Microseconds against seconds: a string comparison would put this one first.
+    api.add(
+        event("e5", pod_name, "FailedScheduling", "newest", eventTime="2030-01-01T00:00:04.250000Z")
+    )
+    api.add(
+        event(
+            "n",
+            pod_name,
+            "Scheduled",
+            "not a warning",
+            type="Normal",
+            lastTimestamp="2030-01-01T00:00:09Z",
+        )
+    )
+    api.add(
+        event("o", "other-pod", "BackOff", "someone else's", lastTimestamp="2030-01-01T00:00:09Z")
+    )
+
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_deployment_available("demo", "ratings-v1", timeout=0.03)
+
+    text = str(err.value)
+    assert (
+        "ratings-v1-5d8f9-x1 Pending (PodScheduled=False Unschedulable: "
+        "no nodes available to schedule pods)"
+    ) in text
+    warnings = text.split("latest warnings: ")[1]
+    assert [w.rsplit(": ", 1)[1] for w in warnings.split(" | ")] == [
+        "attempt 2",
+        "attempt 3",
+        "newest",
+    ]
+    assert "not a warning" not in text and "someone else's" not in text
+
+
 def test_a_deployment_with_fewer_ready_replicas_than_declared_is_not_rolled_out(
     api: FakeApiServer, kube: Kube
 ) -> None:

@@ -344,3 +344,55 @@ def test_a_native_sidecars_access_log_is_collected(
     assert "container istio-proxy (node node-a, phase Running, restarts 1)" in text
     assert "istio-proxy log (previous)" in text
     assert "istio-validation" not in text
+
+
+UNSCHEDULABLE = {
+    "type": "PodScheduled",
+    "status": "False",
+    "reason": "Unschedulable",
+    "message": "0/1 nodes are available: 1 Insufficient cpu.",
+}
+
+
+def test_logs_of_an_unscheduled_pod_say_why_they_are_empty(api: FakeApiServer, kube: Kube) -> None:
+    # Issue 11 item 9: the API server answers 204 (no text) for a pod that is on no node.
+    seed(api)
+    pending = pod(NS, "ratings-v2-1", "", containers=["echo"])
+    pending["spec"].pop("nodeName")
+    pending["status"] = {"phase": "Pending", "conditions": [UNSCHEDULABLE]}
+    api.add(pending)
+
+    diag = collect(kube, request(waypoints=[]), runner=Recorder())
+
+    text = diag.section(f"pod-{NS}-ratings-v2-1").text
+    assert (
+        "(no logs: the pod is not scheduled on a node: PodScheduled=False Unschedulable: "
+        "0/1 nodes are available: 1 Insufficient cpu.)"
+    ) in text
+    log_calls = api.calls("GET", f"/api/v1/namespaces/{NS}/pods/ratings-v2-1/log")
+    assert log_calls, "the log was asked for (and answered 204)"
+
+
+def test_events_are_listed_in_time_order_whatever_their_timestamp_precision(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    seed(api)
+    # eventTime has microseconds, lastTimestamp seconds: as strings, "...00.5Z" < "...00Z".
+    api.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "later", "namespace": NS},
+            "type": "Normal",
+            "reason": "Later",
+            "eventTime": "2030-01-01T00:00:01.500000Z",
+            "involvedObject": {"kind": "Pod", "name": "ratings-v1-1"},
+        }
+    )
+
+    diag = collect(kube, request(waypoints=[]), runner=Recorder())
+
+    lines = diag.section("events").text.splitlines()
+    reasons = [line.split()[2] for line in lines[1:]]
+    assert reasons == ["BackOff", "Later"]  # 00:00:01 before 00:00:01.5
+    assert lines[2].startswith("2030-01-01T00:00:01.500000Z Normal Later")
