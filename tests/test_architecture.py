@@ -1,0 +1,177 @@
+"""The layering of docs/architecture.md §2, checked on the source: every import (function-level
+ones included) points downwards, there is no cycle, no module is over 500 lines (the in-pod
+agent excepted), and only the faces see argparse or pytest."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+PACKAGE = REPO / "harness"
+# Each layer may import only the layers below it (and itself). Same-rank packages do not
+# import each other, except where listed.
+RANK = {
+    "errors": 0,
+    "model": 1,
+    "kube": 2,
+    "host": 2,
+    "judge": 3,
+    "mesh": 3,
+    "lint": 3,
+    "probe": 3,
+    "report": 4,
+    "run": 5,
+    "cli": 6,
+    "pytest_plugin": 6,
+}
+SIDEWAYS = {
+    ("host", "kube"),  # the existing-cluster provider and the doctor read the API server
+    ("mesh", "host"),  # install commands (argv) and pins
+    ("probe", "host"),  # the port-forward the forwarded agent rides on
+    ("lint", "host"),  # the pinned CRD bundles and their checksums
+}
+# Narrower than the ranks: a report renders from JSON alone, and judging is pure.
+ONLY = {
+    "report": {"model", "judge", "errors"},
+    "judge": {"model", "errors"},
+    "model": {"errors"},
+}
+FACES = {"cli", "pytest_plugin"}
+MAX_LINES = 500
+ALLOWED_LONG = {"inpod/agent.py"}  # one file, mounted into pods as it is
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        parts = list(rel.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        yield ".".join(["harness", *parts]), path
+
+
+def imported(path: Path) -> Iterator[tuple[int, str]]:
+    """Every module an import statement names, anywhere in the file (function bodies too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+            for alias in node.names:
+                yield node.lineno, f"{node.module}.{alias.name}"
+
+
+def package_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "harness" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in RANK else None
+
+
+MODULES = dict(modules())
+
+
+def graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = set()
+        for _, target in imported(path):
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target and target != name and target.startswith("harness."):
+                targets.add(target)
+        edges[name] = targets
+    return edges
+
+
+def test_every_package_is_in_the_layer_table() -> None:
+    top = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    top |= {p.stem for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", "__main__"}}
+    assert top - {"inpod"} == set(RANK)
+
+
+def test_imports_point_downwards() -> None:
+    wrong = []
+    for name, path in MODULES.items():
+        src = package_of(name)
+        if src is None:
+            continue
+        for line, target in imported(path):
+            dst = package_of(target)
+            if dst is None or dst == src:
+                continue
+            if src in ONLY and dst not in ONLY[src]:
+                pass
+            elif RANK[dst] < RANK[src] or (src, dst) in SIDEWAYS:
+                continue
+            wrong.append(f"{path.relative_to(REPO)}:{line}: {src} imports {dst} ({target})")
+    assert wrong == []
+
+
+def test_no_import_cycle() -> None:
+    edges = graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            # A package imports its own modules from __init__ (a re-export), never the reverse.
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+    assert cycles == []
+
+
+def test_the_in_pod_agent_imports_nothing_from_the_package() -> None:
+    agent = PACKAGE / "inpod" / "agent.py"
+    assert [t for _, t in imported(agent) if t.split(".")[0] == "harness"] == []
+
+
+@pytest.mark.parametrize("banned", ["argparse", "pytest", "_pytest"])
+def test_only_the_faces_see_argparse_and_pytest(banned: str) -> None:
+    seen = [
+        f"{path.relative_to(REPO)}:{line}"
+        for name, path in MODULES.items()
+        if package_of(name) not in FACES and not name.startswith("harness.inpod")
+        for line, target in imported(path)
+        if target.split(".")[0] == banned
+    ]
+    assert seen == []
+
+
+def test_no_module_is_over_500_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert {k: v for k, v in long.items() if k not in ALLOWED_LONG} == {}
+
+
+def test_every_design_reference_resolves() -> None:
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = {line.split()[1] for line in doc.splitlines() if line.startswith("## §")}
+    cited = set()
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "DESIGN.md" not in text, path
+        cited |= set(re.findall(r"docs/architecture\.md\s+(§\d+)", text))
+    assert cited, "the code cites its design notes"
+    assert cited <= sections
