@@ -76,3 +76,15 @@ def mismatch(outcome: Outcome, expect: Expect) -> str | None:
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+def gate_expectation(gate: Expect) -> Expect:
+    """A split's gate as judged: its fields and a 2xx (`allowed`).
+
+    The gate's signal is usually a response header the new route adds; Envoy adds route
+    response headers to its own local replies too (a 503 with no healthy upstream), so
+    without the 2xx a reply that never reached a backend would open the gate.
+    """
+    if gate.outcome == "allowed":
+        return gate
+    return gate.model_copy(update={"outcome": "allowed"})

@@ -26,42 +26,37 @@ k >= 3 backends test each, m = 2k (Bonferroni).
   with probability <= alpha / m: **false-failure rate <= alpha (default 0.1%) when the truth
   is the expected split**, however long sampling runs.
 * PASS as soon as every test's likelihood ratio at its boundary, L(p0 +- tol) / L(p0), is at
-  most beta. The same inequality under the boundary share (a supermartingale beyond it)
-  gives: **a split off by the tolerance or more passes before the cap with probability
-  <= beta (default 25%)**; twice the tolerance off passes far less often (0.6% at 80/20).
+  most beta, once at least `pass_floor` samples were taken (the information bound below: no
+  test passes a correct split in fewer samples on average). The same inequality under the
+  boundary share (a supermartingale beyond it) gives: **a split off by the tolerance or more
+  passes before the cap with probability <= beta (default 25%)**; twice the tolerance off
+  passes in well under 1% of runs (the floor keeps that so when the tolerance is large
+  against a small weight, e.g. 90/10 +-10pp, where a short run of misses would pass).
 * A single sample from a zero-weight backend, or from a backend not in the split, FAILS at
   once: "receives nothing" is a rule, not a statistic. (A few percent leaking to a
   zero-weight backend can go unseen in a short sample.)
-* Cap (`max_samples`, default 1000, the probe's `samples`): without a decision by then, H0
-  was not rejected at level alpha, so the verdict is PASS (`decided_at_cap`), and the reason
-  names any share whose point estimate is outside the tolerance. This keeps the alpha bound
-  exact. For 90/10 at 1000 samples it is the point-estimate rule (every state with a share
-  outside +-5pp has already failed); with a small cap or a 50/50 split (variance 0.25) it
-  is more lenient than the point estimate: raise `samples` there.
+* Cap (`max_samples`; by default `split_cap()`, derived from the weights and the tolerance;
+  a probe's `samples:` overrides it): without a decision by then, H0 was not rejected at
+  level alpha, so the verdict is PASS (`decided_at_cap`), and the reason names any share
+  whose point estimate is outside the tolerance. This keeps the alpha bound exact. The
+  derived cap is `CAP_FACTOR` times the information bound (`information_bound()`: Wald's
+  lower bound on the expected samples of any sequential test with these error rates to pass
+  a correct split), which keeps the detection of an error of twice the tolerance >= 99% from
+  +-2pp to +-10pp; `min_samples()` is the smallest cap that still does (lint warns below it).
 
-Truths strictly between p0 and the boundary are the indifference zone: for 90/10 +-5pp the
-pass rate falls from 99.9% at 90/10 to 86% at 87/13 and 32% at 85/15, with more samples.
-
-Operating figures, 90/10 +-5pp, alpha 0.1%, beta 25%, cap 1000 (exact, from the binomial
-recursion in benchmarks/split_check.py; samples are median/p95):
-
-    truth 90/10  false failure 0.084%           146 / 470 samples
-    truth 50/50  detected 100%                   19 / 39
-    truth 80/20  detected 99.43%                162 / 365
-    truth 85/15  detected 68% (the boundary)    501 / 1000
-    truth 100/0  detected 100%                   74
-
-Gateway API conformance (500 samples, +-5pp, retried up to 10 times) fails 0.019% of
-correct 90/10 splits per attempt, detects 80/20 in 97.6% of runs (about 4,900 samples) and
-85/15 in 0.05%.
+Truths strictly between p0 and the boundary are the indifference zone: the pass rate falls
+from 99.9% at p0 to about 30% at the boundary, with more samples. The operating figures per
+tolerance (false fail, detection, samples) are in docs/statistics.md, computed exactly by
+`harness.judge.operating` and printed by benchmarks/split_check.py.
 
 The gate
 --------
 Sampling must not start while the route is still propagating, or a correct split fails on
 a mixture of old and new behaviour (the flake conformance papers over with retries). The
 runner first runs `harness.judge.eventually.eventually()` on the probe's `gate` expectation
-(a signal only the new route produces, e.g. a header its filter adds), and only then feeds
-samples into a `SplitCheck` through `run_split()`.
+(a signal only the new route produces, e.g. a header its filter adds, and always a 2xx:
+`harness.judge.match.gate_expectation`), and only then feeds samples into a `SplitCheck`
+through `run_split()`.
 """
 
 from __future__ import annotations
@@ -83,7 +78,10 @@ _SIGN: dict[Side, int] = {"over": 1, "under": -1}
 
 DEFAULT_ALPHA = 0.001  # bound on the false-failure rate when the truth is the expected split
 DEFAULT_BETA = 0.25  # bound on passing (before the cap) a split off by the tolerance
-DEFAULT_MAX_SAMPLES = 1000
+CAP_FACTOR = 8.0  # derived cap = CAP_FACTOR x information bound
+MIN_FACTOR = 5.0  # below MIN_FACTOR x information bound the detection guarantee is lost
+MIN_CAP = 100
+PASS_FLOOR = 1.0  # no PASS before PASS_FLOOR x information bound samples
 # Prior weight of the alternatives at distance tol * 2**j on a failure side: most on twice
 # the tolerance, some on the boundary, the rest spread over grosser errors.
 _WEIGHT_BOUNDARY = 0.15
@@ -112,7 +110,7 @@ class _Alternative:
 
 
 @dataclass(frozen=True)
-class _SideTest:
+class SideTest:
     """One one-sided test: is `backend`'s share on `side` of p0 by the tolerance or more?"""
 
     backend: str
@@ -187,6 +185,16 @@ def _side_alternatives(p0: float, tol: float, sign: int) -> list[tuple[float, fl
     return [(p0 + sign * dist, w / total) for dist, w in zip(distances, raw, strict=True)]
 
 
+def _kl(p: float, q: float) -> float:
+    """Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p)."""
+    total = 0.0
+    if p > 0:
+        total += p * math.log(p / q)
+    if p < 1:
+        total += (1 - p) * math.log((1 - p) / (1 - q))
+    return total
+
+
 def _format_ratio(log_ratio: float) -> str:
     if log_ratio < 700:  # exp() overflows beyond ~709
         return f"{math.exp(log_ratio):.3g}"
@@ -228,37 +236,38 @@ class SplitCheck:
         expected: Mapping[str, float],
         tolerance: float = 0.05,
         *,
-        max_samples: int = DEFAULT_MAX_SAMPLES,
+        max_samples: int | None = None,
         alpha: float = DEFAULT_ALPHA,
         beta: float = DEFAULT_BETA,
     ) -> None:
         if not 0 < tolerance < 1:
             raise ValueError(f"tolerance is a fraction in (0, 1), got {tolerance:g}")
-        if max_samples < 1:
+        if max_samples is not None and max_samples < 1:
             raise ValueError("max_samples must be at least 1")
         if not (0 < alpha < 1 and 0 < beta < 1):
             raise ValueError("alpha and beta must be in (0, 1)")
         self.expected = _normalise(expected)
         self.tolerance = tolerance
-        self.max_samples = max_samples
         self.alpha = alpha
         self.beta = beta
         self.counts: dict[str, int] = {}
         self.others: dict[str, int] = {}  # non-2xx outcomes seen while sampling
         self.samples = 0
         self._decision = Decision("undecided")
-        self._log_pass = math.log(beta)
+        self.log_pass = math.log(beta)
         self._resolved: dict[str, str] = {}
-        self._tests = self._build_tests()
+        self.tests = self._build_tests()
+        self.max_samples = self._derived_cap() if max_samples is None else max_samples
+        self.pass_floor = max(1, math.ceil(PASS_FLOOR * self.information_bound()))
 
     @classmethod
-    def from_expect(cls, expect: Expect, *, max_samples: int) -> SplitCheck:
-        """From a probe's `expect` (split in percent, tolerance in points) and `samples`."""
+    def from_expect(cls, expect: Expect, *, max_samples: int | None = None) -> SplitCheck:
+        """From a probe's `expect` (split in percent, tolerance in points); None: derived cap."""
         if expect.split is None:
             raise ValueError("expectation has no split")
         return cls(expect.split, expect.tolerance / 100.0, max_samples=max_samples)
 
-    def _build_tests(self) -> list[_SideTest]:
+    def _build_tests(self) -> list[SideTest]:
         positive = sorted(((k, p) for k, p in self.expected.items() if p > 0), key=lambda kp: kp[1])
         # Two backends mirror each other (one's "over" is the other's "under"): test one.
         tested = positive[:1] if len(positive) == 2 else positive
@@ -271,7 +280,7 @@ class SplitCheck:
         m = max(len(plans), 1)  # Bonferroni over the one-sided tests
         log_fail = math.log(m / self.alpha)
         return [
-            _SideTest(
+            SideTest(
                 backend=name,
                 side=side,
                 p0=p0,
@@ -281,6 +290,26 @@ class SplitCheck:
             )
             for name, side, p0, alternatives in plans
         ]
+
+    def information_bound(self) -> float:
+        """Wald's lower bound on E[samples] to pass a correct split at these error rates.
+
+        Each one-sided test must accept, so the bound is the largest over the tests of
+        ((1-a) log((1-a)/beta) + a log(a/(1-beta))) / KL(p0 || p0 +- tol), a = alpha / m.
+        """
+        if not self.tests:
+            return 1.0
+        a = self.alpha / len(self.tests)
+        b = self.beta
+        numerator = (1 - a) * math.log((1 - a) / b) + a * math.log(a / (1 - b))
+        return max(numerator / _kl(t.p0, t.p0 + _SIGN[t.side] * self.tolerance) for t in self.tests)
+
+    def _derived_cap(self) -> int:
+        return max(MIN_CAP, math.ceil(CAP_FACTOR * self.information_bound()))
+
+    def min_samples(self) -> int:
+        """The smallest cap that keeps the documented detection (docs/statistics.md)."""
+        return max(MIN_CAP, math.ceil(MIN_FACTOR * self.information_bound()))
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -331,8 +360,8 @@ class SplitCheck:
                 return Decision("fail", f"unexpected backend {key} served {count} request(s)")
             if count and self.expected[key] == 0:
                 return Decision("fail", f"zero-weight backend {key} served {count} request(s)")
-        accept = n > 0
-        for test in self._tests:
+        accept = n >= self.pass_floor
+        for test in self.tests:
             hits = counts.get(test.backend, 0)
             if test.crosses(hits, n):
                 ratio = _format_ratio(test.log_evidence(hits, n))
@@ -341,7 +370,7 @@ class SplitCheck:
                     f"{test.backend} share {hits / n:.1%} after {n} samples is {test.side} "
                     f"{test.p0 * 100:g}% ±{self.tolerance * 100:g}pp (likelihood ratio {ratio})",
                 )
-            if test.log_boundary_ratio(hits, n) > self._log_pass:
+            if test.log_boundary_ratio(hits, n) > self.log_pass:
                 accept = False
         if accept:
             return Decision(
@@ -355,7 +384,7 @@ class SplitCheck:
         # Not rejected at level alpha: pass, and say so when a point estimate is outside.
         outside = [
             f"{t.backend} {counts.get(t.backend, 0) / n:.1%} vs {t.p0:.1%}"
-            for t in self._tests
+            for t in self.tests
             if t.outside(counts.get(t.backend, 0), n, self.tolerance)
         ]
         head = f"cap of {n} samples reached without significant deviation"
@@ -430,3 +459,13 @@ def run_split(
             )
             check.observe_other(label)
     return check
+
+
+def split_cap(expected: Mapping[str, float], tolerance: float) -> int:
+    """The derived sample cap for these weights and tolerance (a fraction)."""
+    return SplitCheck(expected, tolerance).max_samples
+
+
+def min_samples(expected: Mapping[str, float], tolerance: float) -> int:
+    """The fewest `samples:` that keep the detection guarantee (for lint's warning)."""
+    return SplitCheck(expected, tolerance).min_samples()

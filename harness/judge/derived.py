@@ -1,0 +1,70 @@
+"""What the judge derives for a probe, and the words plan, dry run and lint print for it.
+
+* an expectation (or a split's gate) that names a version needs the streak
+  `harness.judge.streak` derives from the Service's versions and the budget;
+* a split is sampled up to the cap `harness.judge.split` derives from its weights and
+  tolerance, unless the probe sets `samples:` (lint warns when that is below
+  `min_samples`, where the detection guarantee no longer holds).
+"""
+
+from __future__ import annotations
+
+from harness.judge.split import SplitCheck
+from harness.judge.streak import probe_streak
+from harness.model.scenario import Probe, Timing
+from harness.model.topology import Topology
+
+
+def split_check(probe: Probe) -> SplitCheck:
+    """A fresh SplitCheck for a split probe: the probe's `samples:` or the derived cap."""
+    samples = probe.samples if "samples" in probe.model_fields_set else None
+    return SplitCheck.from_expect(probe.expect, max_samples=samples)
+
+
+def timing_for(probe: Probe, topology: Topology | None, *, gate: bool = False) -> Timing:
+    """The probe's timing with the streak its expectation (or gate) needs."""
+    bound = probe_streak(probe, topology, gate=gate)
+    return probe.timing if bound is None else bound.timing(probe.timing)
+
+
+def samples_warning(probe: Probe) -> str | None:
+    """Lint's warning when a split probe's `samples:` is below what its tolerance needs."""
+    if probe.expect.split is None or "samples" not in probe.model_fields_set:
+        return None
+    check = split_check(probe)
+    need = check.min_samples()
+    if probe.samples >= need:
+        return None
+    return (
+        f"samples {probe.samples} is below the {need} a ±{probe.expect.tolerance:g} point "
+        f"split of these weights needs to detect an error of twice the tolerance in 99% of "
+        f"runs (leave samples out for the derived cap, {check.max_samples})"
+    )
+
+
+def derived_words(probe: Probe, topology: Topology | None) -> list[str]:
+    """One line per derived figure of the probe (empty when there is none)."""
+    lines: list[str] = []
+    for key, gate in (("expect", False), ("gate", True)):
+        bound = probe_streak(probe, topology, gate=gate)
+        if bound is not None:
+            declared = "" if not bound.raised else f", raised from {bound.declared}"
+            lines.append(f"{key} served_by {bound.version}: {bound.describe()}{declared}")
+    if probe.gate is not None:
+        lines.append("gate: only a 2xx opens it")
+    if probe.expect.split is not None:
+        check = split_check(probe)
+        info = check.information_bound()
+        source = "samples:" if "samples" in probe.model_fields_set else "derived"
+        need = check.min_samples()
+        detection = (
+            "an error of twice the tolerance detected in >= 99%"
+            if check.max_samples >= need
+            else f"detection not guaranteed below {need} samples"
+        )
+        lines.append(
+            f"split: up to {check.max_samples} samples ({source}; information bound {info:.0f}, "
+            f"no pass before {check.pass_floor}); false fail <= {check.alpha:g}, {detection} "
+            "(docs/statistics.md)"
+        )
+    return lines

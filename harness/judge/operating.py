@@ -1,0 +1,173 @@
+"""Exact operating characteristics of a two-way `SplitCheck` (docs/statistics.md).
+
+With two backends the check's decision after `n` samples depends only on `h`, the count of
+the backend it tests, so the distribution of the verdict and of the stopping time under a
+true share `q` follows exactly from the binomial recursion over (n, h): no sampling.
+
+For each `n` the decision over `h` is: FAIL at both ends (some one-sided mixture crosses
+m / alpha), PASS on a middle interval (every boundary likelihood ratio <= beta), undecided
+between. A crossing stays a crossing when a sample of the tested side is added, and none
+appears when a sample of the other side is (each alternative's ratio moves one way), so
+each FAIL threshold moves by at most one per sample and is tracked by walking; the PASS
+interval is linear in `h` (a closed form, checked against `evaluate`). `regions()` is the
+table, `figures()` the recursion; the tests check the table against `SplitCheck.evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.judge.split import SideTest, SplitCheck
+
+_DROP = 1e-18  # probability mass below this is dropped from the recursion
+
+
+@dataclass(frozen=True)
+class Region:
+    """Decision over h after n samples: fail h <= fail_low or h >= fail_high, pass in
+    [pass_low, pass_high] (empty when pass_low > pass_high), undecided elsewhere."""
+
+    n: int
+    fail_low: int  # -1: no low failure
+    fail_high: int  # n + 1: no high failure
+    pass_low: int
+    pass_high: int
+
+    def verdict(self, h: int) -> str:
+        if h <= self.fail_low or h >= self.fail_high:
+            return "fail"
+        if self.pass_low <= h <= self.pass_high:
+            return "pass"
+        return "undecided"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one true share gives: P(fail), P(pass), P(cap), stopping-time summary."""
+
+    truth: float  # true share of the tested backend
+    fail: float
+    passed: float
+    at_cap: float  # probability of reaching the cap (a PASS there)
+    mean: float
+    median: int
+    p95: int
+
+
+def tested_backend(check: SplitCheck) -> str:
+    """The backend whose count `h` is (the two-way check tests one backend)."""
+    names = {t.backend for t in check.tests}
+    if len(check.expected) != 2 or len(names) != 1:
+        raise ValueError("exact figures need a two-way split with both weights positive")
+    return names.pop()
+
+
+def regions(check: SplitCheck) -> Iterator[Region]:
+    """The decision table for n = 1 .. cap (the cap's row without the at-cap pass)."""
+    over = [t for t in check.tests if t.side == "over"]
+    under = [t for t in check.tests if t.side == "under"]
+    fail_high = 1  # smallest h crossing an over test at n (moves up by 0 or 1 per sample)
+    fail_low = -1  # largest h crossing an under test (moves up by 0 or 1 per sample)
+    for n in range(1, check.max_samples + 1):
+        if over:
+            while fail_high <= n and not _crosses(over, fail_high, n):
+                fail_high += 1
+            while fail_high > 0 and _crosses(over, fail_high - 1, n):
+                fail_high -= 1
+        else:
+            fail_high = n + 1
+        if under:
+            while fail_low + 1 <= n and _crosses(under, fail_low + 1, n):
+                fail_low += 1
+            while fail_low >= 0 and not _crosses(under, fail_low, n):
+                fail_low -= 1
+        low, high = 0, n
+        for t in check.tests:
+            a, b = t.boundary.log_hit, t.boundary.log_miss
+            # Accept while h * a + (n - h) * b <= log beta: h <= edge over, h >= edge under.
+            edge = (check.log_pass - n * b) / (a - b)
+            if a > b:
+                high = min(high, _walk(t, n, math.floor(edge), check.log_pass, down=True))
+            else:
+                low = max(low, _walk(t, n, math.ceil(edge), check.log_pass, down=False))
+        if n < check.pass_floor:
+            low, high = 1, 0  # no pass before the floor
+        yield Region(n, fail_low, fail_high, low, high)
+
+
+def _accepts(test: SideTest, h: int, n: int, log_pass: float) -> bool:
+    return test.log_boundary_ratio(h, n) <= log_pass
+
+
+def _walk(test: SideTest, n: int, guess: int, log_pass: float, *, down: bool) -> int:
+    """The exact accept edge near the closed form's `guess` (floating-point ties)."""
+
+    def inside(h: int) -> bool:
+        return 0 <= h <= n and _accepts(test, h, n, log_pass)
+
+    h = min(max(guess, -1), n + 1)
+    if down:  # accepted below the edge: the largest accepted h
+        while h >= 0 and not inside(h):
+            h -= 1
+        while h + 1 <= n and inside(h + 1):
+            h += 1
+    else:  # accepted above the edge: the smallest accepted h
+        while h <= n and not inside(h):
+            h += 1
+        while h - 1 >= 0 and inside(h - 1):
+            h -= 1
+    return h
+
+
+def _crosses(tests: list[SideTest], h: int, n: int) -> bool:
+    return any(t.crosses(h, n) for t in tests)
+
+
+def figures(check: SplitCheck, truth: float) -> Figures:
+    """Exact P(fail), P(pass), P(cap) and samples when the tested backend's share is `truth`."""
+    cap = check.max_samples
+    alive: dict[int, float] = {0: 1.0}
+    fail = passed = at_cap = 0.0
+    stops: list[tuple[int, float]] = []
+    q, r = truth, 1.0 - truth
+    for region in regions(check):
+        n = region.n
+        step: dict[int, float] = {}
+        for h, p in alive.items():
+            if q > 0:
+                step[h + 1] = step.get(h + 1, 0.0) + p * q
+            if r > 0:
+                step[h] = step.get(h, 0.0) + p * r
+        alive = {}
+        stopped = 0.0
+        for h, p in step.items():
+            verdict = region.verdict(h)
+            if verdict == "fail":
+                fail += p
+            elif verdict == "pass":
+                passed += p
+            elif n == cap:
+                passed += p
+                at_cap += p
+            else:
+                if p > _DROP:
+                    alive[h] = p
+                continue
+            stopped += p
+        stops.append((n, stopped))
+        if not alive:
+            break
+    total = sum(p for _, p in stops) or 1.0
+    mean = sum(n * p for n, p in stops) / total
+    return Figures(truth, fail, passed, at_cap, mean, _quantile(stops, 0.5), _quantile(stops, 0.95))
+
+
+def _quantile(stops: list[tuple[int, float]], level: float) -> int:
+    cum = 0.0
+    for n, p in stops:
+        cum += p
+        if cum >= level - 1e-12:
+            return n
+    return stops[-1][0] if stops else 0
