@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from harness.judge.split import SplitCheck
+from harness.judge.split import CAP_FACTOR, SplitCheck
 from harness.judge.streak import probe_streak
 from harness.model.scenario import Probe, Timing
 from harness.model.topology import Topology
@@ -31,40 +31,38 @@ def samples_warning(probe: Probe) -> str | None:
     """Lint's warning when a split probe's `samples:` is below what its tolerance needs."""
     if probe.expect.split is None or "samples" not in probe.model_fields_set:
         return None
-    check = split_check(probe)
-    need = check.min_samples()
+    derived = SplitCheck.from_expect(probe.expect)
+    need = derived.min_samples()
     if probe.samples >= need:
         return None
     return (
         f"samples {probe.samples} is below the {need} a ±{probe.expect.tolerance:g} point "
         f"split of these weights needs to detect an error of twice the tolerance in 99% of "
-        f"runs (leave samples out for the derived cap, {check.max_samples})"
+        f"runs (leave samples out for the derived cap, {derived.max_samples})"
     )
 
 
 def derived_words(probe: Probe, topology: Topology | None) -> list[str]:
     """One line per derived figure of the probe (empty when there is none)."""
     lines: list[str] = []
-    for key, gate in (("expect", False), ("gate", True)):
-        bound = probe_streak(probe, topology, gate=gate)
-        if bound is not None:
-            declared = "" if not bound.raised else f", raised from {bound.declared}"
-            lines.append(f"{key} served_by {bound.version}: {bound.describe()}{declared}")
+    bound = probe_streak(probe, topology)
+    if bound is not None:
+        lines.append(bound.describe())
     if probe.gate is not None:
-        lines.append("gate: only a 2xx opens it")
+        gate = probe_streak(probe, topology, gate=True)
+        lines.append("gate: a 2xx only" + (f"; {gate.describe()}" if gate is not None else ""))
     if probe.expect.split is not None:
         check = split_check(probe)
         info = check.information_bound()
-        source = "samples:" if "samples" in probe.model_fields_set else "derived"
+        source = "samples:" if "samples" in probe.model_fields_set else f"{CAP_FACTOR:g} x"
         need = check.min_samples()
         detection = (
-            "an error of twice the tolerance detected in >= 99%"
+            "an error of 2 x the tolerance detected >= 99%"
             if check.max_samples >= need
             else f"detection not guaranteed below {need} samples"
         )
         lines.append(
-            f"split: up to {check.max_samples} samples ({source}; information bound {info:.0f}, "
-            f"no pass before {check.pass_floor}); false fail <= {check.alpha:g}, {detection} "
-            "(docs/statistics.md)"
+            f"split: up to {check.max_samples} samples ({source} information bound {info:.0f}; "
+            f"no pass before {check.pass_floor}); false fail <= {check.alpha:.1%}, {detection}"
         )
     return lines

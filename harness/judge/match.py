@@ -85,6 +85,6 @@ def gate_expectation(gate: Expect) -> Expect:
     response headers to its own local replies too (a 503 with no healthy upstream), so
     without the 2xx a reply that never reached a backend would open the gate.
     """
-    if gate.outcome == "allowed":
+    if gate.outcome is Kind.ALLOWED:
         return gate
-    return gate.model_copy(update={"outcome": "allowed"})
+    return gate.model_copy(update={"outcome": Kind.ALLOWED})

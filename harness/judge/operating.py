@@ -16,7 +16,7 @@ table, `figures()` the recursion; the tests check the table against `SplitCheck.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.judge.split import SideTest, SplitCheck
@@ -51,12 +51,13 @@ class Figures:
     fail: float
     passed: float
     at_cap: float  # probability of reaching the cap (a PASS there)
+    fail_by: float  # P(FAIL within the first `by` samples): the detection with a cap of `by`
     mean: float
     median: int
     p95: int
 
 
-def tested_backend(check: SplitCheck) -> str:
+def counted_backend(check: SplitCheck) -> str:
     """The backend whose count `h` is (the two-way check tests one backend)."""
     names = {t.backend for t in check.tests}
     if len(check.expected) != 2 or len(names) != 1:
@@ -125,43 +126,69 @@ def _crosses(tests: list[SideTest], h: int, n: int) -> bool:
     return any(t.crosses(h, n) for t in tests)
 
 
-def figures(check: SplitCheck, truth: float) -> Figures:
-    """Exact P(fail), P(pass), P(cap) and samples when the tested backend's share is `truth`."""
+def figures(
+    check: SplitCheck,
+    truth: float,
+    *,
+    by: int | None = None,
+    table: Sequence[Region] | None = None,
+) -> Figures:
+    """Exact P(fail), P(pass), P(cap) and samples when the counted backend's share is `truth`.
+
+    The decisions before a cap do not depend on it, so `fail_by` is the detection the check
+    would have with `max_samples=by` (default: its own cap). `table`: `list(regions(check))`
+    when several truths are computed for one check.
+    """
+    by = check.max_samples if by is None else by
     cap = check.max_samples
-    alive: dict[int, float] = {0: 1.0}
-    fail = passed = at_cap = 0.0
+    lo, alive = 0, [1.0]  # alive[i]: P(undecided with h = lo + i)
+    fail = passed = at_cap = fail_by = 0.0
     stops: list[tuple[int, float]] = []
     q, r = truth, 1.0 - truth
-    for region in regions(check):
+    n = 0
+    for region in regions(check) if table is None else table:
         n = region.n
-        step: dict[int, float] = {}
-        for h, p in alive.items():
-            if q > 0:
-                step[h + 1] = step.get(h + 1, 0.0) + p * q
-            if r > 0:
-                step[h] = step.get(h, 0.0) + p * r
-        alive = {}
-        stopped = 0.0
-        for h, p in step.items():
-            verdict = region.verdict(h)
-            if verdict == "fail":
-                fail += p
-            elif verdict == "pass":
-                passed += p
-            elif n == cap:
-                passed += p
-                at_cap += p
-            else:
-                if p > _DROP:
-                    alive[h] = p
-                continue
-            stopped += p
-        stops.append((n, stopped))
+        # One more sample: h stays (prob r) or moves up (prob q); covers lo .. lo + len.
+        step = [a * r + b * q for a, b in zip([*alive, 0.0], [0.0, *alive], strict=True)]
+        hi = lo + len(step) - 1
+        # FAIL at both ends, PASS in the middle (or everything left at the cap).
+        low_end = min(region.fail_low, hi) - lo + 1  # step[:low_end] fails
+        high_start = max(region.fail_high - lo, low_end)  # step[high_start:] fails
+        failed = sum(step[: max(low_end, 0)]) + sum(step[high_start:])
+        keep_lo, keep_hi = max(low_end, 0), min(high_start, len(step))
+        middle = step[keep_lo:keep_hi]
+        if n == cap:
+            decided = sum(middle)  # undecided at the cap: PASS
+            at_cap += decided
+            middle = []
+        else:
+            a = max(region.pass_low - lo - keep_lo, 0)
+            b = min(region.pass_high - lo - keep_lo + 1, len(middle))
+            decided = sum(middle[a:b]) if a < b else 0.0
+            if a < b:
+                middle[a:b] = [0.0] * (b - a)
+        passed += decided
+        fail += failed
+        stops.append((n, failed + decided))
+        # Drop negligible mass at the edges so the band stays narrow.
+        start, end = 0, len(middle)
+        while start < end and middle[start] <= _DROP:
+            start += 1
+        while end > start and middle[end - 1] <= _DROP:
+            end -= 1
+        alive = middle[start:end]
+        lo = lo + keep_lo + start
+        if n == by:
+            fail_by = fail
         if not alive:
             break
     total = sum(p for _, p in stops) or 1.0
     mean = sum(n * p for n, p in stops) / total
-    return Figures(truth, fail, passed, at_cap, mean, _quantile(stops, 0.5), _quantile(stops, 0.95))
+    if by > n:  # stopped before `by`: every failure came before it
+        fail_by = fail
+    return Figures(
+        truth, fail, passed, at_cap, fail_by, mean, _quantile(stops, 0.5), _quantile(stops, 0.95)
+    )
 
 
 def _quantile(stops: list[tuple[int, float]], level: float) -> int:

@@ -128,23 +128,23 @@ class StreakBound:
         )
 
     def describe(self) -> str:
-        """`19 in a row: by chance <= 5.7e-04 if the route is ignored (reviews has v1, v2; ...)`."""
+        """`20 in a row (raised from 3): by chance <= 2.9e-04 if the route is ignored (...)`."""
+        raised = f" (raised from {self.declared})" if self.raised else ""
+        head = f"served_by {self.version}: {self.streak} in a row{raised}"
         if self.versions is None and self.share >= 1.0:
             return (
-                f"{self.streak} in a row; a gate on a Service the harness does not know is sound "
-                f"only if that Service cannot reach {self.version} without the route"
+                f"{head}; the harness does not know this Service: sound only if it cannot reach "
+                f"{self.version} without the route"
             )
         if self.versions is None:
-            where = "its versions unknown here: worst case, a second version"
+            where = "Service's versions unknown here: worst case 2"
         elif self.share >= 1.0:
             where = f"{self.service} has only {self.version}: no streak can tell the route"
-        elif self.share <= 0.0:
-            where = f"{self.service} has no {self.version}: it cannot answer without the route"
         else:
-            where = f"{self.service} has {', '.join(self.versions)}"
+            where = f"{self.service}: {', '.join(self.versions)}"
         return (
-            f"{self.streak} in a row: by chance <= {self.false_pass:.1e} if the route is "
-            f"ignored ({where}; at most {self.runs} runs within the budget)"
+            f"{head}: by chance <= {self.false_pass:.1e} if the route is ignored "
+            f"({where}; <= {self.runs} runs in the budget)"
         )
 
 

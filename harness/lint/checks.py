@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.judge.derived import samples_warning
 from harness.lint.crds import SchemaIndex
 from harness.lint.findings import Findings, hint, listing
 from harness.lint.objects import validate_object
@@ -165,6 +166,8 @@ def _check_probes(s: Scenario, doc: Document, ctx: Context, out: Findings) -> No
     for i, st in enumerate(s.steps):
         for j, pr in enumerate(st.probes):
             base: PathKey = ("steps", i, "probes", j)
+            if (warning := samples_warning(pr)) is not None:  # below what the tolerance needs
+                out.notes.append(doc.problem([*base, "samples"], f"warning: {warning}"))
             try:
                 client_ns = s.namespace_of(s.client(pr.from_).namespace)
             except KeyError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.judge.derived import derived_words
 from harness.model.describe import describe_expect
 from harness.model.scenario import Probe, Scenario
 from harness.model.topology import topology
@@ -96,6 +97,7 @@ def plan_text(s: Scenario) -> str:
         users = ", ".join(w["services"]) or "-"
         ns_use = " (namespace enrolled)" if w["enroll_namespace"] else ""
         lines.append(f"  waypoint {w['name']} in {w['namespace']}, for {w['for']}: {users}{ns_use}")
+    topo = topology(s)
     for i, st in enumerate(s.steps, 1):
         lines.append(f"  step {i}: {st.name} — {st.title}")
         lines += [f"    apply  {p}" for p in st.apply]
@@ -109,4 +111,5 @@ def plan_text(s: Scenario) -> str:
             )
             if p.gate is not None:
                 lines.append(f"           gated on {describe_expect(p.gate)}")
+            lines += [f"           {words}" for words in derived_words(p, topo)]
     return "\n".join(lines)

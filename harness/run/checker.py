@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.judge.derived import split_check, timing_for
 from harness.judge.eventually import eventually
-from harness.judge.match import mismatch
-from harness.judge.split import SplitCheck, run_split
+from harness.judge.match import gate_expectation, mismatch
+from harness.judge.split import run_split
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult
 from harness.model.scenario import Probe
+from harness.model.topology import Topology
 from harness.probe.link import AgentLink
 
 Clock = Callable[[], float]
@@ -47,6 +49,8 @@ class EventuallyChecker:
     clock: Clock = time.monotonic
     sleep: Sleep = time.sleep
     timeout_s: float = PROBE_TIMEOUT_S
+    # The scenario's topology: the versions behind the probed Service (None: the worst case).
+    topology: Topology | None = None
 
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
         timeout = min(self.timeout_s, probe.timing.budget)
@@ -58,8 +62,9 @@ class EventuallyChecker:
             return self._split(link, probe, observe, since, timeout)
         # Times are measured from `since`: for later probes of a step that includes the
         # earlier probes' time (an upper bound on the propagation latency).
+        timing = timing_for(probe, self.topology)  # the streak a named version needs
         r = eventually(
-            observe, probe.expect, probe.timing, clock=self.clock, sleep=self.sleep, since=since
+            observe, probe.expect, timing, clock=self.clock, sleep=self.sleep, since=since
         )
         return probe_result(
             probe,
@@ -81,9 +86,8 @@ class EventuallyChecker:
         attempts = 0
         ttc: float | None = self.clock() - since
         if probe.gate is not None:
-            g = eventually(
-                observe, probe.gate, probe.timing, clock=self.clock, sleep=self.sleep, since=since
-            )
+            gate, timing = gate_expectation(probe.gate), timing_for(probe, self.topology, gate=True)
+            g = eventually(observe, gate, timing, clock=self.clock, sleep=self.sleep, since=since)
             attempts = g.attempts
             if not g.passed:
                 return probe_result(
@@ -94,7 +98,7 @@ class EventuallyChecker:
                     message=f"the gate never held, so the split was not sampled: {g.message}",
                 )
             ttc = g.time_to_consistency
-        check = SplitCheck.from_expect(probe.expect, max_samples=probe.samples)
+        check = split_check(probe)
         seen: list[Outcome] = []
         buffer: list[Outcome] = []
 

@@ -20,6 +20,7 @@ from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider
 from harness.host.kind import KindProvider
 from harness.host.portforward import port_forward_argv
+from harness.judge.derived import derived_words, split_check
 from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
 from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
@@ -77,9 +78,11 @@ class PlanChecker:
             if probe.gate is not None:
                 self.printer.line(f"  first gate on {describe_expect(probe.gate)}, then sample")
             self.printer.line(
-                f"  sample up to {probe.samples} requests ({SPLIT_BATCH} at a time) into a "
-                f"sequential split check, ±{probe.expect.tolerance:g} points"
+                f"  sample up to {split_check(probe).max_samples} requests ({SPLIT_BATCH} at a "
+                f"time) into a sequential split check, ±{probe.expect.tolerance:g} points"
             )
+        for words in derived_words(probe, None):  # the derived streak and split cap
+            self.printer.line(f"  {words}")
         return probe_result(probe, "skipped", message="dry run")
 
 

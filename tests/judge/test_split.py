@@ -291,6 +291,5 @@ def test_run_split_stops_at_the_cap() -> None:
     assert c.samples == calls == 120  # undecided until the cap, then not one sample more
     assert (c.verdict, c.decided_at_cap) == ("pass", True)
     assert c.reason == (
-        "cap of 120 samples reached without significant deviation; "
-        "every share within the tolerance"
+        "cap of 120 samples reached without significant deviation; every share within the tolerance"
     )

@@ -576,7 +576,8 @@ def test_a_gate_that_never_holds_fails_without_sampling(tmp_path: Path) -> None:
     assert probe.verdict == "fail"
     assert probe.split_counts is None
     assert probe.message.startswith(
-        "the gate never held, so the split was not sampled: expected header x-route: weighted"
+        "the gate never held, so the split was not sampled: expected allowed, header x-route: "
+        "weighted"
     )
 
 

@@ -1,0 +1,139 @@
+"""The split cap fits the tolerance: exact operating figures of SplitCheck (docs/statistics.md).
+
+`harness.judge.operating` computes them by the binomial recursion over the check's own
+decision table; the table is checked against `SplitCheck.evaluate` here, and the figures
+against a seeded simulation through `SplitCheck.observe`.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness.judge.derived import samples_warning, split_check
+from harness.judge.operating import counted_backend, figures, regions
+from harness.judge.split import CAP_FACTOR, MIN_FACTOR, SplitCheck, min_samples, split_cap
+from harness.model.scenario import Probe
+
+TOLERANCES_PP = range(2, 11)
+
+
+def two_way(p0_pct: float, tol_pp: float, **kw: int) -> SplitCheck:
+    return SplitCheck({"v1": 100 - p0_pct, "v2": p0_pct}, tol_pp / 100, **kw)
+
+
+@pytest.mark.parametrize(("p0", "tol", "cap"), [(10, 5, 150), (50, 10, 120), (30, 3, 100)])
+def test_the_decision_table_is_the_checks_own(p0: float, tol: float, cap: int) -> None:
+    check = two_way(p0, tol, max_samples=cap)
+    tested = counted_backend(check)
+    other = next(k for k in check.expected if k != tested)
+    for region in regions(check):
+        for h in range(region.n + 1):
+            decision = check.evaluate({tested: h, other: region.n - h}, region.n)
+            if decision.at_cap:
+                assert region.verdict(h) == "undecided"
+            else:
+                assert decision.verdict == region.verdict(h), (region, h)
+
+
+def test_the_issue_figures_at_90_10_within_5_points() -> None:
+    check = two_way(10, 5)
+    assert check.max_samples == split_cap({"v1": 90, "v2": 10}, 0.05) == 1015
+    h0, wrong = figures(check, 0.10), figures(check, 0.20)
+    assert h0.fail <= 0.001  # 0.084%
+    assert wrong.fail >= 0.99  # 80/20 detected
+    assert h0.median < 200
+
+
+def test_the_old_fixed_cap_missed_tight_tolerances() -> None:
+    # The defect: at ±2pp a 1000-sample cap detects a 4pp error about 6 times in 10.
+    # The decisions before a cap do not depend on it: one recursion gives both.
+    new = figures(two_way(10, 2), 0.14, by=1000)
+    assert new.fail_by < 0.7  # what a cap of 1000 detects
+    assert new.fail >= 0.99 and new.at_cap < 1e-6  # the derived cap, 5545
+
+
+@pytest.mark.parametrize("tol", TOLERANCES_PP)
+def test_guarantees_per_tolerance_at_90_10(tol: int) -> None:
+    """False fail <= 0.1%; an error of twice the tolerance detected in >= 99% of runs, with
+    the derived cap and with the smallest cap lint accepts (min_samples)."""
+    check = two_way(10, tol)
+    assert check.max_samples == max(100, -(-CAP_FACTOR * check.information_bound() // 1))
+    table = list(regions(check))
+    assert figures(check, 0.10, table=table).fail <= check.alpha
+    for truth in (0.10 + 2 * tol / 100, 0.10 - 2 * tol / 100):
+        if truth < 0:
+            continue
+        f = figures(check, truth, by=check.min_samples(), table=table)
+        assert f.fail >= 0.99, truth
+        assert f.fail_by >= 0.99, truth
+
+
+@pytest.mark.parametrize(("p0", "tol"), [(50, 10), (50, 6), (30, 8), (20, 10)])
+def test_guarantees_elsewhere(p0: int, tol: int) -> None:
+    check = two_way(p0, tol)
+    table = list(regions(check))
+    assert figures(check, p0 / 100, table=table).fail <= check.alpha
+    for truth in (p0 / 100 + 2 * tol / 100, p0 / 100 - 2 * tol / 100):
+        if truth >= 0:
+            assert figures(check, truth, table=table).fail >= 0.99, truth
+
+
+def test_the_cap_grows_with_tighter_tolerances_and_even_weights() -> None:
+    caps = [split_cap({"v1": 90, "v2": 10}, t / 100) for t in TOLERANCES_PP]
+    assert caps == sorted(caps, reverse=True)
+    assert split_cap({"v1": 50, "v2": 50}, 0.02) > split_cap({"v1": 90, "v2": 10}, 0.02)
+    for w in ({"v1": 90, "v2": 10}, {"v1": 50, "v2": 50}, {"v1": 60, "v2": 30, "v3": 10}):
+        for t in (0.02, 0.05, 0.10):
+            check = SplitCheck(w, t)
+            assert min_samples(w, t) == check.min_samples() < check.max_samples
+            ratio = check.max_samples / check.information_bound()
+            assert MIN_FACTOR <= ratio <= CAP_FACTOR + 0.1 or check.max_samples == 100
+
+
+def test_exact_figures_agree_with_a_seeded_simulation() -> None:
+    # 90/10 ±10pp, truth 70/30 (twice the tolerance) and 80/20 (the boundary): quick runs.
+    check = two_way(10, 10)
+    rng = random.Random(5)
+    for truth, runs in ((0.30, 800), (0.20, 800)):
+        exact = figures(check, truth)
+        fails = 0
+        for _ in range(runs):
+            c = two_way(10, 10)
+            while c.verdict == "undecided":
+                c.observe("reviews-v2" if rng.random() < truth else "reviews-v1")
+            fails += c.verdict == "fail"
+        sigma = max((exact.fail * (1 - exact.fail) / runs) ** 0.5, 1 / runs)
+        assert abs(fails / runs - exact.fail) <= 4 * sigma, (truth, fails / runs, exact.fail)
+
+
+def probe(**kw: object) -> Probe:
+    return Probe.model_validate(
+        {
+            "from": "c",
+            "url": "http://reviews:9080/",
+            "expect": {"split": {"v1": 90, "v2": 10}},
+            **kw,
+        }
+    )
+
+
+def test_a_probe_without_samples_gets_the_derived_cap_and_lint_warns_below_the_minimum() -> None:
+    assert split_check(probe()).max_samples == 1015
+    assert split_check(probe(samples=400)).max_samples == 400
+    assert samples_warning(probe()) is None
+    assert samples_warning(probe(samples=700)) is None
+    warning = samples_warning(probe(samples=400))
+    assert warning == (
+        "samples 400 is below the 634 a ±5 point split of these weights needs to detect an "
+        "error of twice the tolerance in 99% of runs (leave samples out for the derived cap, 1015)"
+    )
+    assert (
+        samples_warning(
+            Probe.model_validate(
+                {"from": "c", "url": "http://reviews:9080/", "expect": "allowed", "samples": 10}
+            )
+        )
+        is None
+    )
