@@ -33,7 +33,7 @@ examples:
 def _lint(args: argparse.Namespace) -> int:
     from harness.lint.command import run_lint
 
-    return run_lint(args.paths or [Path("scenarios")], out=sys.stdout)
+    return run_lint(args.paths or [Path("scenarios")], out=sys.stdout, use_schemas=args.schemas)
 
 
 def _schemas_fetch(args: argparse.Namespace) -> int:
@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lint", help="validate scenarios and their manifests (offline)")
     p.add_argument("paths", nargs="*", type=Path, help="scenario dirs/files (default: scenarios/)")
+    p.add_argument(
+        "--no-schemas",
+        dest="schemas",
+        action="store_false",
+        help="skip validation against the pinned CRD schemas (on purpose; it is printed)",
+    )
     p.set_defaults(handler=_lint)
 
     p = sub.add_parser("schemas", help="CRD schemas used by lint")

@@ -33,14 +33,15 @@ class LintFailed(HarnessError):
         super().__init__("\n".join(self.problems))
 
 
-def lint_or_raise(scenario_files: Sequence[Path]) -> None:
+def lint_or_raise(scenario_files: Sequence[Path], *, use_schemas: bool = True) -> None:
     """Lint the given scenarios (scenario.yaml files or their directories) exactly as
     `ambient-harness lint` does; raise `LintFailed` with every located problem (notes, which
-    never fail lint, are not included)."""
+    never fail lint, are not included). Missing or damaged CRD schemas fail too, unless
+    `use_schemas=False` skips them on purpose."""
     general = Findings()
-    index = load_schemas(general)
+    index = load_schemas(general, use_schemas)
     results = lint_files([scenario_file(Path(f)) for f in scenario_files], index)
-    problems = [str(p) for p in general.problems]
+    problems = [*general.errors, *(str(p) for p in general.problems)]
     problems += [str(p) for r in results for p in r.problems]
     if problems:
         raise LintFailed(problems)

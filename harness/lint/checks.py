@@ -41,7 +41,7 @@ from harness.lint.references import (
 )
 from harness.lint.resolution import resolve
 from harness.model.outcome import Kind
-from harness.model.scenario import Expect, Scenario, parse_scenario
+from harness.model.scenario import Expect, Scenario, one_document, parse_scenario
 from harness.model.source import Document, PathKey, Problem, SourceError, load_documents
 
 
@@ -265,10 +265,11 @@ def lint_scenario(file: Path, index: SchemaIndex) -> Findings:
     except SourceError as exc:
         out.problems.extend(exc.problems)
         return out
-    if len(docs) != 1:
-        out.problems.append(Problem(file, 1, f"expected one YAML document, found {len(docs)}"))
+    try:
+        doc = one_document(file, docs)
+    except SourceError as exc:
+        out.problems.extend(exc.problems)
         return out
-    doc = docs[0]
     try:
         scenario = parse_scenario(doc, file.parent)
     except SourceError as exc:

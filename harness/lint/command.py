@@ -7,22 +7,25 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.lint.checks import lint_manifest_file, lint_scenario
-from harness.lint.crds import CrdFileError, SchemaIndex, default_crd_dir, load_index
+from harness.lint.crds import CrdFileError, CrdSchemasMissing, SchemaIndex, load_index, no_index
 from harness.lint.findings import Findings, plural
 from harness.model.scenario import SCENARIO_FILE, discover
 from harness.model.source import Problem
 
 
-def load_schemas(out: Findings) -> SchemaIndex:
-    """The CRD index lint validates against; a broken bundle is a problem added to `out`."""
-    directory = default_crd_dir()
+def load_schemas(out: Findings, use_schemas: bool = True) -> SchemaIndex:
+    """The CRD index lint validates against. Missing or damaged bundles are a problem added
+    to `out` (the other checks still run, without CRD schemas); `use_schemas=False` skips
+    them on purpose."""
+    if not use_schemas:
+        return no_index()
     try:
-        return load_index(directory)
+        return load_index()
+    except CrdSchemasMissing as exc:
+        out.errors.append(f"error: {exc}")
     except CrdFileError as exc:
-        out.problems.append(
-            Problem(exc.file, exc.line, f"{exc.reason} (run: ambient-harness schemas fetch)")
-        )
-        return SchemaIndex(directory, {}, ())
+        out.problems.append(Problem(exc.file, exc.line, exc.reason))
+    return no_index()
 
 
 def lint_files(files: list[Path], index: SchemaIndex) -> list[Findings]:
@@ -40,35 +43,63 @@ def _summary(problems: int, failing: int, total: int, all_scenarios: bool) -> st
     return f"{plural(problems, 'problem')} in {failing} of {plural(total, noun)}"
 
 
-def run_lint(paths: list[Path], out: TextIO) -> int:
+NO_SCHEMAS_NOTE = (
+    "note: --no-schemas: Istio and Gateway API manifests were not validated against their "
+    "CRD schemas"
+)
+
+
+def run_lint(paths: list[Path], out: TextIO, *, use_schemas: bool = True) -> int:
     """Lint scenarios (directories or scenario.yaml files) and manifest files; print
     `file:line: message` per problem, then notes, then a summary. 0 when clean, else 2."""
     missing = [p for p in paths if not p.exists()]
     for path in missing:
         print(f"error: {path}: no such file or directory", file=out)
-    files = discover([p for p in paths if p.exists()])
-    if not files:
+    existing = [p for p in paths if p.exists()]
+    files = discover(existing)
+    lost = [_lost_scenario(p) for p in existing if p.is_dir() and not discover([p])]
+    lost_found = [x for x in lost if x is not None]
+    if not files and not lost_found:
         if not missing:
             shown = " ".join(str(p) for p in paths)
             print(f"error: no {SCENARIO_FILE} found under {shown}", file=out)
         return 2
     general = Findings()
-    index = load_schemas(general)
+    index = load_schemas(general, use_schemas)
     results = lint_files(files, index)
+    for problem in lost_found:
+        results.append(Findings(problems=[problem]))
     problems = _ordered([*general.problems, *(p for r in results for p in r.problems)])
     notes = _ordered([n for r in results for n in r.notes])
-    for line in [*problems, *notes]:
+    for line in [*general.errors, *problems, *notes]:
         print(line, file=out)
-    if index.empty:
-        print(
-            f"note: no CRD schemas in {index.directory}: Istio/Gateway API manifests were not "
-            "validated against their schemas (run: ambient-harness schemas fetch)",
-            file=out,
-        )
+    if not use_schemas:
+        print(NO_SCHEMAS_NOTE, file=out)
     failing = sum(1 for r in results if r.problems)
     all_scenarios = all(f.name == SCENARIO_FILE for f in files)
-    print(_summary(len(problems), failing, len(files), all_scenarios), file=out)
-    return 2 if problems or missing else 0
+    count = len(problems) + len(general.errors)
+    print(_summary(count, failing, len(results), all_scenarios), file=out)
+    return 2 if count or missing else 0
+
+
+def _lost_scenario(directory: Path) -> Problem | None:
+    """A directory that looks like a scenario (YAML files, a manifests/ folder) but has no
+    scenario.yaml: a located problem, with the file to rename when there is one."""
+    entries = sorted(directory.iterdir())
+    yaml_like = [f for f in entries if f.is_file() and f.suffix.lower() in (".yaml", ".yml")]
+    if not yaml_like and not (directory / "manifests").is_dir():
+        return None
+    misnamed = [f for f in yaml_like if f.stem.lower() == "scenario"]
+    hint = (
+        f"; found {misnamed[0].name}: rename it to {SCENARIO_FILE}"
+        if misnamed
+        else " (or name manifest files to lint them on their own)"
+    )
+    return Problem(
+        directory / SCENARIO_FILE,
+        1,
+        f"file not found: a scenario directory holds {SCENARIO_FILE}{hint}",
+    )
 
 
 def _ordered(items: list[Problem]) -> list[Problem]:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 
 from harness.errors import HarnessError
-from harness.host import paths
+from harness.host import paths, versions
 
 Schema = Mapping[str, Any]
 Scope = Literal["Namespaced", "Cluster"]
@@ -74,7 +74,7 @@ class Crd:
 
 @dataclass(frozen=True)
 class SchemaIndex:
-    """Every CRD found in `directory`; empty when none were (lint then says so once)."""
+    """Every CRD of the pinned bundles in `directory`; empty only with `--no-schemas`."""
 
     directory: Path
     crds: Mapping[tuple[str, str], Crd]
@@ -98,8 +98,28 @@ class SchemaIndex:
         return v.schema if v else None
 
 
-class CrdFileError(HarnessError):
-    """A file in the CRD directory is not valid YAML; carries file and line."""
+FIX = (
+    "run: ambient-harness schemas fetch, or set AMBIENT_HARNESS_CRD_DIR to a directory "
+    "holding the pinned bundles"
+)
+
+
+class CrdSchemaError(HarnessError):
+    """The pinned CRD schemas cannot be used: lint refuses to go on without them quietly
+    (`--no-schemas` skips them on purpose)."""
+
+
+class CrdSchemasMissing(CrdSchemaError):
+    """A pinned bundle is not in the CRD directory."""
+
+    def __init__(self, directory: Path, missing: Sequence[str]) -> None:
+        self.directory, self.missing = directory, list(missing)
+        names = ", ".join(self.missing)
+        super().__init__(f"no CRD schemas: {names} not found in {directory} ({FIX})")
+
+
+class CrdFileError(CrdSchemaError):
+    """A bundle is damaged (its sha256 is not the pin) or not valid YAML; file and line."""
 
     def __init__(self, file: Path, line: int, reason: str) -> None:
         self.file, self.line, self.reason = file, line, reason
@@ -200,12 +220,32 @@ def _build(
     return SchemaIndex(directory, crds, sources)
 
 
-def _sources_key(sources: tuple[Path, ...]) -> str:
+def _verified_digests(
+    directory: Path, bundles: Sequence[versions.CrdBundle]
+) -> tuple[tuple[Path, ...], str]:
+    """The bundles' files and the index key (their sha256s); each file must match its pin."""
+    missing = [b.filename for b in bundles if not (directory / b.filename).is_file()]
+    if missing:
+        raise CrdSchemasMissing(directory, missing)
     h = hashlib.sha256(f"format={INDEX_FORMAT}\n".encode())
-    for f in sources:
-        h.update(f.name.encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()
+    sources = []
+    for b in bundles:
+        file = directory / b.filename
+        try:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise CrdFileError(file, 1, f"cannot read CRD bundle: {exc} ({FIX})") from exc
+        pin = b.artifact.sha256
+        if pin is not None and digest != pin:
+            raise CrdFileError(
+                file,
+                1,
+                f"damaged CRD bundle: sha256 {digest} is not the pinned {pin} "
+                f"(truncated, edited or another version; {FIX})",
+            )
+        h.update(b.filename.encode() + b"\0" + digest.encode() + b"\n")
+        sources.append(file)
+    return tuple(sources), h.hexdigest()
 
 
 def _read_cache(cache_file: Path) -> list[dict[str, Any]] | None:
@@ -241,17 +281,18 @@ def _write_cache(cache_file: Path, entries: list[dict[str, Any]]) -> None:
 _MEMO: dict[tuple[Path, str], SchemaIndex] = {}
 
 
-def load_index(directory: Path | None = None, cache_dir: Path | None = None) -> SchemaIndex:
-    """The CRD index of `directory` (default: `default_crd_dir()`); empty if it has no CRDs.
+def load_index(
+    directory: Path | None = None,
+    cache_dir: Path | None = None,
+    bundles: Sequence[versions.CrdBundle] = versions.CRD_BUNDLES,
+) -> SchemaIndex:
+    """The index of the pinned CRD bundles in `directory` (default: `default_crd_dir()`).
 
-    Raises CrdFileError when a file there is not valid YAML (a broken download must not
-    silently disable validation).
+    Raises CrdSchemasMissing when a bundle is not there, CrdFileError when one does not match
+    its pinned sha256 (a broken download must not silently disable validation).
     """
     directory = directory or default_crd_dir()
-    sources = tuple(sorted(directory.glob("*.yaml"))) if directory.is_dir() else ()
-    if not sources:
-        return SchemaIndex(directory, {}, ())
-    key = _sources_key(sources)
+    sources, key = _verified_digests(directory, bundles)
     memo = _MEMO.get((directory.resolve(), key))
     if memo is not None:
         return memo
@@ -263,3 +304,8 @@ def load_index(directory: Path | None = None, cache_dir: Path | None = None) -> 
     index = _build(directory, sources, entries)
     _MEMO[(directory.resolve(), key)] = index
     return index
+
+
+def no_index(directory: Path | None = None) -> SchemaIndex:
+    """An index without CRDs: `--no-schemas` (CRD kinds are then not validated)."""
+    return SchemaIndex(directory or default_crd_dir(), {}, ())

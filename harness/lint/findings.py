@@ -28,6 +28,7 @@ class Findings:
 
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # not about a line of a file
 
     def add(self, doc: Document, path: PathKey | list[str | int], message: str) -> None:
         self.problems.append(doc.problem(list(path), f"{format_path(tuple(path))}: {message}"))

@@ -47,8 +47,12 @@ def resolve(index: SchemaIndex, api_version: str, kind: str) -> Resolution:
         scope: Scope = "Cluster" if kind in _CLUSTER_SCOPED_CRD_KINDS else "Namespaced"
         if index.empty:
             return replace(base, scope=scope)  # the run reports the missing CRDs once
-        note = f"no CRD for {group} {kind} in {index.directory}, not validated"
-        return replace(base, scope=scope, note=note)
+        # The pinned bundles are verified whole: a group they lack is a typo or a kind of
+        # another Istio/Gateway API release.
+        groups = sorted(g for g in index.groups if is_crd_group(g))
+        hint = suggest(group, groups)
+        error = f"no API group {group} in the pinned CRDs{hint}; groups: {', '.join(groups)}"
+        return replace(base, scope=scope, error=error)
     return replace(base, note=f"{api_version} {kind}: no schema for this API group, not validated")
 
 

@@ -12,6 +12,7 @@ scenario or raises `SourceError` listing every problem as `file:line: field: mes
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,8 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from harness.model.outcome import Kind, OutcomeName
+# RESERVED_FEATURES and feature_problem are re-exported: the pytest plugin reads the rule here.
+from harness.model.features import RESERVED_FEATURES as RESERVED_FEATURES
+from harness.model.features import Feature, feature_marker
+from harness.model.features import feature_problem as feature_problem
+from harness.model.outcome import OUTCOMES, Kind, OutcomeName
 from harness.model.source import Document, Problem, SourceError, format_path, load_documents
+from harness.model.wording import pydantic_problems, yaml_type
 
 SCENARIO_FILE = "scenario.yaml"
 
@@ -234,7 +240,7 @@ class Scenario(Model):
     description: str = Field(min_length=1)
     references: list[str] = Field(default_factory=list)
     dataplane: Dataplane
-    features: list[DnsLabel] = Field(default_factory=list)
+    features: list[Feature] = Field(default_factory=list)
     namespaces: list[Namespace] = Field(min_length=1)
     backends: list[Backend] = Field(default_factory=list)
     clients: list[Client] = Field(min_length=1)
@@ -270,7 +276,7 @@ class Scenario(Model):
     @property
     def markers(self) -> list[str]:
         """pytest markers: the data plane and each feature."""
-        return [self.dataplane, *(f.replace("-", "_") for f in self.features)]
+        return [self.dataplane, *(feature_marker(f) for f in self.features)]
 
 
 def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
@@ -329,7 +335,19 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
                     at(["waypoints", i, "services", j], f"unknown backend service {svc!r}")
                 )
     clients = [c.name for c in s.clients]
+    raw_steps = doc.data.get("steps") if isinstance(doc.data, dict) else None
     for i, st in enumerate(s.steps):
+        keys = list(raw_steps[i]) if isinstance(raw_steps, list) else []
+        if st.apply and st.delete and keys.index("delete") < keys.index("apply"):
+            # A step applies, then deletes; written the other way round it reads as the
+            # opposite order, so the ambiguous form is refused rather than reordered.
+            problems.append(
+                at(
+                    ["steps", i, "delete"],
+                    "written before apply, but a step applies first and deletes after: "
+                    "split it into two steps (one that deletes, then one that applies)",
+                )
+            )
         for key in ("apply", "delete"):
             for j, rel in enumerate(getattr(st, key)):
                 p = s.directory / rel
@@ -337,8 +355,13 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
                     problems.append(
                         at(["steps", i, key, j], f"{rel!r}: must be a path inside the scenario")
                     )
+                elif p.is_dir():
+                    problems.append(
+                        at(["steps", i, key, j], f"{rel!r}: is a directory; name a manifest file")
+                    )
                 elif not p.is_file():
-                    problems.append(at(["steps", i, key, j], f"{rel!r}: file not found"))
+                    near = _near_file(rel, p)
+                    problems.append(at(["steps", i, key, j], f"{rel!r}: file not found{near}"))
         for j, pr in enumerate(st.probes):
             if pr.from_ not in clients:
                 problems.append(
@@ -350,109 +373,31 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
     return problems
 
 
-def _pydantic_problems(doc: Document, err: ValidationError) -> list[Problem]:
-    problems = []
-    for e in err.errors():
-        loc = [p for p in e["loc"] if isinstance(p, (str, int))]
-        # Drop pydantic's union/validator tags such as 'function-after[...]'.
-        loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif e["type"] == "missing":
-            msg = "required field missing"
-        elif e["type"] == "literal_error":
-            msg = f"expected {e['ctx']['expected']}, got {e['input']!r}"
-        elif msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-        elif e["type"] == "string_pattern_mismatch":
-            msg = f"{e['input']!r} is not a valid name (lower-case letters, digits and '-')"
-        else:
-            msg = _plain_message(e["type"], e.get("ctx") or {}, e["input"]) or msg
-        if e["type"] == "extra_forbidden" and loc:
-            msg += _did_you_mean(str(loc[-1]), _field_names(loc[:-1]))
-        problems.append(doc.problem(loc, f"{format_path(tuple(loc))}: {msg}"))
-    return problems
-
-
-_EXPECTED_TYPES = {
-    "int_type": "integer",
-    "float_type": "number",
-    "bool_type": "boolean",
-    "string_type": "string",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-}
-_BOUNDS = {
-    "greater_than_equal": ">=",
-    "greater_than": ">",
-    "less_than_equal": "<=",
-    "less_than": "<",
-}
-
-
-def _yaml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    for t, name in ((int, "integer"), (float, "number"), (str, "string"), (list, "a list")):
-        if isinstance(value, t):
-            return f"{name} {value!r}" if t in (int, float, str) else name
-    return "a mapping" if isinstance(value, dict) else "null" if value is None else "a value"
-
-
-def _plain_message(kind: str, ctx: dict[str, Any], value: Any) -> str | None:
-    """`expected integer, got string '9080'` rather than pydantic's `Input should be ...`."""
-    if kind in _EXPECTED_TYPES:
-        return f"expected {_EXPECTED_TYPES[kind]}, got {_yaml_type(value)}"
-    if kind in _BOUNDS:
-        bound = next(iter(ctx.values()), "?")
-        return f"must be {_BOUNDS[kind]} {bound}, got {value!r}"
-    if kind == "too_short":
-        return f"must have at least {ctx.get('min_length')} item(s)"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "too_long":
-        return f"must have at most {ctx.get('max_length')} item(s)"
-    return None
-
-
-def _field_names(loc: list[str | int]) -> list[str]:
-    """YAML names of the fields of the model at `loc` (for did-you-mean hints)."""
-    model: type[BaseModel] = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
-        nested = [a for a in _type_args(info.annotation if info else None) if _is_model(a)]
-        if not nested:
-            return []
-        model = nested[0]
-    return [f.alias or n for n, f in model.model_fields.items() if n != "directory"]
-
-
-def _type_args(annotation: Any) -> list[Any]:
-    args = list(getattr(annotation, "__args__", ()) or ())
-    return [annotation, *(x for a in args for x in _type_args(a))]
-
-
-def _is_model(value: Any) -> bool:
-    return isinstance(value, type) and issubclass(value, BaseModel)
-
-
-def _did_you_mean(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _near_file(rel: str, missing: Path) -> str:
+    """` (did you mean 'manifests/policy.yaml'?)` for a file beside the missing one."""
+    try:
+        siblings = [f.name for f in missing.parent.iterdir() if f.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(missing.name, siblings, n=1, cutoff=0.8)
+    return f" (did you mean {posixpath.join(posixpath.dirname(rel), close[0])!r}?)" if close else ""
 
 
 def parse_scenario(doc: Document, directory: Path) -> Scenario:
     """Validate one parsed document as a scenario; raise SourceError with every problem."""
     if not isinstance(doc.data, dict):
-        raise SourceError([doc.problem([], "a scenario must be a YAML mapping")])
+        got = "a list" if isinstance(doc.data, list) else f"a {yaml_type(doc.data).split()[0]}"
+        raise SourceError(
+            [doc.problem([], f"a scenario must be a YAML mapping ({_FIELDS}), got {got}")]
+        )
+    if "directory" in doc.data:  # set by the loader; a YAML key of that name is not a field
+        raise SourceError(
+            [doc.problem(["directory"], f"directory: unknown field; valid fields: {_FIELDS}")]
+        )
     try:
         scenario = Scenario.model_validate({**doc.data, "directory": directory})
     except ValidationError as err:
-        raise SourceError(_pydantic_problems(doc, err)) from None
+        raise SourceError(pydantic_problems(doc, err, Scenario, OUTCOMES)) from None
     problems = _cross_check(scenario, doc)
     if problems:
         raise SourceError(problems)
@@ -464,13 +409,32 @@ def scenario_file(path: Path) -> Path:
     return path / SCENARIO_FILE if path.is_dir() else path
 
 
+_FIELDS = "name, title, description, dataplane, namespaces, clients, steps, ..."
+
+
+def one_document(file: Path, docs: list[Document]) -> Document:
+    """The scenario's document: a scenario file holds exactly one."""
+    if not docs:
+        raise SourceError(
+            [Problem(file, 1, f"empty file: a scenario is a YAML mapping ({_FIELDS})")]
+        )
+    if len(docs) > 1:
+        raise SourceError(
+            [
+                Problem(
+                    file,
+                    docs[1].start_line,
+                    f"a second YAML document: a scenario file holds one, found {len(docs)}",
+                )
+            ]
+        )
+    return docs[0]
+
+
 def load_scenario(path: Path) -> Scenario:
     """Load `scenarios/<name>` (or its scenario.yaml) completely, or raise SourceError."""
     file = scenario_file(path)
-    docs = load_documents(file)
-    if len(docs) != 1:
-        raise SourceError([Problem(file, 1, f"expected one YAML document, found {len(docs)}")])
-    return parse_scenario(docs[0], file.parent)
+    return parse_scenario(one_document(file, load_documents(file)), file.parent)
 
 
 def discover(paths: list[Path]) -> list[Path]:

@@ -74,24 +74,69 @@ class Document:
         return Problem(self.file, self.line_of(path), message)
 
 
-def _walk(
-    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], dupes: list[tuple[PathKey, int]]
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                dupes.append((child, key_node.start_mark.line + 1))
-            seen.add(key)
-            _walk(value_node, child, lines, dupes)
-            # A key's own line is where a reader looks for it (block values start below).
-            lines[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, dupes)
+# Bounds on what a scenario or manifest file may be: far above any real one, low enough that
+# a hostile or broken file is refused in milliseconds instead of exhausting memory or the stack.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 100  # nesting levels (mappings and sequences) of one document
+MAX_VALUES = 100_000  # values of one document, aliases expanded (a YAML alias bomb)
+# The pure-Python parser re-words a libyaml syntax error only for files this small: it is ~25x
+# slower, and a large file must still be answered within a second.
+_REWORD_MAX_CHARS = 64 * 1024
+
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        self.line, self.message = line, message
+        super().__init__(message)
+
+
+def _walk(root: yaml.Node) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]]]:
+    """Line of every path (a key's own line for mapping values) and the duplicate keys, in
+    document order; iterative and bounded, since aliases can make the tree exponential."""
+    lines: dict[PathKey, int] = {}
+    dupes: list[tuple[PathKey, int]] = []
+    # (node, path, line to record for the path, duplicate key?)
+    stack: list[tuple[yaml.Node, PathKey, int, bool]] = [
+        (root, (), root.start_mark.line + 1, False)
+    ]
+    visited = 0
+    while stack:
+        node, path, line, dupe = stack.pop()
+        visited += 1
+        if visited > MAX_VALUES:
+            raise _LimitExceeded(
+                node.start_mark.line + 1,
+                f"more than {MAX_VALUES} values once aliases are expanded (an alias bomb?): "
+                "write the values out, or use fewer aliases",
+            )
+        if len(path) > MAX_DEPTH:
+            raise _LimitExceeded(node.start_mark.line + 1, _too_deep())
+        if dupe:
+            dupes.append((path, line))
+        lines[path] = line
+        children: list[tuple[yaml.Node, PathKey, int, bool]] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                # A key's own line is where a reader looks for it (block values start below).
+                children.append(
+                    (value_node, (*path, key), key_node.start_mark.line + 1, key in seen)
+                )
+                seen.add(key)
+        elif isinstance(node, yaml.SequenceNode):
+            children = [
+                (item, (*path, i), item.start_mark.line + 1, False)
+                for i, item in enumerate(node.value)
+            ]
+        stack.extend(reversed(children))
+    return lines, dupes
+
+
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels: not a scenario or manifest"
 
 
 def _mark_line(exc: yaml.YAMLError) -> int:
@@ -99,32 +144,130 @@ def _mark_line(exc: yaml.YAMLError) -> int:
     return int(mark.line) + 1 if mark is not None else 1
 
 
+def _syntax_problem(file: Path, text: str, exc: yaml.YAMLError) -> Problem:
+    """One line: what the parser found, and where the construct it was reading started."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character
+        code = f"#x{ord(char) if isinstance(char, str) else char:04x}"
+        return Problem(file, line, f"invalid YAML: unacceptable character {code} ({exc.reason})")
+    problem = getattr(exc, "problem", None)
+    if problem == "exceeded maximum nesting depth":  # libyaml's own bound (1000 levels)
+        return Problem(file, _mark_line(exc), f"invalid YAML: {_too_deep()}")
+    reason = problem or str(exc).splitlines()[0]
+    if "'\\t'" in reason:
+        reason += " (YAML indents with spaces, never tabs)"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        # Where the unclosed bracket or block started: often the line to fix.
+        reason += f" ({context} at line {context_mark.line + 1})"
+    return Problem(file, _mark_line(exc), f"invalid YAML: {reason}")
+
+
+def compose(text: str, loader: Any = None) -> list[yaml.Node | None]:
+    """The node tree of every document, composed by libyaml when available."""
+    return list(yaml.compose_all(text, Loader=loader or _FAST_LOADER or yaml.SafeLoader))
+
+
+def _deep_line(text: str) -> int:
+    """Line where nesting first goes past MAX_DEPTH, from the parser's flat event stream
+    (the pure composer's recursion cannot say)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH + 1 and event.start_mark is not None:  # root: level 0
+                    return int(event.start_mark.line) + 1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 1
+
+
+def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
+    try:
+        return compose(text)
+    except yaml.YAMLError as exc:
+        error = exc
+    except RecursionError:  # the pure-Python composer recurses once per level
+        raise SourceError(
+            [Problem(file, _deep_line(text), f"invalid YAML: {_too_deep()}")]
+        ) from None
+    reworded = _FAST_LOADER is not None and len(text) <= _REWORD_MAX_CHARS
+    if reworded and getattr(error, "problem", None) != "exceeded maximum nesting depth":
+        # libyaml words some errors differently (no quoted character): the pure parser's
+        # wording keeps messages identical with or without libyaml.
+        try:
+            compose(text, yaml.SafeLoader)
+        except yaml.YAMLError as pure:
+            error = pure
+        except RecursionError:
+            pass
+    raise SourceError([_syntax_problem(file, text, error)]) from None
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
+
+
+def _value_problem(file: Path, root: yaml.Node) -> Problem:
+    """The first scalar the constructor rejects with a plain ValueError (a 5,000-digit
+    integer, the date 2024-13-45), located; PyYAML does not say where."""
+    loader = yaml.SafeLoader("")
+    stack: list[tuple[yaml.Node, PathKey]] = [(root, ())]
+    try:
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    loader.construct_object(node)
+                except (ValueError, OverflowError) as exc:
+                    what = "integer" if node.tag.endswith(":int") else "value"
+                    reason = (
+                        f"{len(node.value)} digits is too long"
+                        if what == "integer" and "digits" in str(exc)
+                        else str(exc)
+                    )
+                    where = f"{format_path(path)}: " if path else ""
+                    return Problem(
+                        file,
+                        node.start_mark.line + 1,
+                        f"{where}invalid {what} {_short(node.value)}: {reason}",
+                    )
+            elif isinstance(node, yaml.MappingNode):
+                stack.extend((v, (*path, str(k.value))) for k, v in reversed(node.value))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node.value))))
+    finally:
+        loader.dispose()
+    return Problem(file, root.start_mark.line + 1, "invalid YAML: a value cannot be read")
+
+
 def parse_documents(file: Path, text: str) -> list[Document]:
     """Every non-empty document of `text`; raises SourceError for syntax or duplicate keys."""
     docs: list[Document] = []
     problems: list[Problem] = []
-    try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        reason = getattr(exc, "problem", None) or str(exc)
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark is not None:
-            # Where the unclosed bracket or block started: often the line to fix.
-            reason += f" ({context} at line {context_mark.line + 1})"
-        raise SourceError([Problem(file, _mark_line(exc), f"invalid YAML: {reason}")]) from exc
+    nodes = _compose_or_raise(file, text)
     for index, node in enumerate(nodes):
         if node is None:
             continue
-        lines: dict[PathKey, int] = {}
-        dupes: list[tuple[PathKey, int]] = []
-        _walk(node, (), lines, dupes)
+        try:
+            lines, dupes = _walk(node)
+        except _LimitExceeded as exc:
+            problems.append(Problem(file, exc.line, f"invalid YAML: {exc.message}"))
+            continue
         for path, line in dupes:
             problems.append(Problem(file, line, f"{format_path(path)}: duplicate key"))
         loader = yaml.SafeLoader("")
         try:
             data = loader.construct_document(node)
         except yaml.YAMLError as exc:
-            problems.append(Problem(file, _mark_line(exc), f"invalid YAML: {exc}"))
+            problems.append(_syntax_problem(file, text, exc))
+            continue
+        except (ValueError, OverflowError):
+            problems.append(_value_problem(file, node))
             continue
         finally:
             loader.dispose()
@@ -137,13 +280,27 @@ def parse_documents(file: Path, text: str) -> list[Document]:
 
 
 def load_documents(file: Path) -> list[Document]:
-    """Read and parse `file`; a missing or unreadable file is a Problem, not a traceback."""
+    """Read and parse `file`; a missing, oversized or unreadable file is a Problem."""
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.is_dir():
+            raise SourceError([Problem(file, 1, "is a directory, not a YAML file")])
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SourceError(
+                [Problem(file, 1, f"file too large: {size} bytes (at most {MAX_FILE_BYTES})")]
+            )
+        raw = file.read_bytes()
     except FileNotFoundError as exc:
         raise SourceError([Problem(file, 1, "file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError([Problem(file, 1, f"cannot read file: {exc}")]) from exc
+    except OSError as exc:
+        raise SourceError([Problem(file, 1, f"cannot read file: {exc.strerror or exc}")]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            [Problem(file, line, f"cannot read file: not UTF-8 text (byte 0x{raw[exc.start]:02x})")]
+        ) from None
     return parse_documents(file, text)
 
 

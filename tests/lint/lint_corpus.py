@@ -11,15 +11,19 @@ CORPUS = Path(__file__).resolve().parents[1] / "malformed"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 
 
-def lint_output(targets: list[Path], strip: Path | None = None) -> tuple[int, str]:
+def lint_output(
+    targets: list[Path], strip: Path | None = None, use_schemas: bool = True
+) -> tuple[int, str]:
     buf = io.StringIO()
-    rc = run_lint(targets, buf)
+    rc = run_lint(targets, buf, use_schemas=use_schemas)
     text = buf.getvalue()
-    return rc, text.replace(f"{strip}/", "") if strip else text
+    # Paths as `ambient-harness lint .` run inside the case directory prints them.
+    return rc, text.replace(f"{strip}/", "").replace(str(strip), ".") if strip else text
 
 
 def case_targets(case: Path) -> list[Path]:
     """A case is a scenario directory, or loose manifest files linted on their own."""
-    if (case / "scenario.yaml").is_file():
+    manifests = sorted(case.glob("*.yaml"))
+    if (case / "scenario.yaml").is_file() or not manifests:
         return [case]
-    return sorted(case.glob("*.yaml"))
+    return manifests

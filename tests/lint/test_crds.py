@@ -3,58 +3,101 @@ missing or broken."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
 
-from helpers import SCENARIOS
+import pytest
+from helpers import SCENARIOS, run_cli
 from lint_corpus import CORPUS, lint_output
 
+from harness.host import versions
 from harness.lint import crds
 
+BUNDLES = "gateway-api-v1.5.1-experimental.yaml, istio-1.30.3-crd-all.gen.yaml"
+FIX = (
+    "run: ambient-harness schemas fetch, or set AMBIENT_HARNESS_CRD_DIR to a directory "
+    "holding the pinned bundles"
+)
 
-def test_empty_crd_dir_prints_the_note_and_still_checks(tmp_path: Path, monkeypatch: Any) -> None:
-    empty = tmp_path / "crds"
-    empty.mkdir()
-    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(empty))
+
+def test_missing_schemas_are_an_error_naming_the_fix(tmp_path: Path, monkeypatch: Any) -> None:
+    for crd_dir in (tmp_path / "empty", tmp_path / "absent"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(crd_dir))
+        # A schema-only problem is not found without schemas, but the run still fails.
+        case = CORPUS / "crd-unknown-field"
+        rc, out = lint_output([case], strip=case)
+        assert (rc, out) == (
+            2,
+            f"error: no CRD schemas: {BUNDLES} not found in {crd_dir} ({FIX})\n"
+            "1 problem in 0 of 1 scenario\n",
+        )
+
+
+def test_one_missing_bundle_is_named(crd_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    only = copy_crds(crd_dir, tmp_path / "crds", "istio-*.yaml")
+    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(only))
+    rc, out = lint_output([SCENARIOS / "ambient-authz-l4"])
+    assert rc == 2
+    assert out.splitlines()[0] == (
+        f"error: no CRD schemas: gateway-api-v1.5.1-experimental.yaml not found in {only} ({FIX})"
+    )
+
+
+def test_no_schemas_skips_them_on_purpose_and_says_so(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(tmp_path / "absent"))
     note = (
-        f"note: no CRD schemas in {empty}: Istio/Gateway API manifests were not validated "
-        "against their schemas (run: ambient-harness schemas fetch)"
+        "note: --no-schemas: Istio and Gateway API manifests were not validated against their "
+        "CRD schemas"
     )
     # Non-schema problems are still found: principals, namespaces, step order, probes.
     case = CORPUS / "principal-foreign"
-    rc, out = lint_output([case], strip=case)
+    rc, out = lint_output([case], strip=case, use_schemas=False)
     lines = out.splitlines()
     assert rc == 2
     assert lines.count(note) == 1
     assert sum(1 for ln in lines if ln.startswith("manifests/policy.yaml:")) == 3
     # A schema-only problem is not: the run is clean apart from the note.
     case = CORPUS / "crd-unknown-field"
-    rc, out = lint_output([case], strip=case)
+    rc, out = lint_output([case], strip=case, use_schemas=False)
     assert (rc, out) == (0, f"{note}\nno problems in 1 scenario\n")
     # Built-in kinds keep their structural checks without any CRD.
     case = CORPUS / "service-manifest"
-    rc, out = lint_output([case], strip=case)
+    rc, out = lint_output([case], strip=case, use_schemas=False)
     assert out == (case / "expected.txt").read_text().replace("5 problems", f"{note}\n5 problems")
 
 
-def test_missing_crd_dir_is_the_same_as_empty(tmp_path: Path, monkeypatch: Any) -> None:
-    missing = tmp_path / "nope"
-    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(missing))
-    rc, out = lint_output([CORPUS / "manifest-namespace-missing"])
-    assert rc == 2
-    assert f"note: no CRD schemas in {missing}:" in out
-
-
-def test_broken_crd_file_is_a_located_problem(tmp_path: Path, monkeypatch: Any) -> None:
-    bundle_dir = tmp_path / "crds"
-    bundle_dir.mkdir()
-    (bundle_dir / "broken.yaml").write_text("kind: CustomResourceDefinition\nspec: [\n")
+def test_a_truncated_bundle_is_damaged_not_a_note(
+    crd_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    bundle_dir = copy_crds(crd_dir, tmp_path / "crds")
+    istio = bundle_dir / "istio-1.30.3-crd-all.gen.yaml"
+    istio.chmod(0o644)
+    text = istio.read_text()
+    # Cut at a document boundary: still valid YAML, but the last CRDs are gone.
+    istio.write_text(text[: text.rindex("\n---\n")] + "\n")
     monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(bundle_dir))
-    rc, out = lint_output([SCENARIOS / "ambient-authz-l4"])
+    case = CORPUS / "crd-unknown-field"
+    rc, out = lint_output([case], strip=case)
     assert rc == 2
-    assert out.startswith(f"{bundle_dir / 'broken.yaml'}:3: invalid YAML: ")
-    assert "(run: ambient-harness schemas fetch)" in out.splitlines()[0]
+    digest = hashlib.sha256(istio.read_bytes()).hexdigest()
+    assert out.splitlines()[0] == (
+        f"{istio}:1: damaged CRD bundle: sha256 {digest} is not the pinned "
+        f"{versions.ISTIO_CRDS.artifact.sha256} (truncated, edited or another version; {FIX})"
+    )
+    assert "note:" not in out
+
+
+def test_cli_no_schemas_flag(tmp_path: Path) -> None:
+    env = {"AMBIENT_HARNESS_CRD_DIR": str(tmp_path / "absent")}
+    proc = run_cli("lint", "scenarios/ambient-authz-l4", env=env)
+    assert proc.returncode == 2 and proc.stdout.startswith("error: no CRD schemas: ")
+    proc = run_cli("lint", "--no-schemas", "scenarios/ambient-authz-l4", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("note: --no-schemas: ")
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,10 +134,11 @@ def test_index_has_the_pinned_kinds(crd_dir: Path) -> None:
 def test_index_is_cached_and_the_cache_is_used(
     crd_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    # One CRD file is enough to show the cache at work (and parses in a third of the time).
+    # One CRD bundle is enough to show the cache at work (and parses in a third of the time).
     bundle_dir = copy_crds(crd_dir, tmp_path / "crds", "istio-*.yaml")
     cache = tmp_path / "cache"
-    first = crds.load_index(bundle_dir, cache_dir=cache)
+    istio = (versions.ISTIO_CRDS,)
+    first = crds.load_index(bundle_dir, cache_dir=cache, bundles=istio)
     assert first.kinds("security.istio.io")
     (cache_file,) = cache.glob("crd-index-*.json")
     crds._MEMO.clear()
@@ -105,13 +149,22 @@ def test_index_is_cached_and_the_cache_is_used(
     # A context, not monkeypatch.undo(): that would also undo the autouse _crds fixture.
     with monkeypatch.context() as patch:
         patch.setattr(crds, "_parse_crd_file", no_parsing)
-        second = crds.load_index(bundle_dir, cache_dir=cache)
+        second = crds.load_index(bundle_dir, cache_dir=cache, bundles=istio)
     assert second.crds == first.crds
-    # A changed CRD file changes the key: parsed again, and the stale cache file is replaced.
-    (istio_crds,) = bundle_dir.glob("istio-*.yaml")
-    with istio_crds.open("a") as fh:
+    # A changed bundle no longer matches its pin; with a pin of its new sha256 (another
+    # release), the key changes: parsed again, and the stale cache file is replaced.
+    bundle = bundle_dir / versions.ISTIO_CRDS.filename
+    bundle.chmod(0o644)
+    with bundle.open("a") as fh:
         fh.write("\n# changed\n")
-    crds.load_index(bundle_dir, cache_dir=cache)
+    with pytest.raises(crds.CrdFileError, match="damaged CRD bundle"):
+        crds.load_index(bundle_dir, cache_dir=cache, bundles=istio)
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    repinned = dataclasses.replace(
+        versions.ISTIO_CRDS,
+        artifact=dataclasses.replace(versions.ISTIO_CRDS.artifact, sha256=digest),
+    )
+    crds.load_index(bundle_dir, cache_dir=cache, bundles=(repinned,))
     (new_file,) = cache.glob("crd-index-*.json")
     assert new_file != cache_file
 
@@ -120,7 +173,7 @@ def test_unwritable_cache_falls_back_to_memory(crd_dir: Path, tmp_path: Path) ->
     bundle_dir = copy_crds(crd_dir, tmp_path / "crds", "istio-*.yaml")
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    index = crds.load_index(bundle_dir, cache_dir=blocker / "cache")
+    index = crds.load_index(bundle_dir, cache_dir=blocker / "cache", bundles=(versions.ISTIO_CRDS,))
     assert not index.empty
     assert blocker.read_text() == "not a directory"
 

@@ -23,6 +23,10 @@ from harness.model.source import (
 )
 
 NAME = "demo"
+TOP_FIELDS = (
+    "name, title, description, references, dataplane, features, namespaces, backends, "
+    "clients, waypoints, steps"
+)
 
 BASE = """\
 name: demo
@@ -145,13 +149,19 @@ ERRORS = [
         "unknown top-level key",
         "dataplane: ambient\n",
         "dataplane: ambient\nlabels: {a: b}\n",
-        [(5, "labels: unknown field")],
+        [(5, f"labels: unknown field; valid fields: {TOP_FIELDS}")],
     ),
     (
         "unknown nested key with a hint",
         "        timing: {hold: 2}\n",
         "        timing: {hold: 2, budgit: 3}\n",
-        [(31, "steps[0].probes[1].timing.budgit: unknown field (did you mean 'budget'?)")],
+        [
+            (
+                31,
+                "steps[0].probes[1].timing.budgit: unknown field (did you mean 'budget'?); "
+                "valid fields: budget, streak, hold, interval",
+            )
+        ],
     ),
     (
         "missing required field",
@@ -360,17 +370,22 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert message.endswith("(while parsing a flow sequence at line 10)")
 
 
+WHOLE = "name, title, description, dataplane, namespaces, clients, steps, ..."
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "line", "message"),
     [
-        (BASE + "---\n" + BASE, "expected one YAML document, found 2"),
-        ("", "expected one YAML document, found 0"),
-        ("- a\n- b\n", "a scenario must be a YAML mapping"),
+        (BASE + "---\n" + BASE, 33, "a second YAML document: a scenario file holds one, found 2"),
+        ("", 1, f"empty file: a scenario is a YAML mapping ({WHOLE})"),
+        ("# only a comment\n", 1, f"empty file: a scenario is a YAML mapping ({WHOLE})"),
+        ("- a\n- b\n", 1, f"a scenario must be a YAML mapping ({WHOLE}), got a list"),
+        ("just text\n", 1, f"a scenario must be a YAML mapping ({WHOLE}), got a string"),
     ],
-    ids=["two documents", "empty", "a list"],
+    ids=["two documents", "empty", "comments only", "a list", "a string"],
 )
-def test_whole_file_problems(tmp_path: Path, text: str, message: str) -> None:
-    assert problems_of(write(tmp_path, text)) == [("scenario.yaml", 1, message)]
+def test_whole_file_problems(tmp_path: Path, text: str, line: int, message: str) -> None:
+    assert problems_of(write(tmp_path, text)) == [("scenario.yaml", line, message)]
 
 
 def test_missing_scenario_file(tmp_path: Path) -> None:

@@ -1,0 +1,87 @@
+"""The malformed corpus through the real CLI (`python -m harness lint`, a subprocess): exact
+output and exit status, never a traceback.
+
+All cases go through one process (the lint of many scenarios prints each case's expected lines
+under its directory, sorted as lint sorts them); the cases whose failure would be a crash of
+the process itself (alias bomb, deep nesting, bad bytes, ...) also run in a process each, so a
+traceback, a hang or exit status 1 shows up per case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lint_corpus import CASES, CORPUS, case_targets
+
+_LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): ")
+_SUMMARY = re.compile(
+    r"^(?:(?P<n>\d+) problems? in (?P<f>\d+) of |no problems in )(?P<t>\d+) (?P<noun>\w+?)s?$"
+)
+CRASH_CASES = [
+    "yaml-alias-bomb",
+    "yaml-deep-nesting",
+    "huge-integer",
+    "invalid-date-value",
+    "non-utf8-text",
+    "bom-crlf-valid",
+    "scenario-yml-misnamed",
+]
+
+
+def lint_cli(cwd: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "lint", *targets],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,  # bounds a hang only
+        env=dict(os.environ),
+        check=False,
+    )
+
+
+def relative_targets(case: Path, base: Path) -> list[str]:
+    return [str(t.relative_to(base)) if t != base else "." for t in case_targets(case)]
+
+
+def test_every_case_in_one_cli_run() -> None:
+    problems: list[tuple[str, int, int, str]] = []
+    notes: list[tuple[str, int, int, str]] = []
+    count = failing = total = 0
+    nouns: set[str] = set()
+    for name in CASES:
+        *lines, summary = (CORPUS / name / "expected.txt").read_text().splitlines()
+        m = _SUMMARY.match(summary)
+        assert m is not None, (name, summary)
+        count += int(m["n"] or 0)
+        failing += int(m["f"] or 0)
+        total += int(m["t"])
+        nouns.add(m["noun"])
+        for i, line in enumerate(lines):
+            loc = _LOCATED.match(line)
+            assert loc is not None, (name, line)  # only located lines in the corpus
+            entry = (f"{name}/{loc['file']}", int(loc["line"]), i, f"{name}/{line}")
+            (notes if line[loc.end() :].startswith("note: ") else problems).append(entry)
+    noun = "scenario" if nouns == {"scenario"} else "input"
+    shown = f"{total} {noun}" + ("s" if total != 1 else "")
+    expected = [e[3] for e in sorted(problems)] + [e[3] for e in sorted(notes)]
+    expected.append(f"{count} problems in {failing} of {shown}")
+    targets = [t for name in CASES for t in relative_targets(CORPUS / name, CORPUS)]
+    proc = lint_cli(CORPUS, *targets)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines() == expected
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("name", CRASH_CASES)
+def test_case_in_its_own_cli_run(name: str) -> None:
+    case = CORPUS / name
+    expected = (case / "expected.txt").read_text()
+    proc = lint_cli(case, *relative_targets(case, case))
+    assert (proc.stdout, proc.stderr) == (expected, "")
+    assert proc.returncode == (0 if expected.splitlines()[-1].startswith("no problems") else 2)

@@ -1,0 +1,158 @@
+"""YAML with positions, at its edges: libyaml and the pure parser agree, hostile or broken
+input is a located problem (never a traceback, a hang or MemoryError)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import REPO
+
+from harness.model import source
+from harness.model.source import MAX_DEPTH, MAX_FILE_BYTES, SourceError, load_documents
+
+CORPUS_FILES = sorted(
+    p
+    for d in ("scenarios", "tests/malformed")
+    for p in (REPO / d).rglob("*")
+    if p.suffix in (".yaml", ".yml") and p.is_file()
+)
+
+
+def outcome(file: Path) -> Any:
+    """What the loader makes of a file: documents with their line tables, or the problems."""
+    try:
+        return [(d.data, d.start_line, d.lines) for d in load_documents(file)]
+    except SourceError as exc:
+        return [str(p) for p in exc.problems]
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_libyaml_and_the_pure_parser_agree_on_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(CORPUS_FILES) > 100
+    fast = [outcome(f) for f in CORPUS_FILES]
+    monkeypatch.setattr(source, "_FAST_LOADER", None)
+    pure = [outcome(f) for f in CORPUS_FILES]
+    for file, a, b in zip(CORPUS_FILES, fast, pure, strict=True):
+        assert a == b, file
+
+
+def test_libyaml_is_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[Any] = []
+    real = yaml.compose_all
+
+    def spy(text: str, Loader: Any) -> Any:
+        used.append(Loader)
+        return real(text, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "compose_all", spy)
+    source.parse_documents(Path("x.yaml"), "a: 1\n")
+    assert used == [getattr(yaml, "CSafeLoader", yaml.SafeLoader)]
+
+
+def problems(tmp_path: Path, content: str | bytes) -> list[str]:
+    file = tmp_path / "f.yaml"
+    if isinstance(content, str):
+        file.write_text(content, encoding="utf-8")
+    else:
+        file.write_bytes(content)
+    with pytest.raises(SourceError) as info:
+        load_documents(file)
+    return [str(p).removeprefix(f"{file}:") for p in info.value.problems]
+
+
+def alias_bomb() -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        text += f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    return text
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    assert len(alias_bomb()) < 1024
+    (message,) = problems(tmp_path, alias_bomb())
+    assert message == (
+        "1: invalid YAML: more than 100000 values once aliases are expanded (an alias bomb?): "
+        "write the values out, or use fewer aliases"
+    )
+
+
+def test_ordinary_aliases_still_work(tmp_path: Path) -> None:
+    file = tmp_path / "ok.yaml"
+    file.write_text("base: &b {x: 1}\nuse: *b\n")
+    (doc,) = load_documents(file)
+    assert doc.data == {"base": {"x": 1}, "use": {"x": 1}}
+    assert doc.line_of(["use", "x"]) == 1  # where the aliased value was written
+
+
+DEEP = f"invalid YAML: nested deeper than {MAX_DEPTH} levels: not a scenario or manifest"
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["libyaml", "pure"])
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 999, 5000])
+def test_deep_nesting_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int, pure: bool
+) -> None:
+    if pure:
+        monkeypatch.setattr(source, "_FAST_LOADER", None)
+    assert problems(tmp_path, "a:\n  b: " + "[" * depth + "]" * depth + "\n") == [f"2: {DEEP}"]
+
+
+def test_block_nesting_counts_too(tmp_path: Path) -> None:
+    text = "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 1)) + "  " * 101 + "v\n"
+    ((message),) = problems(tmp_path, text)
+    assert message.endswith(DEEP)
+    ok = "".join("  " * i + f"k{i}:\n" for i in range(50)) + "  " * 50 + "v\n"
+    (tmp_path / "ok.yaml").write_text(ok)
+    assert load_documents(tmp_path / "ok.yaml")
+
+
+def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
+    size = MAX_FILE_BYTES + 1
+    assert problems(tmp_path, "#" * size) == [
+        f"1: file too large: {size} bytes (at most {MAX_FILE_BYTES})"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "a:\n  b: " + "1" * 5000 + "\n",
+            "2: a.b: invalid integer '" + "1" * 37 + "'...: 5000 digits is too long",
+        ),
+        ("a:\n  - 2024-13-45\n", "2: a[0]: invalid value '2024-13-45': month must be in 1..12"),
+        (b"a: 1\nb: caf\xe9\n", "2: cannot read file: not UTF-8 text (byte 0xe9)"),
+        (
+            "a: 1\nb: x\x00y\n",
+            "2: invalid YAML: unacceptable character #x0000 (special characters are not allowed)",
+        ),
+        (
+            "a:\n\tb: 1\n",
+            "2: invalid YAML: found character '\\t' that cannot start any token "
+            "(YAML indents with spaces, never tabs)",
+        ),
+    ],
+    ids=["huge integer", "impossible date", "latin-1", "NUL", "tab"],
+)
+def test_bad_values_and_bytes_are_located(
+    tmp_path: Path, content: str | bytes, expected: str
+) -> None:
+    assert problems(tmp_path, content) == [expected]
+
+
+def test_bom_and_crlf_are_read_like_plain_text(tmp_path: Path) -> None:
+    plain, odd = tmp_path / "plain.yaml", tmp_path / "odd.yaml"
+    text = "a: 1\nb:\n  - [x,\n     y]\n"
+    plain.write_text(text)
+    odd.write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
+    assert outcome(plain) == outcome(odd)
+
+
+def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").mkdir()
+    with pytest.raises(SourceError) as info:
+        load_documents(tmp_path / "d.yaml")
+    assert [p.message for p in info.value.problems] == ["is a directory, not a YAML file"]
