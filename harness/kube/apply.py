@@ -31,6 +31,7 @@ from harness.kube.objects import (
     is_crd,
     is_namespace,
     is_prerequisite,
+    loose_ref,
     namespace_ref,
     sort_for_apply,
 )
@@ -51,14 +52,17 @@ class KubeApply(KubeWaits):
     def _try_ref(
         self, doc: Mapping[str, Any], default_namespace: str | None
     ) -> tuple[ObjectRef, ApplyFailure | None]:
+        """The manifest's resolved reference, or a rejection that never reached the server
+        (incomplete manifest, kind not served): returned, not raised, so that a preflight
+        lists every one of them."""
         try:
             return self.ref_for(doc, default_namespace), None
         except ResourceNotFoundError:
-            ref = ObjectRef.of(doc)
+            ref = loose_ref(doc)
             msg = f"the server has no {ref.api_version} {ref.kind} (is its CRD installed?)"
             return ref, ApplyFailure(ref, msg, None, "NoKind")
         except ManifestError as e:
-            ref = ObjectRef.of(doc)
+            ref = loose_ref(doc)
             return ref, ApplyFailure(ref, str(e), None, "Invalid")
 
     def apply(
@@ -81,7 +85,7 @@ class KubeApply(KubeWaits):
         failures: list[ApplyFailure] = []
         awaited: set[str] = set()
         for doc in ordered:
-            ref0 = ObjectRef.of(doc)
+            ref0 = loose_ref(doc)
             crd = new_crds.get((ref0.group, ref0.kind))
             if crd is not None and not dry_run:
                 name = str(crd["metadata"]["name"])
@@ -114,7 +118,7 @@ class KubeApply(KubeWaits):
         """
         ordered = sort_for_apply(dict(d) for d in docs)
         new_crd_types = {crd_type(d) for d in ordered if is_crd(d)}
-        new_namespaces = {ObjectRef.of(d).name for d in ordered if is_namespace(d)}
+        new_namespaces = {loose_ref(d).name for d in ordered if is_namespace(d)}
         missing_ns = {ns for ns in new_namespaces if self.get(namespace_ref(ns)) is None}
         checked: list[ObjectRef] = []
         deferred: list[ObjectRef] = []

@@ -121,6 +121,28 @@ class ObjectRef:
         return cls(api_version, kind, ns if isinstance(ns, str) and ns else None, name)
 
 
+def loose_ref(doc: Mapping[str, Any]) -> ObjectRef:
+    """What a manifest names even when it is incomplete, for messages about it:
+    `(no apiVersion) Deployment demo/ratings`, `(no kind) (no name)`. Never raises."""
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+
+    def text(value: Any, missing: str) -> str:
+        return value if isinstance(value, str) and value else missing
+
+    api_version = text(doc.get("apiVersion"), "")
+    kind = text(doc.get("kind"), "(no kind)")
+    if not api_version:
+        kind = f"(no apiVersion) {kind}"
+    ns = meta.get("namespace")
+    return ObjectRef(
+        api_version,
+        kind,
+        ns if isinstance(ns, str) and ns else None,
+        text(meta.get("name"), "(no name)"),
+    )
+
+
 def namespace_ref(name: str) -> ObjectRef:
     return ObjectRef("v1", "Namespace", None, name)
 

@@ -171,6 +171,33 @@ def test_preflight_lists_every_rejection(api: FakeApiServer, kube: Kube) -> None
     assert "first problem" in str(err.value) and "second problem" in str(err.value)
 
 
+def test_preflight_lists_every_client_side_rejection_too(api: FakeApiServer, kube: Kube) -> None:
+    # Issue 11 item 10: a manifest with no apiVersion used to end the preflight at once.
+    api.add(ns_doc("demo"))
+    no_api_version = {"kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "demo"}}
+    no_name = obj("v1", "ConfigMap", "x", "demo")
+    del no_name["metadata"]["name"]
+    not_served = obj("telemetry.istio.io/v1", "Telemetry", "mesh", "demo")
+    no_namespace = policy("p")
+    del no_namespace["metadata"]["namespace"]
+    api.fail_dry_run("AuthorizationPolicy", "rejected", "server says no")
+
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step(
+            [no_api_version, policy("fine"), no_name, not_served, no_namespace, policy("rejected")]
+        )
+
+    assert sorted(str(f.ref) for f in err.value.failures) == [
+        "(no apiVersion) ConfigMap demo/cm",
+        "AuthorizationPolicy demo/rejected",
+        "AuthorizationPolicy p",
+        "ConfigMap demo/(no name)",
+        "Telemetry demo/mesh",
+    ]
+    assert "nothing was applied" in str(err.value)
+    assert api.patches(dry_run=False) == []
+
+
 def test_unknown_kind_fails_preflight_without_any_patch(api: FakeApiServer, kube: Kube) -> None:
     api.add(ns_doc("demo"))
     doc = obj("telemetry.istio.io/v1", "Telemetry", "mesh", "demo")
