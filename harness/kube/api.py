@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
@@ -25,7 +27,13 @@ from kubernetes.dynamic.exceptions import (
     ResourceNotFoundError,
 )
 
-from harness.kube.errors import ApplyError, KubeError, ManifestError, api_failure
+from harness.kube.errors import (
+    ApplyError,
+    KubeError,
+    ManifestError,
+    UnverifiedTLSWarning,
+    api_failure,
+)
 from harness.kube.objects import FIELD_MANAGER, ObjectRef
 from harness.kube.status import event_time
 
@@ -39,6 +47,21 @@ def response_json(resp: Any) -> dict[str, Any]:
     if not isinstance(out, dict):
         raise KubeError(f"unexpected API response: {str(out)[:200]}")
     return out
+
+
+def _say_once_that_tls_is_unverified(api_client: k8s.ApiClient) -> None:
+    """With `insecure-skip-tls-verify`, urllib3 warns on every request (89 lines for one
+    set-up): say it once for this client, then silence urllib3's repetitions."""
+    cfg = api_client.configuration
+    if cfg.verify_ssl or not str(cfg.host).startswith("https:"):
+        return
+    warnings.warn(
+        f"TLS certificate verification is off for the API server {cfg.host} "
+        "(insecure-skip-tls-verify): its identity is not checked",
+        UnverifiedTLSWarning,
+        stacklevel=4,
+    )
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
 
 class KubeApi:
@@ -77,6 +100,7 @@ class KubeApi:
         self._cache_dir = tempfile.mkdtemp(prefix="ambient-harness-discovery-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._cache_dir, True)
         self._dyn: DynamicClient | None = None
+        _say_once_that_tls_is_unverified(api_client)
 
     @classmethod
     def from_kubeconfig(

@@ -8,6 +8,9 @@
                              one per object) and `applied` (what was written before)
         WaitTimeout          a wait ran out of time; also a TimeoutError
 
+Warning (not an error): UnverifiedTLSWarning, once per client whose kubeconfig skips TLS
+verification.
+
 The kubernetes client's own ApiException/DynamicApiError are not wrapped everywhere; turn
 them into text with `api_error_text` (their `str()` dumps every response header).
 """
@@ -95,6 +98,11 @@ class WaitTimeout(KubeError, TimeoutError):
             f"timed out after {elapsed_s:.1f}s waiting for {ref} to be {want}; "
             f"last seen: {last_seen}"
         )
+
+
+class UnverifiedTLSWarning(UserWarning):
+    """The kubeconfig turns TLS verification off: said once per client (a warning, since the
+    user asked for it; urllib3 would repeat its own on every request)."""
 
 
 def status_words(err: Any) -> tuple[str, str]:

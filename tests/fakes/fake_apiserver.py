@@ -58,6 +58,7 @@ import contextlib
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import traceback
@@ -354,9 +355,11 @@ class FakeApiServer:
         crd_established_after: int = 0,
         linger_reads: int = 0,
         controllers: bool = True,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.git_version = git_version
         self.controllers = controllers
+        self.tls = tls  # (certfile, keyfile): serve HTTPS
         self.require_namespaces = require_namespaces
         self.crd_established_after = crd_established_after
         self.linger_reads = linger_reads
@@ -387,6 +390,10 @@ class FakeApiServer:
             api = server
 
         self._httpd = _HttpServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
         # A short poll interval: shutdown() waits for the serve loop to notice.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -416,11 +423,12 @@ class FakeApiServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
-    def api_client(self) -> ApiClient:
+    def api_client(self, *, verify_ssl: bool = True) -> ApiClient:
         """A kubernetes `ApiClient` pointed at this server (closed by `stop()`)."""
         cfg = Configuration(host=self.url)
+        cfg.verify_ssl = verify_ssl
         client = ApiClient(configuration=cfg)
         self._clients.append(client)
         return client

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -836,3 +838,42 @@ def test_a_field_the_schema_does_not_declare_fails_the_preflight_naming_it(
         err.value
     )
     assert api.patches(dry_run=False) == []
+
+
+def test_an_unverified_tls_api_server_is_reported_once_not_per_request(tmp_path: Path) -> None:
+    # Issue 11 item 12: urllib3 printed InsecureRequestWarning for each of 89 requests.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with (
+        FakeApiServer(tls=(str(cert), str(key))) as api,
+        warnings.catch_warnings(record=True) as seen,
+    ):
+        warnings.simplefilter("always")
+        kube = Kube(api.api_client(verify_ssl=False), poll_interval=0.005)
+        for _ in range(5):
+            kube.get(namespace_ref("demo"))
+        kube.close()
+
+    kinds = [type(w.message).__name__ for w in seen]
+    assert kinds.count("UnverifiedTLSWarning") == 1
+    assert "InsecureRequestWarning" not in kinds
+    assert api.calls("GET", "/api/v1/namespaces/demo")  # the requests did go over TLS
