@@ -72,7 +72,9 @@ class KubeApi:
     about every `progress_every` seconds during a wait with (what, elapsed seconds).
     `kubeconfig`/`context` are remembered for CLI tools (istioctl) run against this cluster.
     `request_timeout` bounds every API call, so a hung API server fails a wait instead of
-    blocking it forever (the client's default is no timeout at all).
+    blocking it forever (the client's default is no timeout at all). `notice` receives what
+    the user must know though nothing failed (fields a forced apply takes over); without
+    it, those are Python warnings.
     """
 
     def __init__(
@@ -86,8 +88,10 @@ class KubeApi:
         kubeconfig: Path | None = None,
         context: str | None = None,
         request_timeout: float = 30.0,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self._api = api_client
+        self.notice = notice
         self.field_manager = field_manager
         self.poll_interval = poll_interval
         self.progress = progress

@@ -17,13 +17,21 @@ says which.
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, ResourceNotFoundError
 
-from harness.kube.errors import ApplyError, ApplyFailure, ManifestError, api_failure
+from harness.kube.errors import (
+    ApplyError,
+    ApplyFailure,
+    FieldTakeoverWarning,
+    ManifestError,
+    api_failure,
+)
 from harness.kube.objects import (
     Manifest,
     ObjectRef,
@@ -35,15 +43,51 @@ from harness.kube.objects import (
     namespace_ref,
     sort_for_apply,
 )
+from harness.kube.status import field_owners
 from harness.kube.wait import KubeWaits
 
 
 @dataclass(frozen=True)
+class Takeover:
+    """Fields of an existing object that another field manager owns and the harness's forced
+    apply takes over (each a (manager, field) pair, as the server's 409 Conflict named them)."""
+
+    ref: ObjectRef
+    fields: tuple[tuple[str, str], ...]
+
+    def __str__(self) -> str:
+        by: dict[str, list[str]] = {}
+        for manager, path in self.fields:
+            by.setdefault(manager, []).append(path)
+        whose = "; ".join(f"from {m}: {', '.join(p)}" for m, p in by.items())
+        n = len(self.fields)
+        return f"{self.ref}: the forced apply takes over {n} field{'s' if n != 1 else ''} {whose}"
+
+
+@dataclass(frozen=True)
 class Preflight:
-    """What the dry run checked, and what it had to defer (prerequisite in the same step)."""
+    """What the dry run checked, what it had to defer (prerequisite in the same step), and
+    the fields the apply will take over from other field managers."""
 
     checked: list[ObjectRef] = field(default_factory=list)
     deferred: list[ObjectRef] = field(default_factory=list)
+    takeovers: list[Takeover] = field(default_factory=list)
+
+
+def field_conflicts(err: Any) -> list[tuple[str, str]]:
+    """(manager, field) of each FieldManagerConflict cause of a 409 apply answer:
+    `('"kubectl-edit" using security.istio.io/v1', '.spec.action')`."""
+    body = getattr(err, "body", None)
+    body = body.decode(errors="replace") if isinstance(body, bytes) else body
+    try:
+        causes = (json.loads(body or "{}").get("details") or {}).get("causes") or []
+    except (ValueError, AttributeError):
+        return []
+    return [
+        (str(c.get("message", "")).removeprefix("conflict with "), str(c.get("field", "")))
+        for c in causes
+        if isinstance(c, dict) and c.get("reason") == "FieldManagerConflict"
+    ]
 
 
 class KubeApply(KubeWaits):
@@ -123,6 +167,7 @@ class KubeApply(KubeWaits):
         checked: list[ObjectRef] = []
         deferred: list[ObjectRef] = []
         failures: list[ApplyFailure] = []
+        takeovers: list[Takeover] = []
         for doc in ordered:
             ref, failure = self._try_ref(doc, default_namespace)
             new_kind = (ref.group, ref.kind) in new_crd_types
@@ -133,16 +178,61 @@ class KubeApply(KubeWaits):
                 deferred.append(ref)
                 continue
             if failure is None:
-                try:
-                    self.server_side_apply(doc, ref, dry_run=True)
+                taken, failure = self._dry_run(doc, ref)
+                if taken:
+                    takeovers.append(Takeover(ref, tuple(taken)))
+                if failure is None:
                     checked.append(ref)
                     continue
-                except DynamicApiError as e:
-                    failure = api_failure(ref, e)
             failures.append(failure)
         if failures:
             raise ApplyError("preflight", failures)
-        return Preflight(checked, deferred)
+        return Preflight(checked, deferred, takeovers)
+
+    def _dry_run(
+        self, doc: Mapping[str, Any], ref: ObjectRef
+    ) -> tuple[list[tuple[str, str]], ApplyFailure | None]:
+        """Dry-run `doc` without force, so that the server names the fields other managers
+        own (409 Conflict); then, if there were any, forced as the real apply will be.
+        Returns the (manager, field) pairs taken over and the rejection, if any."""
+        taken: list[tuple[str, str]] = []
+        try:
+            self.server_side_apply(doc, ref, dry_run=True, force=False)
+            return [], None
+        except ConflictError as e:
+            taken = field_conflicts(e)
+            if not taken:
+                return [], api_failure(ref, e)
+        except DynamicApiError as e:
+            return [], self._explain(ref, api_failure(ref, e))
+        try:
+            self.server_side_apply(doc, ref, dry_run=True, force=True)
+        except DynamicApiError as e:
+            return taken, self._explain(ref, api_failure(ref, e))
+        return taken, None
+
+    def _explain(self, ref: ObjectRef, failure: ApplyFailure) -> ApplyFailure:
+        """A rejection of an object that exists with fields other field managers own: the
+        server checked the manifest *merged* with those, so say which (the error may name a
+        field that is not in the manifest)."""
+        try:
+            live = self.get(ref)
+        except DynamicApiError:
+            return failure
+        foreign = {
+            manager: paths
+            for manager, paths in field_owners(live).items()
+            if manager != self.field_manager
+        }
+        if not foreign:
+            return failure
+        owned = "; ".join(f'"{m}" owns {", ".join(p)}' for m, p in sorted(foreign.items()))
+        message = (
+            f"{failure.message} -- the object already exists and the server checked this "
+            f"manifest merged with the fields other field managers own ({owned}); delete the "
+            "object or make the manifest set those fields, the harness does not remove them"
+        )
+        return ApplyFailure(failure.ref, message, failure.status, failure.reason)
 
     def apply_step(
         self,
@@ -153,6 +243,7 @@ class KubeApply(KubeWaits):
     ) -> list[ObjectRef]:
         """Preflight, then apply: a rejected step applies nothing (see module docstring)."""
         pf = self.preflight(docs, default_namespace=default_namespace)
+        self._report(pf.takeovers)
         if not pf.deferred:
             return self.apply(docs, default_namespace=default_namespace, crd_timeout=crd_timeout)
         prereqs = [d for d in docs if is_prerequisite(d)]
@@ -171,7 +262,16 @@ class KubeApply(KubeWaits):
                 for r in again.deferred
             ]
             raise ApplyError("preflight", failures, applied)
+        self._report(again.takeovers)
         return applied + self.apply(rest, default_namespace=default_namespace)
+
+    def _report(self, takeovers: Sequence[Takeover]) -> None:
+        """Each field a forced apply is about to take from another manager, said aloud."""
+        for t in takeovers:
+            if self.notice is not None:
+                self.notice(str(t))
+            else:
+                warnings.warn(str(t), FieldTakeoverWarning, stacklevel=3)
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> ObjectRef:
         """Create or update a Namespace with these labels (server-side apply)."""

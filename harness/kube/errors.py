@@ -8,8 +8,9 @@
                              one per object) and `applied` (what was written before)
         WaitTimeout          a wait ran out of time; also a TimeoutError
 
-Warning (not an error): UnverifiedTLSWarning, once per client whose kubeconfig skips TLS
-verification.
+Warnings (not errors): UnverifiedTLSWarning, once per client whose kubeconfig skips TLS
+verification; FieldTakeoverWarning, per object whose fields a forced apply takes over from
+another field manager (unless the client reports those through its `notice` callback).
 
 The kubernetes client's own ApiException/DynamicApiError are not wrapped everywhere; turn
 them into text with `api_error_text` (their `str()` dumps every response header).
@@ -103,6 +104,11 @@ class WaitTimeout(KubeError, TimeoutError):
 class UnverifiedTLSWarning(UserWarning):
     """The kubeconfig turns TLS verification off: said once per client (a warning, since the
     user asked for it; urllib3 would repeat its own on every request)."""
+
+
+class FieldTakeoverWarning(UserWarning):
+    """A forced server-side apply takes fields of an existing object from another field
+    manager (issued when the client has no `notice` callback)."""
 
 
 def status_words(err: Any) -> tuple[str, str]:

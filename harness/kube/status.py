@@ -241,3 +241,35 @@ def describe_deletion(obj: Mapping[str, Any] | None) -> str:
     if conditions(obj):
         parts.append(format_conditions(obj))
     return "; ".join(parts)
+
+
+def _field_paths(node: Mapping[str, Any], prefix: str) -> list[str]:
+    """Leaf paths of a FieldsV1 tree: `{"f:spec": {"f:rules": {}}}` -> `.spec.rules`."""
+    out: list[str] = []
+    for key, child in node.items():
+        if key == ".":
+            continue
+        kind, _, name = key.partition(":")
+        path = f"{prefix}.{name}" if kind == "f" else f"{prefix}[{name}]"
+        if isinstance(child, Mapping) and set(child) - {"."}:
+            out += _field_paths(child, path)
+        else:
+            out.append(path)
+    return out
+
+
+def field_owners(obj: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """Manager -> the spec-level fields it owns, from `metadata.managedFields` (status and
+    metadata left out: controllers and kubectl own bits of those on every object)."""
+    out: dict[str, list[str]] = {}
+    for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(entry, Mapping) or entry.get("subresource"):
+            continue
+        paths = [
+            p
+            for p in _field_paths(entry.get("fieldsV1") or {}, "")
+            if not p.startswith((".status", ".metadata"))
+        ]
+        if paths:
+            out.setdefault(str(entry.get("manager", "?")), []).extend(paths)
+    return out

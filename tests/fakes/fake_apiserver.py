@@ -32,10 +32,18 @@ condition after N reads of the object (e.g. a Gateway becomes Programmed on the 
 for a given object (e.g. 422 Invalid to the dry-run preflight); `set_logs()` for pod logs.
 CRDs applied through the API become Established after `crd_established_after` reads.
 
-Simplifications (documented so nobody relies on them): no field ownership beyond labels
-(apply replaces the object except `status` and server-set metadata; label keys set by a
-merge patch survive a later apply), no admission, no watch, no resourceVersion conflicts,
-no version conversion (an object is served under whichever version is requested).
+Field ownership (tests/fakes/field_owners.py): each apply records its manager's fields in
+`metadata.managedFields` (FieldsV1); fields another manager owns (`add(..., field_manager=)`)
+are kept by an apply and, set to another value without `force=true`, answer 409 Conflict
+listing them (`details.causes`, reason FieldManagerConflict); with `force=true` the applier
+takes them over. `validate()` states a rule the stored (merged) object must satisfy (422).
+A field a CRD's schema does not declare answers 500 with no reason (see `_undeclared`).
+
+Simplifications (documented so nobody relies on them): fields nobody owns are dropped by an
+apply (it replaces the object except `status`, server-set metadata, other managers' fields
+and label keys set by a merge patch); lists are atomic; no admission, no watch, no
+resourceVersion conflicts, no version conversion (an object is served under whichever
+version is requested).
 
 Usage in a test module (tests/ is on sys.path under pytest's default import mode):
 
@@ -71,6 +79,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from kubernetes.client import ApiClient, Configuration
+
+from fakes.field_owners import (
+    Owner,
+    conflict_status,
+    conflicts,
+    leaves,
+    managed_fields,
+    merge_foreign,
+)
 
 Obj = dict[str, Any]
 JsonT = TypeVar("JsonT", Obj, list[Obj])
@@ -247,6 +264,7 @@ class _Stored:
     reads: int = 0
     linger: int | None = None  # reads left before a deleted object disappears
     patched_labels: set[str] = field(default_factory=set)
+    owners: dict[str, Owner] = field(default_factory=dict)  # field manager -> its fields
 
 
 @dataclass(frozen=True)
@@ -366,6 +384,7 @@ class FakeApiServer:
         self.requests: list[RecordedRequest] = []
         self._types: list[ResourceType] = []
         self._schemas: dict[tuple[str, str], Obj] = {}  # (apiVersion, kind) -> openAPIV3Schema
+        self._validators: dict[str, list[Callable[[Obj], str | None]]] = {}
         self._store: dict[Key, _Stored] = {}
         self._hooks: dict[Key, list[ReadHook]] = {}
         self._failures: list[tuple[str, bool, str | None, str, ApiStatus]] = []
@@ -479,15 +498,24 @@ class FakeApiServer:
         self._rv += 1
         return str(self._rv)
 
-    def add(self, obj: Mapping[str, Any]) -> Obj:
-        """Store an object as-is (plus server metadata). CRDs register their type."""
+    def add(self, obj: Mapping[str, Any], *, field_manager: str | None = None) -> Obj:
+        """Store an object as-is (plus server metadata). CRDs register their type.
+
+        With `field_manager`, that manager owns every field of it (as after a create or
+        update by, say, `kubectl-edit`): a later apply by another manager conflicts with it.
+        """
         body = _clone(dict(obj))
         rtype = self.find_type(body["apiVersion"], body["kind"])
         meta = body.setdefault("metadata", {})
         with self._lock:
             self._fill_server_meta(meta, None)
             key = self._key(rtype, meta.get("namespace"), meta["name"])
-            self._store[key] = _Stored(body)
+            owners: dict[str, Owner] = {}
+            if field_manager is not None:
+                paths = set(leaves(body))
+                owners[field_manager] = Owner("Update", body["apiVersion"], paths, _now())
+                meta["managedFields"] = managed_fields(owners)
+            self._store[key] = _Stored(body, owners=owners)
             if body["kind"] == "CustomResourceDefinition":
                 self.register_crd(body)
         return _clone(body)
@@ -935,7 +963,22 @@ class FakeApiServer:
         self._check_failures(r, r.namespace, dry_run)
         if existing is None:
             self._check_namespace(r)
+        manager = q["fieldManager"]
+        live = existing.obj if existing else {}
+        owners = {
+            n: Owner(o.operation, o.api_version, set(o.paths), o.time)
+            for n, o in (existing.owners if existing else {}).items()
+        }
+        found = conflicts(owners, manager, live, body)
+        if found and q.get("force") not in ("true", "True", "1"):
+            message, causes = conflict_status(found)
+            raise ApiStatus(409, "Conflict", message, {"causes": causes})
+        for c in found:  # force: the applier takes these fields over
+            owners[c.manager].paths.discard(c.path)
         new = _clone(body)
+        merge_foreign(owners, manager, live, new)
+        owners[manager] = Owner("Apply", body["apiVersion"], set(leaves(body)), _now())
+        self._validate(r, new)
         new_meta = new["metadata"]
         if r.rtype.namespaced:
             new_meta["namespace"] = r.namespace
@@ -952,17 +995,34 @@ class FakeApiServer:
         else:
             new_meta["generation"] = 1
         self._fill_server_meta(new_meta, old)
-        new_meta["managedFields"] = [
-            {"manager": q["fieldManager"], "operation": "Apply", "apiVersion": body["apiVersion"]}
-        ]
+        new_meta["managedFields"] = managed_fields(owners)
         if not dry_run:
             if existing is None:
-                self._store[key] = _Stored(new)
+                self._store[key] = _Stored(new, owners=owners)
             else:
                 existing.obj = new
+                existing.owners = owners
             if new["kind"] == "CustomResourceDefinition":
                 self._on_crd(key, new)
         return (200 if existing else 201), _clone(new), "application/json"
+
+    def validate(self, kind: str, rule: Callable[[Obj], str | None]) -> None:
+        """`rule(object)` returns why the object (as it would be stored, after the merge with
+        other managers' fields) is invalid, or None: a 422 Invalid, as a CRD's CEL rule
+        (`x-kubernetes-validations`) answers. The fake runs no CEL: tests state the rule."""
+        self._validators.setdefault(kind, []).append(rule)
+
+    def _validate(self, r: _Route, obj: Obj) -> None:
+        for rule in self._validators.get(r.rtype.kind, []):
+            why = rule(obj)
+            if why:
+                what = f"{r.rtype.kind}.{r.rtype.group}" if r.rtype.group else r.rtype.kind
+                raise ApiStatus(
+                    422,
+                    "Invalid",
+                    f'{what} "{r.name}" is invalid: {why}',
+                    {"name": r.name, "group": r.rtype.group, "kind": r.rtype.kind},
+                )
 
     def _undeclared(self, r: _Route, body: Obj) -> list[str]:
         """Fields of an apply body that the kind's schema (from its CRD) does not declare."""

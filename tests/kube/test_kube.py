@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import time
 import warnings
@@ -17,7 +18,7 @@ from helpers import CRDS
 from kubernetes.dynamic.exceptions import ConflictError
 
 from harness.kube.client import Kube
-from harness.kube.errors import ApplyError, WaitTimeout
+from harness.kube.errors import ApplyError, FieldTakeoverWarning, WaitTimeout
 from harness.kube.objects import (
     FIELD_MANAGER,
     ObjectRef,
@@ -113,8 +114,10 @@ def test_apply_step_sends_server_side_apply_to_the_manifests_namespace(
     for r in dry + real:
         assert r.content_type == "application/apply-patch+yaml"
         assert r.param("fieldManager") == FIELD_MANAGER
-        assert r.param("force") in ("True", "true")
         assert r.body["metadata"]["namespace"] == "ambient-authz-l4"
+    # The dry run without force, so that the server names fields other managers own.
+    assert [r.param("force") for r in dry] == ["False"]
+    assert [r.param("force") for r in real] == ["True"]
     assert api.requests.index(dry[0]) < api.requests.index(real[0])
     stored = api.get("AuthorizationPolicy", "ambient-authz-l4", "ratings-allow-productpage")
     assert stored is not None and stored["spec"]["action"] == "ALLOW"
@@ -877,3 +880,105 @@ def test_an_unverified_tls_api_server_is_reported_once_not_per_request(tmp_path:
     assert kinds.count("UnverifiedTLSWarning") == 1
     assert "InsecureRequestWarning" not in kinds
     assert api.calls("GET", "/api/v1/namespaces/demo")  # the requests did go over TLS
+
+
+# --- fields owned by other field managers (issue 11 item 11) --------------------------------
+
+
+def gateway_class(description: str) -> dict[str, Any]:
+    return obj(
+        "gateway.networking.k8s.io/v1",
+        "GatewayClass",
+        "istio-waypoint",
+        spec={"controllerName": "istio.io/mesh-controller", "description": description},
+    )
+
+
+def test_a_forced_apply_reports_each_field_it_takes_over(api: FakeApiServer) -> None:
+    api.add(gateway_class("made by istiod"), field_manager="pilot-discovery")
+    said: list[str] = []
+    kube = Kube(api.api_client(), poll_interval=0.005, notice=said.append)
+
+    kube.apply_step([gateway_class("made by the harness")])
+
+    assert said == [
+        "GatewayClass istio-waypoint: the forced apply takes over 1 field from "
+        '"pilot-discovery" using gateway.networking.k8s.io/v1: .spec.description'
+    ]
+    stored = api.get("GatewayClass", None, "istio-waypoint")
+    assert stored is not None and stored["spec"]["description"] == "made by the harness"
+    # The same values again: the harness owns them now, nothing to take over or say.
+    kube.apply_step([gateway_class("made by the harness")])
+    assert len(said) == 1
+
+
+def test_without_a_notice_callback_a_takeover_is_a_warning(api: FakeApiServer, kube: Kube) -> None:
+    api.add(gateway_class("made by istiod"), field_manager="pilot-discovery")
+    with pytest.warns(FieldTakeoverWarning, match=r"takes over 1 field .*\.spec\.description"):
+        kube.apply_step([gateway_class("mine")])
+
+
+def test_the_409_conflict_is_what_a_non_forced_apply_gets(api: FakeApiServer, kube: Kube) -> None:
+    """The stand-in answers as kube-apiserver does: 409 listing the fields, unless force."""
+    api.add(gateway_class("made by istiod"), field_manager="pilot-discovery")
+    ref = ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, "istio-waypoint")
+    with pytest.raises(ConflictError) as err:
+        kube.server_side_apply(gateway_class("mine"), ref, dry_run=False, force=False)
+    body = json.loads(err.value.body)
+    assert body["reason"] == "Conflict" and body["message"] == (
+        'Apply failed with 1 conflict: conflict with "pilot-discovery" using '
+        "gateway.networking.k8s.io/v1: .spec.description"
+    )
+    assert body["details"]["causes"] == [
+        {
+            "reason": "FieldManagerConflict",
+            "message": 'conflict with "pilot-discovery" using gateway.networking.k8s.io/v1',
+            "field": ".spec.description",
+        }
+    ]
+    managers = {
+        m["manager"]
+        for m in kube.server_side_apply(gateway_class("mine"), ref, dry_run=False, force=True)[
+            "metadata"
+        ]["managedFields"]
+    }
+    assert managers == {FIELD_MANAGER, "pilot-discovery"}  # it keeps .spec.controllerName
+
+
+ONE_OF = 'spec: Invalid value: "object": only one of targetRefs or selector can be set'
+
+
+def test_an_invalid_merge_with_another_managers_fields_is_refused_naming_them(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    # A foreign targetRefs merged with the harness's selector: the error names a field that
+    # is not in the manifest, so the refusal must say where it comes from.
+    api.add(ns_doc("demo"))
+    foreign = obj(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        "ratings",
+        "demo",
+        spec={"targetRefs": [{"kind": "Service", "group": "", "name": "ratings"}]},
+    )
+    api.add(foreign, field_manager="kubectl-edit")
+    api.validate(
+        "AuthorizationPolicy",
+        lambda o: ONE_OF if {"selector", "targetRefs"} <= set(o.get("spec") or {}) else None,
+    )
+    mine = obj(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        "ratings",
+        "demo",
+        spec={"selector": {"matchLabels": {"app": "ratings"}}, "action": "ALLOW"},
+    )
+
+    with pytest.raises(ApplyError) as err:
+        kube.apply_step([mine])
+
+    text = str(err.value)
+    assert ONE_OF in text and "[422 Invalid]" in text
+    assert "merged with the fields other field managers own" in text
+    assert '"kubectl-edit" owns .spec.targetRefs' in text
+    assert "nothing was applied" in text and api.patches(dry_run=False) == []
