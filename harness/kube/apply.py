@@ -200,9 +200,13 @@ class KubeApply(KubeWaits):
             self.server_side_apply(doc, ref, dry_run=True, force=False)
             return [], None
         except ConflictError as e:
-            taken = field_conflicts(e)
-            if not taken:
+            conflicted = field_conflicts(e)
+            if not conflicted:
                 return [], api_failure(ref, e)
+            # Fields the harness itself set by merge patch (labels, as manager operation
+            # Update) conflict with its own apply too: nothing to tell the user about.
+            own = f'"{self.field_manager}" '
+            taken = [(m, f) for m, f in conflicted if not m.startswith(own)]
         except DynamicApiError as e:
             return [], self._explain(ref, api_failure(ref, e))
         try:
