@@ -9,6 +9,7 @@ not under the plain `pytest` entry point, and it imports conftest a second time.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,3 +54,30 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Comp
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def copy_scenario(
+    source: str,
+    root: Path,
+    name: str,
+    *,
+    features: list[str] | None = None,
+    edit: Mapping[str, str] | None = None,
+) -> Path:
+    """A copy of the catalogue's `source` scenario as `root/scenarios/<name>`, renamed (its
+    namespaces and principals follow the name), with other `features` and text `edit`s
+    (old -> new, in every file). Returns the scenario directory."""
+    target = root / "scenarios" / name
+    shutil.copytree(SCENARIOS / source, target)
+    for file in target.rglob("*.yaml"):
+        text = file.read_text(encoding="utf-8").replace(source, name)
+        for old, new in (edit or {}).items():
+            text = text.replace(old, new)
+        if features is not None and file.name == "scenario.yaml":
+            lines = [
+                f"features: [{', '.join(features)}]" if line.startswith("features:") else line
+                for line in text.splitlines()
+            ]
+            text = "\n".join(lines) + "\n"
+        file.write_text(text, encoding="utf-8")
+    return target

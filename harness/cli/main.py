@@ -49,13 +49,15 @@ def _schemas_fetch(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from harness.lint import LintFailed, lint_or_raise
     from harness.model.scenario import load_scenario
     from harness.model.source import SourceError
     from harness.report.plan import plan_json, plan_text
 
     try:
+        lint_or_raise([args.scenario])  # a plan of a scenario lint rejects would mislead
         scenario = load_scenario(args.scenario)
-    except SourceError as exc:
+    except (SourceError, LintFailed) as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
         return EXIT_USAGE
@@ -186,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except HarnessError as exc:
+        from harness.lint import LintFailed
+
+        if isinstance(exc, LintFailed):  # e.g. `demo` on a scenario lint rejects: bad input
+            print("\n".join(exc.problems), file=sys.stderr)
+            return EXIT_USAGE
         # What a command did not handle itself: a message, not a traceback (a bug still shows
         # its traceback: it is not a HarnessError).
         print(f"error: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ from harness.cli.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DOCKER,
 from harness.cli.options import session_options
 from harness.errors import HarnessError
 from harness.host.docker import DockerUnavailable
+from harness.lint import LintFailed
 from harness.model.results import Environment, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.model.source import SourceError
@@ -85,7 +86,7 @@ def run_command(args: argparse.Namespace) -> int:
     options = session_options(args)
     try:
         scenarios = load_scenarios(list(args.scenarios or []))
-    except SourceError as exc:
+    except (SourceError, LintFailed) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
@@ -95,7 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         try:
             dry_run(scenarios, options, sys.stdout)
-        except HarnessError as exc:  # conflicting cluster options
+        except HarnessError as exc:  # conflicting cluster options (lint passed above)
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK

@@ -17,6 +17,7 @@ import pytest
 
 from harness.model.scenario import SCENARIO_FILE
 from harness.pytest_plugin.items import NO_CLUSTER, ScenarioFile, ScenarioItem
+from harness.pytest_plugin.markers import features_in, registered_markers
 from harness.pytest_plugin.session import PLUGIN_NAME, HarnessSession, cluster_requested
 
 __all__ = ["NO_CLUSTER", "ScenarioFile", "ScenarioItem", "cluster_requested"]
@@ -43,11 +44,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--report-json", default=None, help="write the JSON run report to this path")
 
 
+@pytest.hookimpl(trylast=True)  # after the other plugins registered their markers
 def pytest_configure(config: pytest.Config) -> None:
+    state = HarnessSession(config)
+    state.foreign_markers = registered_markers(config)
+    config.pluginmanager.register(state, PLUGIN_NAME)
     for marker in ("ambient", "sidecar"):
         config.addinivalue_line("markers", f"{marker}: scenario on the {marker} data plane")
     config.addinivalue_line("markers", "scenario: a scenario from scenarios/")
-    config.pluginmanager.register(HarnessSession(config), PLUGIN_NAME)
+    # Each scenario's features, so `pytest --markers` lists them and --strict-markers accepts
+    # them; one that is already a marker is refused when its scenario is collected.
+    for feature, scenarios in sorted(features_in(config).items()):
+        if feature not in state.foreign_markers:
+            config.addinivalue_line(
+                "markers", f"{feature}: scenario feature ({', '.join(sorted(scenarios))})"
+            )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
+from harness.lint import LintFailed, lint_or_raise
 from harness.model.results import ScenarioResult, StepResult
 from harness.model.scenario import Scenario, load_scenario
 from harness.model.source import SourceError
@@ -25,31 +26,56 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except SourceError as exc:
             raise self.CollectError(str(exc)) from None
+        problems: list[str] = []
+        try:
+            lint_or_raise([self.path])
+        except LintFailed as exc:  # nothing of it may be applied: an error item, not a run
+            problems += exc.problems
+        foreign = harness_session(self.config).foreign_markers
         item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         item.add_marker("scenario")
         for m in scenario.markers:
-            # Features become markers on the fly; register them so --strict-markers accepts them.
+            if m in foreign and m != scenario.dataplane:
+                # e.g. `skip`, `xfail`, `timeout`, `usefixtures`: as a marker it would change the
+                # item's outcome, so it is refused, never applied.
+                problems.append(
+                    f"{self.path}: feature {m!r} is a marker pytest or a plugin of this run "
+                    "registered; as a marker it would change the outcome: rename the feature"
+                )
+                continue
+            # Features become markers; register them so --strict-markers accepts them.
             self.config.addinivalue_line("markers", f"{m}: scenario feature")
             item.add_marker(m)
+        item.rejected = problems
         yield item
 
 
 class ScenarioItem(pytest.Item):
+    is_scenario = True
+
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.rejected: list[str] = []  # lint problems: the item errors, nothing is applied
+        self.result: ScenarioResult | None = None  # sent to the controller with the report
+
+    def setup(self) -> None:
+        if self.rejected:
+            s = self.scenario
+            self.result = ScenarioResult(
+                s.name, s.title, s.dataplane, error="rejected by lint:\n" + "\n".join(self.rejected)
+            )
+            # An error of the item's set-up (not a failure: nothing was tested), said plainly.
+            pytest.fail(ScenarioRejected(self.rejected).explain(), pytrace=False)
 
     def runtest(self) -> None:
         state = harness_session(self.config)
         s = self.scenario
         if not state.options.cluster_requested:
-            state.results.append(
-                ScenarioResult(s.name, s.title, s.dataplane, skipped_reason=NO_CLUSTER)
-            )
+            self.result = ScenarioResult(s.name, s.title, s.dataplane, skipped_reason=NO_CLUSTER)
             pytest.skip(NO_CLUSTER)
         session = state.live()
-        result = session.run(s)
-        state.results.append(result)
+        result = self.result = session.run(s)
         for step in result.steps:
             self.add_report_section("call", f"step {step.name}", _step_text(step))
         for diagnostics in session.diagnostics(s.name):
@@ -67,6 +93,19 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario {self.scenario.name} ({self.scenario.dataplane})"
+
+
+class ScenarioRejected(HarnessError):
+    """A scenario that fails lint (or names a foreign marker as a feature): an error item."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def explain(self) -> str:
+        return "scenario rejected, nothing of it was applied:\n" + "\n".join(
+            f"  {p}" for p in self.problems
+        )
 
 
 class ScenarioFailed(HarnessError):

@@ -15,12 +15,7 @@ correct, only slower; with `--keep-cluster` nothing is ever deleted.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +23,7 @@ import pytest
 
 from harness.host.cluster import DEFAULT_CLUSTER_NAME
 from harness.model.results import Environment, RunResult, ScenarioResult
+from harness.pytest_plugin.shared import SharedSetup, shared_directory
 from harness.run.options import SessionOptions
 
 if TYPE_CHECKING:
@@ -36,6 +32,7 @@ if TYPE_CHECKING:
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"  # pytest-kind-ng's default for --cluster-name
 PLUGIN_NAME = "ambient-harness-session"
 LIVE_KEY = pytest.StashKey["LiveSession"]()
+RESULT_ATTRIBUTE = "ambient_harness_run"  # on a TestReport: the item's result, report-shaped
 
 
 def cluster_name(config: pytest.Config) -> str:
@@ -72,21 +69,95 @@ def cluster_requested(config: pytest.Config) -> bool:
 
 
 class HarnessSession:
-    """Registered as a plugin in `pytest_configure`; its hooks write the reports."""
+    """Registered as a plugin in `pytest_configure`; owns the run's state, its hooks write the
+    reports.
+
+    Results travel on the test reports (`RESULT_ATTRIBUTE`, the JSON report's own form), so
+    under pytest-xdist the controller, which writes the JSON report, the JUnit properties and
+    the failure summary, has every worker's scenarios; without xdist the same path is taken.
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.options = session_options(config)
         self.results: list[ScenarioResult] = []
         self.environment = Environment(provider="none")
+        self.is_worker = hasattr(config, "workerinput")
+        # Marker names pytest and every other plugin of this run registered, before the
+        # scenario features are added: a feature must never be one of them.
+        self.foreign_markers: frozenset[str] = frozenset()
+        self.setup_error: str | None = None  # the session's own failure, reported once
         self._environment_recorded = False
 
     def live(self) -> LiveSession:
-        """The live session (set up on first use); its environment goes into the reports."""
+        """The live session (set up on first use)."""
         session = live_session(self.config)
         self.environment = session.environment
-        self._record_environment(session.environment)
         return session
+
+    # --- the session-level set-up ----------------------------------------------------------
+
+    def _needs_cluster(self, session: pytest.Session) -> bool:
+        if not self.options.cluster_requested or self.config.option.collectonly:
+            return False
+        if self.config.pluginmanager.has_plugin("dsession"):
+            return True  # the xdist controller: its workers collect, it sets the cluster up
+        return any(
+            (getattr(item, "is_scenario", False) and not getattr(item, "rejected", ()))
+            or "live" in getattr(item, "fixturenames", ())
+            for item in session.items
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        """Set the cluster and mesh up once, before any item runs; if that fails, the run ends
+        with that one error (naming the cluster) instead of every scenario repeating it."""
+        if not self.is_worker and self._needs_cluster(session):
+            live = self.live()
+            if live.setup_error is not None:
+                self.setup_error = live.setup_error
+                reason = "not run: the session set-up failed"
+                for item in session.items:
+                    scenario = getattr(item, "scenario", None)
+                    if scenario is not None:
+                        self.results.append(
+                            ScenarioResult(
+                                scenario.name, scenario.title, scenario.dataplane, error=reason
+                            )
+                        )
+                pytest.exit(
+                    "ambient-harness: no scenario ran (the session set-up failed, above)",
+                    returncode=pytest.ExitCode.TESTS_FAILED,
+                )
+        return (yield)
+
+    # --- results, from wherever the item ran ------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        result = getattr(item, "result", None)
+        if isinstance(result, ScenarioResult) and not getattr(item, "result_sent", False):
+            from harness.report.document import run_to_dict
+
+            item.result_sent = True  # type: ignore[attr-defined]
+            env = self.environment
+            setattr(report, RESULT_ATTRIBUTE, run_to_dict(RunResult(env, [result])))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, RESULT_ATTRIBUTE, None)
+        if data is None or self.is_worker:
+            return
+        from harness.report.document import run_from_dict
+
+        run = run_from_dict(data)
+        self.results += run.scenarios
+        if run.environment.provider != "none":
+            self.environment = run.environment
+            self._record_environment(run.environment)
 
     def _record_environment(self, env: Environment) -> None:
         """Versions as JUnit testsuite properties (what `record_testsuite_property` does)."""
@@ -106,13 +177,17 @@ class HarnessSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         path = self.config.getoption("report_json", default=None)
-        if path:
+        if path and not self.is_worker:
             from harness.report.document import write_json_report
 
             write_json_report(self.run_result(), Path(path))
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         """Quiet on success; on failure, every failed probe with expected vs observed."""
+        if self.setup_error is not None:
+            terminalreporter.write_sep("=", "ambient-harness: session set-up failed")
+            terminalreporter.write_line(self.setup_error)
+            return
         if not any(r.verdict in ("fail", "error") for r in self.results):
             return
         from harness.report.summary import failure_summary
@@ -128,87 +203,6 @@ def harness_session(config: pytest.Config) -> HarnessSession:
 
 
 # --- one live session per run, even under pytest-xdist -------------------------------------
-
-
-@dataclass
-class SharedSetup:
-    """Serialises set-up across processes and counts users, in `directory`."""
-
-    directory: Path
-    cluster_name: str
-    joined: bool = False
-
-    @property
-    def lock_path(self) -> Path:
-        return self.directory / f"ambient-harness-{self.cluster_name}.lock"
-
-    @property
-    def state_path(self) -> Path:
-        return self.directory / f"ambient-harness-{self.cluster_name}.json"
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with self.lock_path.open("a+") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {"users": 0, "created": False}
-        return data if isinstance(data, dict) else {"users": 0, "created": False}
-
-    def _write(self, state: Mapping[str, Any]) -> None:
-        tmp = self.state_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dict(state)))
-        tmp.replace(self.state_path)
-
-    def join(self, bring_up: Callable[[], bool], install: Callable[[], object]) -> None:
-        """Under the lock: bring the cluster up (recording whether it was created), install.
-
-        The user is counted even when set-up fails, so `leave` stays balanced.
-        """
-        with self.locked():
-            state = self._read()
-            state["users"] = int(state.get("users", 0)) + 1
-            self._write(state)
-            self.joined = True
-            created = bring_up()
-            if created:
-                state["created"] = True
-                self._write(state)
-            install()
-
-    def leave(self, teardown: Callable[[], object]) -> bool:
-        """Under the lock: one user fewer; the last one runs `teardown` if the run created
-        the cluster. Returns whether teardown ran."""
-        if not self.joined:
-            return False
-        self.joined = False
-        with self.locked():
-            state = self._read()
-            state["users"] = max(0, int(state.get("users", 0)) - 1)
-            last = state["users"] == 0 and bool(state.get("created"))
-            if last:
-                state["created"] = False
-            self._write(state)
-            if last:
-                teardown()
-            return last
-
-
-def shared_directory(config: pytest.Config) -> Path:
-    """The run's temporary directory, shared by pytest-xdist workers (their basetemp's parent)."""
-    factory = getattr(config, "_tmp_path_factory", None)
-    if factory is None:
-        return Path(tempfile.gettempdir()) / f"ambient-harness-{os.getuid()}"
-    base = Path(factory.getbasetemp())
-    return base.parent if hasattr(config, "workerinput") else base
 
 
 def live_session(config: pytest.Config) -> LiveSession:

@@ -27,6 +27,7 @@ from harness.host.cluster import ClusterProvider
 from harness.host.kind import KindProvider
 from harness.host.portforward import close_all
 from harness.kube.client import Kube
+from harness.lint import lint_or_raise
 from harness.model.results import Environment, RunResult, ScenarioResult
 from harness.model.scenario import Scenario
 from harness.run import diagnostics as diag
@@ -199,10 +200,12 @@ def run_scenarios(
 ) -> RunResult:
     """Bring up the session (cluster, mesh), run each scenario, tear the session down.
 
-    Raises `NoClusterChosen`, `ClusterOptionError`, `DockerUnavailable` / `ClusterError` when
+    Raises `LintFailed` before anything is done if a scenario fails lint; `NoClusterChosen`,
+    `ClusterOptionError`, `DockerUnavailable` / `ClusterError` when
     there is no cluster, and the set-up's `HarnessError`s.
     `into` receives results as they come, so a caller still has them after a Ctrl-C.
     """
+    lint_or_raise([s.directory for s in scenarios])  # nothing of a rejected scenario is applied
     run = into if into is not None else RunResult(Environment(provider="none"))
     run.started_at = run.started_at or now_rfc3339()
     session = LiveSession(options, observer)

@@ -15,7 +15,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
-from helpers import REPO
+from fakes.fake_kind import kubeconfig_text
+from helpers import REPO, closed_port, copy_scenario
 
 from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
@@ -29,10 +30,13 @@ from harness.model.scenario import Expect
 
 
 class FakeSession:
+    setup_error = None
+    ran = []
     environment = Environment(provider="kind", kubernetes_version="v1.35.8",
                               istio_version="1.30.3", gateway_api_version="v1.5.1")
 
     def run(self, scenario):
+        FakeSession.ran.append(scenario.name)
         failing = scenario.name == "ambient-authz-l4"
         seen = Outcome(status=200, served_by="ratings-v1") if failing else \\
             Outcome(status=502, probe_error=ProbeError.RESET)
@@ -55,7 +59,9 @@ def pytest_configure(config):
 """
 
 
-def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.CompletedProcess[str]:
+def pytest_run(
+    *args: str, fake_live: Path | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     # The parent's PYTEST_ADDOPTS / PYTEST_PLUGINS (a user's -x, -n 4, ...) must not change
     # what the inner run does.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
@@ -63,7 +69,7 @@ def pytest_run(*args: str, fake_live: Path | None = None) -> subprocess.Complete
     if fake_live is not None:
         env["PYTHONPATH"] = f"{fake_live}{os.pathsep}{env.get('PYTHONPATH', '')}"
         cmd[3:3] = ["-p", "fake_live"]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
@@ -132,3 +138,164 @@ def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> No
         "ambient-authz-l4": "fail",
         "sidecar-authz-l4": "pass",
     }
+
+
+# --- a cluster asked for is used, or the run fails once, loudly -------------------------------
+
+
+def unreachable_kubeconfig(tmp_path: Path) -> tuple[Path, int]:
+    port = closed_port()
+    kubeconfig = tmp_path / "kc.yaml"
+    kubeconfig.write_text(kubeconfig_text(f"https://127.0.0.1:{port}", "mine"))
+    return kubeconfig, port
+
+
+def test_kubeconfig_alone_selects_the_cluster_and_an_unreachable_one_is_one_error(
+    tmp_path: Path,
+) -> None:
+    kubeconfig, port = unreachable_kubeconfig(tmp_path)
+    report = tmp_path / "report.json"
+    proc = pytest_run("scenarios", f"--kubeconfig={kubeconfig}", f"--report-json={report}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert NO_CLUSTER not in out and "skipped" not in out
+    assert out.count("session set-up failed") == 1, out
+    assert out.count("API server not reachable") == 1, out  # the server, named once
+    assert str(port) in out
+    assert "failed probes" not in out  # no per-scenario repetition either
+    data = json.loads(report.read_text())
+    names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
+    assert sorted(s["name"] for s in data["scenarios"]) == names
+    assert {s["verdict"] for s in data["scenarios"]} == {"error"}
+
+
+def test_an_unreachable_cluster_under_xdist_is_one_error_too(tmp_path: Path) -> None:
+    kubeconfig, port = unreachable_kubeconfig(tmp_path)
+    proc = pytest_run("scenarios", "-n", "2", f"--kubeconfig={kubeconfig}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert NO_CLUSTER not in out and "skipped" not in out
+    assert out.count("API server not reachable") == 1, out
+    assert str(port) in out
+
+
+# --- pytest-xdist: every scenario reaches the reports -----------------------------------------
+
+
+def test_xdist_reports_hold_every_scenario_without_a_cluster(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    proc = pytest_run("scenarios", "-q", "-n", "2", f"--report-json={report}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
+    data = json.loads(report.read_text())
+    assert sorted(s["name"] for s in data["scenarios"]) == names
+    assert {s["verdict"] for s in data["scenarios"]} == {"skipped"}
+
+
+def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(tmp_path: Path) -> None:
+    (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    proc = pytest_run(
+        "scenarios/ambient-authz-l4",
+        "scenarios/sidecar-authz-l4",
+        "-n",
+        "2",
+        "--cluster=kind",
+        f"--junitxml={junit}",
+        f"--report-json={report}",
+        fake_live=tmp_path,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "1 failed, 1 passed" in out
+    assert "ambient-harness: failed probes" in out
+    assert "expected denied-l4, saw allowed (200, ratings-v1) ×300" in out
+    root = ET.parse(junit).getroot()
+    assert sorted(c.get("name") for c in root.iter("testcase")) == [
+        "ambient-authz-l4",
+        "sidecar-authz-l4",
+    ]
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props.get("istio_version") == "1.30.3", props
+    data = json.loads(report.read_text())
+    assert data["environment"]["istio_version"] == "1.30.3"
+    assert {s["name"]: s["verdict"] for s in data["scenarios"]} == {
+        "ambient-authz-l4": "fail",
+        "sidecar-authz-l4": "pass",
+    }
+
+
+# --- features are markers for selection, never for outcomes -----------------------------------
+
+
+def test_features_are_registered_markers() -> None:
+    proc = pytest_run("--markers")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    features = {
+        f.replace("-", "_")
+        for path in (REPO / "scenarios").glob("*/scenario.yaml")
+        for f in load_scenario(path).features
+    }
+    assert features
+    for feature in features:
+        assert f"@pytest.mark.{feature}: scenario feature" in proc.stdout, feature
+
+
+TIMEOUT_PLUGIN = """
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): a plugin's own marker")
+"""
+
+
+def test_a_feature_named_like_a_registered_marker_is_an_error_item(tmp_path: Path) -> None:
+    for feature in ("skip", "xfail", "timeout"):
+        copy_scenario("ambient-authz-l4", tmp_path, f"feature-{feature}", features=[feature])
+    copy_scenario("ambient-authz-l4", tmp_path, "feature-fine", features=["authz"])
+    (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
+    (tmp_path / "timeout_plugin.py").write_text(TIMEOUT_PLUGIN)
+    report = tmp_path / "report.json"
+    proc = pytest_run(
+        "scenarios",
+        "--cluster=kind",
+        "-p",
+        "timeout_plugin",
+        f"--report-json={report}",
+        "-rA",
+        fake_live=tmp_path,
+        cwd=tmp_path,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "1 passed, 3 errors" in out, out
+    summary = out.split("short test summary")[-1]
+    assert "SKIPPED" not in summary and "XFAIL" not in summary, out
+    for feature in ("skip", "xfail", "timeout"):
+        assert f"feature {feature!r} is a marker" in out
+    verdicts = {s["name"]: s["verdict"] for s in json.loads(report.read_text())["scenarios"]}
+    assert verdicts == {
+        "feature-fine": "pass",
+        "feature-skip": "error",
+        "feature-timeout": "error",
+        "feature-xfail": "error",
+    }
+
+
+# --- lint first: nothing of a rejected scenario is applied ------------------------------------
+
+
+def test_a_scenario_lint_rejects_is_an_error_item_and_never_run(tmp_path: Path) -> None:
+    copy_scenario("ambient-authz-l4", tmp_path, "typo", edit={"action: ALLOW": "acton: ALLOW"})
+    copy_scenario("ambient-authz-l4", tmp_path, "fine")
+    (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
+    report = tmp_path / "report.json"
+    proc = pytest_run(
+        "scenarios", "--cluster=kind", f"--report-json={report}", fake_live=tmp_path, cwd=tmp_path
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "1 passed, 1 error" in out, out
+    assert "nothing of it was applied" in out and "acton" in out
+    scenarios = {s["name"]: s for s in json.loads(report.read_text())["scenarios"]}
+    assert scenarios["typo"]["verdict"] == "error"
+    assert scenarios["typo"]["steps"] == []  # the fake session never ran it
+    assert scenarios["fine"]["verdict"] == "pass"

@@ -1,0 +1,46 @@
+"""Scenario features as pytest markers: which names are taken, which features exist.
+
+A feature is a label for selection (`-m l7`); it must never change an outcome, so a feature
+named like a marker that pytest or another plugin registered (`skip`, `xfail`, `timeout`,
+`usefixtures`, ...) is refused (the item errors) instead of applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.model.scenario import discover, load_scenario
+
+
+def registered_markers(config: pytest.Config) -> frozenset[str]:
+    """Names of every marker registered so far (pytest's own, plugins', the ini file's)."""
+    names = set()
+    for line in config.getini("markers"):
+        name = line.split(":", 1)[0].split("(", 1)[0].strip()
+        if name:
+            names.add(name)
+    return frozenset(names)
+
+
+def _scenario_roots(config: pytest.Config) -> Iterable[Path]:
+    yield config.rootpath / "scenarios"
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        yield path if path.is_absolute() else config.invocation_params.dir / path
+
+
+def features_in(config: pytest.Config) -> dict[str, set[str]]:
+    """marker name -> the scenarios declaring it, for the scenarios this run can see."""
+    found: dict[str, set[str]] = {}
+    for file in discover([p for p in _scenario_roots(config) if p.exists()]):
+        try:
+            scenario = load_scenario(file)
+        except HarnessError:  # reported when the file is collected
+            continue
+        for marker in scenario.markers[1:]:  # [0] is the data plane
+            found.setdefault(marker, set()).add(scenario.name)
+    return found
