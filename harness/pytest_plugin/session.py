@@ -126,7 +126,7 @@ class HarnessSession:
                             )
                         )
                 pytest.exit(
-                    "ambient-harness: no scenario ran (the session set-up failed, above)",
+                    "ambient-harness: no scenario ran (see the set-up error above)",
                     returncode=pytest.ExitCode.TESTS_FAILED,
                 )
         return (yield)

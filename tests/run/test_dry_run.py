@@ -145,19 +145,19 @@ def test_every_gateway_api_crd_is_awaited(
         )
 
 
-def test_without_the_bundle_the_wait_is_described(
+def test_without_the_schemas_the_dry_run_refuses_and_names_the_fix(
     capsys: pytest.CaptureFixture[str],
     offline: Path,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    # The dry run lints first, and lint without the pinned CRD schemas cannot vouch for a
+    # scenario: nothing is planned.
     monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(tmp_path / "no-crds"))
-    code, out, _ = dry_run(capsys, "scenarios/ambient-authz-l4")
-    assert code == 0
-    assert "wait every CustomResourceDefinition of the bundle: Established=True" in out
-    assert (
-        "downloaded from https://github.com/kubernetes-sigs/gateway-api/releases/download/" in out
-    )
+    code, out, err = dry_run(capsys, "scenarios/ambient-authz-l4")
+    assert code == 2
+    assert out == ""
+    assert "ambient-harness schemas fetch" in err
 
 
 def test_all_scenarios_by_default(capsys: pytest.CaptureFixture[str], offline: Path) -> None:
