@@ -197,24 +197,35 @@ def simulation(runs: int, seed: int, exact: dict[float, Figures]) -> None:
 
 
 def three_backends(seed: int, runs: int) -> None:
-    print(f"4) three backends ±5pp (simulation, {runs} runs each)")
-    cases = (
-        ({"v1": 60.0, "v2": 30.0, "v3": 10.0}, "60/30/10", {"v1": 0.6, "v2": 0.3, "v3": 0.1}),
-        ({"v1": 60.0, "v2": 30.0, "v3": 10.0}, "60/20/20", {"v1": 0.6, "v2": 0.2, "v3": 0.2}),
-        ({"v1": 60.0, "v2": 30.0, "v3": 10.0}, "50/30/20", {"v1": 0.5, "v2": 0.3, "v3": 0.2}),
-        ({"v1": 60.0, "v2": 30.0, "v3": 10.0}, "34/33/33", {"v1": 0.34, "v2": 0.33, "v3": 0.33}),
-        ({"v1": 70.0, "v2": 30.0, "v3": 0.0}, "70/28/2", {"v1": 0.7, "v2": 0.28, "v3": 0.02}),
-    )
-    for expected, label, truth in cases:
-        s = simulate(expected, truth, 0.05, runs, seed)
-        want = "/".join(f"{w:g}" for w in expected.values())
-        lo, hi = _wilson(s.fail, s.runs)
-        cap = SplitCheck(expected, 0.05).max_samples
-        print(
-            f"   expected {want:>8} (cap {cap}), truth {label:>8}: P(fail) {_pct(s.fail, 3)} "
-            f"(95% CI {_pct(lo, 3)}..{_pct(hi, 3)})  median {s.median}  p95 {s.p95}",
-            flush=True,
+    print(f"4) three backends, expected 60/30/10 (simulation, {runs} runs each)")
+    expected = {"v1": 60.0, "v2": 30.0, "v3": 10.0}
+    for tol in (0.05, 0.10):
+        d = 2 * tol  # an error of twice the tolerance in two backends' shares
+        truths = (
+            (0.6, 0.3, 0.1),
+            (0.6, 0.3 - d, 0.1 + d),
+            (0.6 - d, 0.3 + d, 0.1),
+            (0.6 + d, 0.3 - d, 0.1),
+            (0.34, 0.33, 0.33),
         )
+        cap = SplitCheck(expected, tol).max_samples
+        for shares in truths:
+            truth = dict(zip(expected, shares, strict=True))
+            s = simulate(expected, truth, tol, runs, seed)
+            lo, hi = _wilson(s.fail, s.runs)
+            label = "/".join(f"{x * 100:.0f}" for x in shares)
+            print(
+                f"   ±{tol * 100:g}pp (cap {cap}), truth {label:>8}: P(fail) {_pct(s.fail, 3)} "
+                f"(95% CI {_pct(lo, 3)}..{_pct(hi, 3)})  median {s.median}  p95 {s.p95}",
+                flush=True,
+            )
+    s = simulate(
+        {"v1": 70, "v2": 30, "v3": 0}, {"v1": 0.7, "v2": 0.28, "v3": 0.02}, 0.05, runs, seed
+    )
+    print(
+        f"   expected 70/30/0 ±5pp, truth 70/28/2 (a zero-weight backend): "
+        f"P(fail) {_pct(s.fail, 3)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

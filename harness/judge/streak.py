@@ -37,8 +37,9 @@ False failures (the route works)
 Then every answer is the named version, except while the route propagates and for
 transient errors (each resets the streak). After propagation, with an error rate `e` per
 request, each run succeeds with probability `(1 - e)**n`; a failed run costs at most
-`n * latency + interval`, so `A = floor(left / (interval + n * latency))` runs fit in the
-`left` seconds of budget and P(fail) <= (1 - (1 - e)**n) ** A (`false_fail()`).
+`n * latency + interval`, so `A = floor((left - n * latency) / (interval + n * latency)) + 1`
+runs fit in the `left` seconds of budget and P(fail) <= (1 - (1 - e)**n) ** A
+(`false_fail()`; figures in docs/statistics.md).
 """
 
 from __future__ import annotations
