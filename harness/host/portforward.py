@@ -13,7 +13,9 @@ Supervision, which pytest-kind's helper lacks (it restarts 10 times and sleeps 1
 - kubectl's output is drained continuously by a thread (it prints a line per connection;
   an undrained pipe would eventually block it) and the tail is kept for error messages;
 - a dropped forward (kubectl exited, or the agent stopped answering through it) is
-  restarted once, on the same local port when possible; a second drop is an error;
+  restarted once, on the same local port when possible; a second drop is an error. Real
+  kubectl exits on the first connection the pod refuses (`error: lost connection to pod`),
+  so whoever reconnects waits for the pod to be Ready first (harness.probe.forwarded);
 - `close()` terminates, then kills, the process and reaps it; every open forward is also
   closed at interpreter exit, so none outlives the harness.
 """
@@ -32,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
+from harness.errors import HarnessError
+
 FORWARDING_RE: Final = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 3.0
@@ -41,7 +45,7 @@ _open: weakref.WeakSet[PortForward] = weakref.WeakSet()
 _open_lock = threading.Lock()
 
 
-class PortForwardError(RuntimeError):
+class PortForwardError(HarnessError, RuntimeError):
     """The forward could not be started, or dropped more often than it may be restarted."""
 
 
@@ -223,30 +227,50 @@ class PortForward:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.alive()
 
-    def restart(self, reason: str = "") -> int:
-        """Replace a dropped forward (once); returns the local port, normally unchanged."""
+    def check_budget(self, reason: str = "") -> None:
+        """Raise PortForwardError if the forward may not be restarted any more."""
+        if self.restarts >= self.max_restarts:
+            tail = self._proc.output() if self._proc is not None else ""
+            raise PortForwardError(
+                f"port-forward to {self.namespace}/{self.target} dropped again after "
+                f"{self.restarts} restart(s){': ' + reason if reason else ''}\n{tail}"
+            )
+
+    def reconnect(self, target: str | None = None) -> int:
+        """Replace the kubectl process (aimed at `target` when given) without counting a
+        restart; returns the local port, normally unchanged."""
         with self._lock:
-            previous = self._proc
-            tail = previous.output() if previous is not None else ""
-            if self.restarts >= self.max_restarts:
-                raise PortForwardError(
-                    f"port-forward to {self.namespace}/{self.target} dropped again after "
-                    f"{self.restarts} restart(s){': ' + reason if reason else ''}\n{tail}"
-                )
+            return self._reconnect(target)
+
+    def _reconnect(self, target: str | None) -> int:
+        previous = self._proc
+        if previous is not None:
+            previous.stop()
+        if target is not None:
+            self.target = target
+        wanted = self._port or 0
+        try:
+            self._port = self._spawn(wanted)
+        except PortForwardError:
+            if not wanted:
+                raise
+            # Someone took the old port in between: any free port will do.
+            self._port = self._spawn(0)
+        return self._port
+
+    def count_restart(self) -> None:
+        """A replaced forward carried an answer again: it counts against the budget."""
+        with self._lock:
             self.restarts += 1
-            if previous is not None:
-                previous.stop()
-            if self.resolve is not None:
-                self.target = self.resolve()
-            wanted = self._port or 0
-            try:
-                self._port = self._spawn(wanted)
-            except PortForwardError:
-                if not wanted:
-                    raise
-                # Someone took the old port in between: any free port will do.
-                self._port = self._spawn(0)
-            return self._port
+
+    def restart(self, reason: str = "") -> int:
+        """Replace a dropped forward (within the budget); returns the local port, normally
+        unchanged. Counted only once kubectl forwards again."""
+        with self._lock:
+            self.check_budget(reason)
+            port = self._reconnect(self.resolve() if self.resolve is not None else None)
+            self.restarts += 1
+            return port
 
     def close(self) -> None:
         with self._lock:
@@ -283,12 +307,24 @@ def close_all() -> None:
         forward.close()
 
 
-def wait_healthy(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.1) -> bool:
-    """Poll `check()` (e.g. `Prober.healthy`) until it returns True or the time is up."""
+def wait_healthy(
+    check: Callable[[], bool],
+    timeout_s: float,
+    interval_s: float = 0.1,
+    *,
+    alive: Callable[[], bool] | None = None,
+) -> bool:
+    """Poll `check()` (e.g. `Prober.healthy`) until it returns True or the time is up.
+
+    `alive` (e.g. `PortForward.alive`) ends the wait early: kubectl exits on the first
+    connection the pod refuses, and polling a closed local port cannot succeed.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         if check():
             return True
+        if alive is not None and not alive():
+            return False
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval_s)

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from harness.errors import HarnessError
 from harness.model.outcome import Outcome, ProbeError
 
 EXCERPT_CHARS = 200
@@ -28,7 +29,7 @@ POOL_WAIT_S = 60.0
 ECHO_HEADERS_HEADER = "x-echo-request-headers"
 
 
-class AgentError(Exception):
+class AgentError(HarnessError):
     """The harness could not get an answer from the agent itself: not a mesh outcome."""
 
 

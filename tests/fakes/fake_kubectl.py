@@ -7,8 +7,16 @@ connection to 127.0.0.1:$FAKE_KUBECTL_UPSTREAM, printing `Handling connection fo
 (padded with $FAKE_KUBECTL_NOISE bytes, to prove the harness drains its output).
 
 $FAKE_KUBECTL_ROUTES: JSON {"pod/NAME": port} choosing the upstream per target instead.
+$FAKE_KUBECTL_ROUTES_FILE: a file with that JSON, read at start and again for every
+connection (a test changes it as pods come and go; a target missing from it is a pod that
+is gone).
 $FAKE_KUBECTL_PIDS: a directory where each run records its pid (leak checks).
 $FAKE_KUBECTL_FAIL: print this as an error and exit 1 instead of forwarding.
+
+Like real kubectl (1.32 and 1.36), the first connection the pod refuses (nothing listens on
+the remote port, e.g. while the container restarts) or that cannot reach the pod any more
+ends the whole port-forward: kubectl prints the error and `error: lost connection to pod`,
+closes every connection and exits 1.
 """
 
 from __future__ import annotations
@@ -36,6 +44,36 @@ def pump(src: socket.socket, dst: socket.socket) -> None:
         src.close()  # each direction closes its own source: both sockets end up closed
 
 
+def routes() -> dict[str, int]:
+    found = json.loads(os.environ.get("FAKE_KUBECTL_ROUTES", "{}"))
+    path = os.environ.get("FAKE_KUBECTL_ROUTES_FILE")
+    if path:
+        found.update(json.loads(Path(path).read_text()))
+    return {str(k): int(v) for k, v in found.items()}
+
+
+def upstream_of(target: str) -> int | None:
+    table = routes()
+    if target in table:
+        return table[target]
+    if "FAKE_KUBECTL_UPSTREAM" in os.environ:
+        return int(os.environ["FAKE_KUBECTL_UPSTREAM"])
+    return None
+
+
+def lost_connection(port: int, remote: str, target: str, why: str) -> int:
+    # kubectl's own words (an "Unhandled Error" log line, then the fatal one).
+    pod = target.partition("/")[2]
+    print(
+        f'E0000 portforward.go:424] "Unhandled Error" err="an error occurred forwarding '
+        f'{port} -> {remote}: error forwarding port {remote} to pod {pod}: {why}"',
+        file=sys.stderr,
+        flush=True,
+    )
+    print("error: lost connection to pod", file=sys.stderr, flush=True)
+    return 1
+
+
 def main(argv: list[str]) -> int:
     pids = os.environ.get("FAKE_KUBECTL_PIDS")
     if pids:
@@ -50,12 +88,7 @@ def main(argv: list[str]) -> int:
     assert argv[argv.index("--address") + 1] == "127.0.0.1"
     local, _, remote = argv[-1].partition(":")
     target = argv[-2]
-    routes = json.loads(os.environ.get("FAKE_KUBECTL_ROUTES", "{}"))
-    if target in routes:
-        upstream = int(routes[target])
-    elif "FAKE_KUBECTL_UPSTREAM" in os.environ:
-        upstream = int(os.environ["FAKE_KUBECTL_UPSTREAM"])
-    else:
+    if upstream_of(target) is None:
         print(f'error: pods "{target.partition("/")[2]}" not found', file=sys.stderr)
         return 1
     noise = "." * int(os.environ.get("FAKE_KUBECTL_NOISE", "0"))
@@ -68,7 +101,16 @@ def main(argv: list[str]) -> int:
     while True:
         conn, _ = listener.accept()
         print(f"Handling connection for {port}{noise}", flush=True)
-        up = socket.create_connection(("127.0.0.1", upstream))
+        upstream = upstream_of(target)
+        if upstream is None:
+            conn.close()
+            return lost_connection(port, remote, target, "pod not found")
+        try:
+            up = socket.create_connection(("127.0.0.1", upstream))
+        except OSError as exc:
+            conn.close()
+            why = f"dial tcp4 127.0.0.1:{remote}: connect: {exc.strerror or exc}"
+            return lost_connection(port, remote, target, why)
         threading.Thread(target=pump, args=(conn, up), daemon=True).start()
         threading.Thread(target=pump, args=(up, conn), daemon=True).start()
 

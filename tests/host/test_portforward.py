@@ -228,3 +228,47 @@ def test_interpreter_exit_closes_forwards(kubectl: Path, tmp_path: Path) -> None
     while _running(pids[0]) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _running(pids[0])
+
+
+def test_a_restart_that_cannot_start_is_not_counted(
+    kubectl: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fwd = PortForward(kubectl, "ns", "pod/agent-a", 15000, start_timeout_s=10)
+    try:
+        port = fwd.start()
+        monkeypatch.setenv("FAKE_KUBECTL_FAIL", 'error: pods "agent-a" not found')
+        with pytest.raises(PortForwardError, match="not found"):
+            fwd.restart("agent unreachable")
+        assert fwd.restarts == 0  # nothing was re-established
+        monkeypatch.delenv("FAKE_KUBECTL_FAIL")
+        assert fwd.restart("agent unreachable") in (port, fwd.port)
+        assert fwd.restarts == 1
+        assert _get(fwd.port, "/back") == "hello /back"
+    finally:
+        fwd.close()
+
+
+def test_reconnect_retargets_without_spending_the_budget(kubectl: Path) -> None:
+    with PortForward(kubectl, "ns", "pod/agent-a", 15000) as fwd:
+        first = fwd.pid
+        fwd.reconnect("pod/agent-b")
+        assert fwd.target == "pod/agent-b" and fwd.pid != first
+        assert fwd.argv()[-2] == "pod/agent-b"
+        assert fwd.restarts == 0
+        fwd.check_budget()  # still one restart to spend
+        fwd.count_restart()
+        with pytest.raises(PortForwardError, match="dropped again after 1 restart"):
+            fwd.check_budget("agent unreachable")
+
+
+def test_wait_healthy_stops_when_the_forward_is_gone() -> None:
+    checks: list[int] = []
+
+    def check() -> bool:
+        checks.append(1)
+        return False
+
+    # A forward that exited cannot become healthy: the wait ends at once, not after 600 s.
+    assert portforward.wait_healthy(check, 600, alive=lambda: False) is False
+    assert checks == [1]
+    assert portforward.wait_healthy(lambda: True, 600, alive=lambda: False) is True
