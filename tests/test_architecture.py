@@ -24,6 +24,7 @@ RANK = {
     "mesh": 3,
     "lint": 3,
     "probe": 3,
+    "predict": 3,
     "report": 4,
     "run": 5,
     "cli": 6,
@@ -39,6 +40,7 @@ SIDEWAYS = {
 ONLY = {
     "report": {"model", "judge", "errors"},
     "judge": {"model", "errors"},
+    "predict": {"model", "errors"},  # the mesh model reads only scenarios and manifests
     "model": {"errors"},
 }
 FACES = {"cli", "pytest_plugin"}
