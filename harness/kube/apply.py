@@ -12,7 +12,15 @@ yet, or their Namespace does not exist yet); the preflight *defers* them. `apply
 applies only the step's own CRDs/Namespaces (waiting for CRDs to be Established), preflights
 the deferred objects, and applies the rest only if that second preflight passes. So a
 rejected step leaves at most its own CRDs and Namespaces behind, and `ApplyError.applied`
-says which.
+says which. Every rejection is collected, the client's own (a manifest without apiVersion,
+a kind the server does not serve) with the server's.
+
+Fields of an existing object owned by another field manager (an Istio-made GatewayClass, a
+CRD installed by kubectl: scenario namespaces are recreated, so cluster-scoped objects) are
+not taken silently: the preflight dry-runs *without* force, so the server answers 409 naming
+each such field; those are reported (`notice`, else `FieldTakeoverWarning`) and dry-run again
+forced, as the apply will be. A rejection of an object merged with foreign fields says which
+manager owns what, since the server's error may name a field the manifest does not have.
 """
 
 from __future__ import annotations

@@ -264,3 +264,37 @@ def test_long_waits_report_progress_with_elapsed_seconds(api: FakeApiServer) -> 
     assert seen and all("Deployment x/y" in m for m, _ in seen)
     assert seen[-1][1] > seen[0][1] >= 0
     kube.close()
+
+
+def test_a_pod_wait_timeout_names_its_failing_conditions_and_warnings(
+    api: FakeApiServer, kube: Kube
+) -> None:
+    api.add(ns_doc("demo"))
+    pending = obj("v1", "Pod", "agent-a-7c9-x1", "demo")
+    pending["metadata"]["labels"] = {"app": "agent-a"}
+    unschedulable = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": "0/1 nodes are available: 1 node(s) had untolerated taint.",
+    }
+    pending["status"] = {"phase": "Pending", "conditions": [unschedulable]}
+    api.add(pending)
+    api.add(
+        event(
+            "e1",
+            "agent-a-7c9-x1",
+            "FailedScheduling",
+            "0/1 nodes are available",
+            lastTimestamp="2030-01-01T00:00:01Z",
+        )
+    )
+
+    with pytest.raises(WaitTimeout) as err:
+        kube.wait_pod_ready("demo", "app=agent-a", timeout=0.03)
+
+    text = str(err.value)
+    assert "agent-a-7c9-x1 Pending (PodScheduled=False Unschedulable: 0/1 nodes" in text
+    assert (
+        "latest warnings: 2030-01-01T00:00:01Z Warning FailedScheduling Pod/agent-a-7c9-x1" in text
+    )
