@@ -27,6 +27,17 @@ def timing_for(probe: Probe, topology: Topology | None, *, gate: bool = False) -
     return probe.timing if bound is None else bound.timing(probe.timing)
 
 
+def streak_note(probe: Probe, topology: Topology | None, *, gate: bool = False) -> str:
+    """For a failure message: why more matches in a row were needed than the scenario says."""
+    bound = probe_streak(probe, topology, gate=gate)
+    if bound is None or not bound.raised:
+        return ""
+    return (
+        f"; {bound.streak} in a row, not {bound.declared}: fewer happen by chance when the "
+        f"route is ignored (<= {bound.false_pass:.1e} with {bound.streak}; docs/statistics.md)"
+    )
+
+
 def samples_warning(probe: Probe) -> str | None:
     """Lint's warning when a split probe's `samples:` is below what its tolerance needs."""
     if probe.expect.split is None or "samples" not in probe.model_fields_set:

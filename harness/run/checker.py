@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.judge.derived import split_check, timing_for
+from harness.judge.derived import split_check, streak_note, timing_for
 from harness.judge.eventually import eventually
 from harness.judge.match import gate_expectation, mismatch
 from harness.judge.split import run_split
@@ -72,7 +72,7 @@ class EventuallyChecker:
             observations=list(r.observations)[-KEEP_OBSERVATIONS:],
             attempts=r.attempts,
             time_to_consistency_s=r.time_to_consistency,
-            message="" if r.passed else r.message,
+            message="" if r.passed else r.message + streak_note(probe, self.topology),
         )
 
     def _split(
@@ -95,7 +95,8 @@ class EventuallyChecker:
                     "fail",
                     observations=list(g.observations)[-KEEP_OBSERVATIONS:],
                     attempts=attempts,
-                    message=f"the gate never held, so the split was not sampled: {g.message}",
+                    message="the gate never held, so the split was not sampled: "
+                    f"{g.message}{streak_note(probe, self.topology, gate=True)}",
                 )
             ttc = g.time_to_consistency
         check = split_check(probe)
