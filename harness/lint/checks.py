@@ -42,7 +42,14 @@ from harness.lint.references import (
 from harness.lint.resolution import resolve
 from harness.model.outcome import Kind
 from harness.model.scenario import Expect, Scenario, one_document, parse_scenario
-from harness.model.source import Document, PathKey, Problem, SourceError, load_documents
+from harness.model.source import (
+    Document,
+    PathKey,
+    Problem,
+    SourceError,
+    load_documents,
+    path_kind,
+)
 
 
 def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: Findings) -> None:
@@ -238,7 +245,7 @@ def _raw_manifest_refs(data: Any, directory: Path) -> list[str]:
             for _, rel in strings(st.get(key)):
                 if Path(rel).is_absolute() or ".." in Path(rel).parts:
                     continue
-                if (directory / rel).is_file():
+                if path_kind(directory / rel) == "file":
                     refs.setdefault(_normal(rel), None)
     return list(refs)
 

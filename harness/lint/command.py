@@ -10,7 +10,7 @@ from harness.lint.checks import lint_manifest_file, lint_scenario
 from harness.lint.crds import CrdFileError, CrdSchemasMissing, SchemaIndex, load_index, no_index
 from harness.lint.findings import Findings, plural
 from harness.model.scenario import SCENARIO_FILE, discover
-from harness.model.source import Problem
+from harness.model.source import Problem, path_kind
 
 
 def load_schemas(out: Findings, use_schemas: bool = True) -> SchemaIndex:
@@ -52,12 +52,12 @@ NO_SCHEMAS_NOTE = (
 def run_lint(paths: list[Path], out: TextIO, *, use_schemas: bool = True) -> int:
     """Lint scenarios (directories or scenario.yaml files) and manifest files; print
     `file:line: message` per problem, then notes, then a summary. 0 when clean, else 2."""
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if path_kind(p) in ("missing", "invalid")]
     for path in missing:
         print(f"error: {path}: no such file or directory", file=out)
-    existing = [p for p in paths if p.exists()]
+    existing = [p for p in paths if p not in missing]
     files = discover(existing)
-    lost = [_lost_scenario(p) for p in existing if p.is_dir() and not discover([p])]
+    lost = [_lost_scenario(p) for p in existing if path_kind(p) == "dir" and not discover([p])]
     lost_found = [x for x in lost if x is not None]
     if not files and not lost_found:
         if not missing:
@@ -85,7 +85,10 @@ def run_lint(paths: list[Path], out: TextIO, *, use_schemas: bool = True) -> int
 def _lost_scenario(directory: Path) -> Problem | None:
     """A directory that looks like a scenario (YAML files, a manifests/ folder) but has no
     scenario.yaml: a located problem, with the file to rename when there is one."""
-    entries = sorted(directory.iterdir())
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return None
     yaml_like = [f for f in entries if f.is_file() and f.suffix.lower() in (".yaml", ".yml")]
     if not yaml_like and not (directory / "manifests").is_dir():
         return None

@@ -33,7 +33,14 @@ from harness.model.features import RESERVED_FEATURES as RESERVED_FEATURES
 from harness.model.features import Feature, feature_marker
 from harness.model.features import feature_problem as feature_problem
 from harness.model.outcome import OUTCOMES, Kind, OutcomeName
-from harness.model.source import Document, Problem, SourceError, format_path, load_documents
+from harness.model.source import (
+    Document,
+    Problem,
+    SourceError,
+    format_path,
+    load_documents,
+    path_kind,
+)
 from harness.model.wording import pydantic_problems, yaml_type
 
 SCENARIO_FILE = "scenario.yaml"
@@ -355,12 +362,16 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
                     problems.append(
                         at(["steps", i, key, j], f"{rel!r}: must be a path inside the scenario")
                     )
-                elif p.is_dir():
+                elif (kind := path_kind(p)) == "dir":
                     problems.append(
                         at(["steps", i, key, j], f"{rel!r}: is a directory; name a manifest file")
                     )
-                elif not p.is_file():
+                elif kind == "invalid":
+                    problems.append(at(["steps", i, key, j], f"{rel!r}: not a valid file name"))
+                elif kind != "file":
                     near = _near_file(rel, p)
+                    if "\\" in rel and not near:
+                        near = " (write paths with '/', also on Windows)"
                     problems.append(at(["steps", i, key, j], f"{rel!r}: file not found{near}"))
         for j, pr in enumerate(st.probes):
             if pr.from_ not in clients:
@@ -406,7 +417,7 @@ def parse_scenario(doc: Document, directory: Path) -> Scenario:
 
 def scenario_file(path: Path) -> Path:
     """Accept a scenario directory or its scenario.yaml."""
-    return path / SCENARIO_FILE if path.is_dir() else path
+    return path / SCENARIO_FILE if path_kind(path) == "dir" else path
 
 
 _FIELDS = "name, title, description, dataplane, namespaces, clients, steps, ..."
@@ -441,10 +452,11 @@ def discover(paths: list[Path]) -> list[Path]:
     """Scenario files under the given files/directories, sorted, without duplicates."""
     found: set[Path] = set()
     for p in paths:
-        if p.is_file():
+        kind = path_kind(p)
+        if kind == "file":
             found.add(p)
-        elif (p / SCENARIO_FILE).is_file():
+        elif path_kind(p / SCENARIO_FILE) == "file":
             found.add(p / SCENARIO_FILE)
-        elif p.is_dir():
+        elif kind == "dir":
             found.update(p.glob(f"*/{SCENARIO_FILE}"))
     return sorted(found)

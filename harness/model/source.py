@@ -279,10 +279,24 @@ def parse_documents(file: Path, text: str) -> list[Document]:
     return docs
 
 
+def path_kind(path: Path) -> str:
+    """'file', 'dir', 'missing', or 'invalid' (a name too long, a NUL byte, no permission):
+    `Path.is_file` raises for the last, and the path comes from the user's YAML or argv."""
+    try:
+        if path.is_file():
+            return "file"
+        return "dir" if path.is_dir() else "missing"
+    except (OSError, ValueError):
+        return "invalid"
+
+
 def load_documents(file: Path) -> list[Document]:
     """Read and parse `file`; a missing, oversized or unreadable file is a Problem."""
+    kind = path_kind(file)
+    if kind == "invalid":
+        raise SourceError([Problem(file, 1, "cannot read file: not a valid path")])
     try:
-        if file.is_dir():
+        if kind == "dir":
             raise SourceError([Problem(file, 1, "is a directory, not a YAML file")])
         size = file.stat().st_size
         if size > MAX_FILE_BYTES:

@@ -20,7 +20,7 @@ def pydantic_problems(
     for e in err.errors():
         loc = [p for p in e["loc"] if isinstance(p, (str, int))]
         # Drop pydantic's union/validator tags such as 'function-after[...]'.
-        loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]
+        loc = _yaml_loc(doc.data, [p for p in loc if not (isinstance(p, str) and "[" in p)])
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
@@ -47,6 +47,24 @@ def pydantic_problems(
                 msg += f"; valid fields: {', '.join(valid)}"
         problems.append(doc.problem(loc, f"{format_path(tuple(loc))}: {msg}"))
     return problems
+
+
+def _yaml_loc(data: Any, loc: list[str | int]) -> list[str | int]:
+    """Pydantic's location with every mapping key as a name (`headers.1`, not `headers[1]`,
+    for the YAML key 1): only the data says whether 1 is a list index or a key."""
+    out: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict):
+            out.append(str(part))
+            current = current.get(part, current.get(str(part)))
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            out.append(part)
+            current = current[part]
+        else:
+            out.append(part)
+            current = None
+    return out
 
 
 _EXPECTED_TYPES = {
@@ -90,6 +108,8 @@ def _plain_message(kind: str, ctx: dict[str, Any], value: Any) -> str | None:
         return f"must have at least {ctx.get('min_length')} item(s)"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters, got {len(str(value))}"
     if kind == "too_long":
         return f"must have at most {ctx.get('max_length')} item(s)"
     return None
