@@ -31,9 +31,15 @@ examples:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from harness.judge.derived import samples_warning
     from harness.lint.command import run_lint
 
-    return run_lint(args.paths or [Path("scenarios")], out=sys.stdout, use_schemas=args.schemas)
+    return run_lint(
+        args.paths or [Path("scenarios")],
+        out=sys.stdout,
+        use_schemas=args.schemas,
+        probe_warning=samples_warning,
+    )
 
 
 def _schemas_fetch(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from harness.lint.checks import lint_manifest_file, lint_scenario
+from harness.lint.checks import ProbeWarning, lint_manifest_file, lint_scenario
 from harness.lint.crds import CrdFileError, CrdSchemasMissing, SchemaIndex, load_index, no_index
 from harness.lint.findings import Findings, plural
 from harness.model.scenario import SCENARIO_FILE, discover
@@ -28,10 +28,14 @@ def load_schemas(out: Findings, use_schemas: bool = True) -> SchemaIndex:
     return no_index()
 
 
-def lint_files(files: list[Path], index: SchemaIndex) -> list[Findings]:
+def lint_files(
+    files: list[Path], index: SchemaIndex, probe_warning: ProbeWarning | None = None
+) -> list[Findings]:
     """Scenario files (scenario.yaml) in full, any other file as a lone manifest."""
     return [
-        lint_scenario(f, index) if f.name == SCENARIO_FILE else lint_manifest_file(f, index)
+        lint_scenario(f, index, probe_warning)
+        if f.name == SCENARIO_FILE
+        else lint_manifest_file(f, index)
         for f in files
     ]
 
@@ -49,7 +53,13 @@ NO_SCHEMAS_NOTE = (
 )
 
 
-def run_lint(paths: list[Path], out: TextIO, *, use_schemas: bool = True) -> int:
+def run_lint(
+    paths: list[Path],
+    out: TextIO,
+    *,
+    use_schemas: bool = True,
+    probe_warning: ProbeWarning | None = None,
+) -> int:
     """Lint scenarios (directories or scenario.yaml files) and manifest files; print
     `file:line: message` per problem, then notes, then a summary. 0 when clean, else 2."""
     missing = [p for p in paths if path_kind(p) in ("missing", "invalid")]
@@ -66,7 +76,7 @@ def run_lint(paths: list[Path], out: TextIO, *, use_schemas: bool = True) -> int
         return 2
     general = Findings()
     index = load_schemas(general, use_schemas)
-    results = lint_files(files, index)
+    results = lint_files(files, index, probe_warning)
     for problem in lost_found:
         results.append(Findings(problems=[problem]))
     problems = _ordered([*general.problems, *(p for r in results for p in r.problems)])

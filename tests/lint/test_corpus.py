@@ -3,6 +3,7 @@ against the real pinned CRDs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,17 @@ def test_cli_lint_repo_scenarios_exits_0() -> None:
     proc = run_cli("lint", "scenarios/")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("no problems in ")
+
+
+def test_cli_lint_warns_when_samples_are_below_the_tolerance(tmp_path: Path) -> None:
+    """The command passes judge's samples check into lint (lint itself does not import judge)."""
+    scenario = tmp_path / "ambient-tcproute"
+    shutil.copytree(SCENARIOS / "ambient-tcproute", scenario)
+    text = (scenario / "scenario.yaml").read_text()
+    probe = "        expect: {split: {v1: 50, v2: 50}, l7: false}\n"
+    assert probe in text
+    (scenario / "scenario.yaml").write_text(text.replace(probe, probe + "        samples: 20\n"))
+    proc = run_cli("lint", str(scenario))
+    assert proc.returncode == 0, proc.stdout
+    (warning,) = [ln for ln in proc.stdout.splitlines() if ": warning: " in ln]
+    assert warning.startswith(f"{scenario}/scenario.yaml:58: warning: samples 20 is below the ")
