@@ -11,7 +11,9 @@ Supervision, which pytest-kind's helper lacks (it restarts 10 times and sleeps 1
 - the local port is chosen by kubectl (`:REMOTE`) and read from its
   `Forwarding from 127.0.0.1:PORT -> REMOTE` line, so parallel runs never collide;
 - kubectl's output is drained continuously by a thread (it prints a line per connection;
-  an undrained pipe would eventually block it) and the tail is kept for error messages;
+  an undrained pipe would eventually block it) and the tail is kept for error messages:
+  the last lines that explain something, with the routine `Handling connection for N`
+  lines only counted (they would otherwise fill the whole tail);
 - a dropped forward (kubectl exited, or the agent stopped answering through it) is
   restarted once, on the same local port when possible; a second drop is an error. Real
   kubectl exits on the first connection the pod refuses (`error: lost connection to pod`),
@@ -37,6 +39,7 @@ from typing import IO, Final
 from harness.errors import HarnessError
 
 FORWARDING_RE: Final = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
+ROUTINE_RE: Final = re.compile(r"^Handling connection for \d+")
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 3.0
 TAIL_LINES: Final = 20
@@ -83,6 +86,7 @@ class _Process:
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.routine = 0  # `Handling connection for N` lines seen (counted, not kept)
         self._ready = threading.Event()
         self.port: int | None = None
         # stdin closed: kubectl must never wait for input. Same process group as the harness,
@@ -106,7 +110,10 @@ class _Process:
             return
         for line in stream:
             line = line.rstrip()
-            self.tail.append(line)
+            if ROUTINE_RE.match(line):
+                self.routine += 1
+            else:
+                self.tail.append(line)
             match = FORWARDING_RE.search(line)
             if match and self.port is None:
                 self.port = int(match.group(1))
@@ -133,7 +140,10 @@ class _Process:
             self.popen.stdout.close()
 
     def output(self) -> str:
-        return "\n".join(self.tail) or "(no output)"
+        lines = list(self.tail)
+        if self.routine:
+            lines.append(f"({self.routine} 'Handling connection for ...' line(s) left out)")
+        return "\n".join(lines) or "(no output)"
 
 
 class PortForward:

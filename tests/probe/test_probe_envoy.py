@@ -179,3 +179,29 @@ def test_split_check_fails_on_a_non_backend_answer(prober: Prober, envoy: Envoy)
     check = run_split(seeded(prober, via(envoy, "/fault/"), 4, 8), SplitCheck({"v1": 90, "v2": 10}))
     assert check.verdict == "fail"
     assert check.others == {"status 418 (fault filter abort)": 1}
+
+
+@pytest.mark.parametrize(("method", "path"), [("HEAD", "/ratings/1"), ("GET", "/status/204")])
+def test_l7_and_backend_headers_without_a_body(
+    prober: Prober, envoy: Envoy, method: str, path: str
+) -> None:
+    outcome = prober.probe(method, via(envoy, path), {"x-user": "admin"})
+    assert outcome.body_excerpt == ""
+    assert outcome.served_by == "reviews-v1"
+    assert outcome.l7 is True  # Envoy's x-request-id, read from echo's response header
+    assert outcome.backend_headers["x-user"] == "admin"
+    assert outcome.attempt == 1
+
+
+def test_envoy_retries_are_counted_for_head_too(prober: Prober, envoy: Envoy) -> None:
+    outcome = prober.probe("HEAD", via(envoy, "/retry/status/503"))
+    assert outcome.status == 503
+    assert outcome.attempt == 3
+
+
+def test_a_client_request_id_does_not_reach_the_backend_through_envoy(
+    prober: Prober, envoy: Envoy
+) -> None:
+    outcome = prober.probe("GET", via(envoy, "/ratings/1"), {"x-request-id": "forged"})
+    assert outcome.l7 is True
+    assert outcome.backend_headers["x-request-id"] != "forged"  # Envoy's own
