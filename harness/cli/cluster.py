@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from harness.cli.doctor import doctor_from_args
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from harness.errors import HarnessError
 from harness.host.cluster import DEFAULT_CLUSTER_NAME
@@ -40,6 +41,8 @@ def cluster_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return EXIT_USAGE
     try:
         if action == "up":
+            if not getattr(args, "skip_doctor", False):
+                doctor_from_args(args, out)  # DoctorFailed before anything is created
             print(provider.describe(), file=out)
             print(provider.up(), file=out)
             return EXIT_OK

@@ -95,6 +95,12 @@ def _cluster(args: argparse.Namespace) -> int:
     return cluster_command(args)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from harness.cli.doctor import doctor_command
+
+    return doctor_command(args)
+
+
 def _tools_fetch(args: argparse.Namespace) -> int:
     from harness.host.tools import ToolUnavailable, fetch_all_tools
     from harness.host.versions import UnsupportedPlatform
@@ -164,7 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cluster", help="kind cluster: up, down, status")
     p.add_argument("action", choices=["up", "down", "status"])
     add_cluster_choice(p)
+    p.add_argument(
+        "--skip-doctor", action="store_true", help="`up` without the host checks (doctor)"
+    )
     p.set_defaults(handler=_cluster)
+
+    p = sub.add_parser("doctor", help="check this machine (and a --context cluster) first")
+    add_cluster_choice(p)
+    p.set_defaults(handler=_doctor)
 
     p = sub.add_parser("tools", help="pinned kind/kubectl/istioctl")
     tsub = p.add_subparsers(dest="action", required=True)

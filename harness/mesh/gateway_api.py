@@ -37,7 +37,12 @@ _SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 def bundle_version(crd: Mapping[str, Any] | None) -> tuple[int, int, int] | None:
     """(1, 5, 1) from a Gateway API CRD's `gateway.networking.k8s.io/bundle-version`."""
     annotations = ((crd or {}).get("metadata") or {}).get("annotations") or {}
-    m = _SEMVER_RE.match(str(annotations.get(BUNDLE_VERSION_ANNOTATION, "")))
+    return parse_version(str(annotations.get(BUNDLE_VERSION_ANNOTATION, "")))
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """(1, 5, 1) from `v1.5.1` (a suffix such as `-dev` is ignored)."""
+    m = _SEMVER_RE.match(text)
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 

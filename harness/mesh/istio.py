@@ -15,7 +15,7 @@ import re
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class IstioInstall:
     version_source: str
     # istiod watches TCPRoute and the other alpha Gateway API kinds only with this flag.
     alpha_gateway_api: bool = False
+    # The discovery container's environment: the istiod settings (PILOT_*, ENABLE_*).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def image_release(image: str) -> str | None:
@@ -120,6 +122,7 @@ def detect_istio(kube: Kube, namespace: str = ISTIO_NAMESPACE) -> IstioInstall |
         image=str(discovery["image"]) if discovery.get("image") else None,
         version_source=source,
         alpha_gateway_api=env.get(commands.ALPHA_GATEWAY_API_FLAG, "").lower() == "true",
+        env=env,
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.fake_kind import ApiServer, install_fake_kind, kubeconfig_text
+from fakes.fake_kind import ApiServer, calls, install_fake_kind, kubeconfig_text, script
 
 from harness.cli.cluster import cluster_command
 
@@ -36,6 +36,7 @@ def cli_args(action: str, **overrides: object) -> argparse.Namespace:
         "kube_context": None,
         "kubeconfig": None,
         "keep_cluster": False,
+        "skip_doctor": True,  # the doctor has its own test below
     }
     values.update(overrides)
     return argparse.Namespace(**values)
@@ -99,3 +100,24 @@ def test_cluster_command_up_leaves_the_cluster_running(
     assert "left running afterwards" in lines[0]
     assert lines[1].startswith("created kind cluster 'demo'")
     assert (tmp_path / "clusters").read_text().split() == ["demo"]
+
+
+def test_cluster_up_runs_the_doctor_first_and_stops_before_creating_anything(
+    fake_bin: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The stand-in docker answers `docker info` with a 4 GB Docker Desktop.
+    info = (Path(__file__).parents[1] / "host" / "docker_info_desktop_4g.json").read_text()
+    script(fake_bin, "docker", f"print({info.strip()!r})")
+    monkeypatch.setenv("PATH", str(fake_bin))
+    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    assert cluster_command(cli_args("up", skip_doctor=False), out) == 1
+    assert "FAIL  memory   docker has 3.8 GiB of memory" in out.getvalue()
+    err = capsys.readouterr().err
+    assert err.startswith("error: the host is not ready for a kind cluster")
+    assert "fix: Docker Desktop > Settings > Resources > Memory" in err
+    assert calls(tmp_path) == []  # kind never ran: nothing was created
+    assert not (tmp_path / "clusters").exists()
