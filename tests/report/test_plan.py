@@ -73,7 +73,9 @@ def test_cli_help_explains_commands() -> None:
     # The command list: one `  NAME  help text` line each (a bare `"run" in stdout` would
     # also be satisfied by "running" anywhere in the text).
     listed = dict(re.findall(r"^ {4}([a-z]+) {2,}(\S.*)$", proc.stdout, re.MULTILINE))
-    commands = ("lint", "schemas", "plan", "run", "demo", "report", "agent", "cluster", "tools")
+    commands = (
+        "lint", "schemas", "plan", "run", "demo", "report", "agent", "cluster", "doctor", "tools"
+    )
     assert list(listed) == list(commands)
     assert all(listed.values())
 
