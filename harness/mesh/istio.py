@@ -261,13 +261,15 @@ def install_istio(
     namespace: str = ISTIO_NAMESPACE,
     install_timeout: float = 600.0,
     ready_timeout: float = 300.0,
+    pull_allowance: float = 600.0,
     output: Output = quiet,
 ) -> IstioSetup:
     """Install Istio (ambient profile) unless an istiod is already there; then wait ready.
 
     An existing install is left alone (said on `output`); what is off with it (another
     version, no alpha Gateway API) is reported as warnings, not changed. Either way the
-    readiness checks must pass.
+    readiness checks must pass, within `ready_timeout` plus up to `pull_allowance` seconds
+    while an image pull is still in progress when it runs out (a first pull on a slow link).
     """
     warnings: list[str] = []
     existing = detect_istio(kube, namespace)
@@ -291,7 +293,13 @@ def install_istio(
             )
     output("waiting for istiod, istio-cni-node, ztunnel and GatewayClass istio-waypoint")
     istiod = existing.deployment if existing is not None else "istiod"
-    wait_ready(kube, istio_readiness(namespace, istiod), timeout=ready_timeout)
+    wait_ready(
+        kube,
+        istio_readiness(namespace, istiod),
+        timeout=ready_timeout,
+        output=None if output is quiet else output,
+        pull_allowance=pull_allowance,
+    )
     found = detect_istio(kube, namespace)
     if found is None:
         raise IstioInstallError(f"no istiod Deployment in {namespace} after install")

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 
 from harness.kube.client import Kube
+from harness.kube.errors import WaitTimeout
 from harness.kube.objects import Manifest, ObjectRef, namespace_ref, service_ref
 from harness.mesh.gateway_api import GATEWAY_API_GROUP_VERSION
+from harness.mesh.readiness import Budget, Output, reporting
 from harness.model.topology import (
     USE_WAYPOINT,
     WAYPOINT_CLASS,
@@ -70,7 +72,13 @@ def waypoint_pod_selector(plan: WaypointPlan) -> str:
 
 
 def apply_waypoint(
-    kube: Kube, plan: WaypointPlan, *, timeout: float = 120.0, label: bool = True
+    kube: Kube,
+    plan: WaypointPlan,
+    *,
+    timeout: float = 120.0,
+    label: bool = True,
+    output: Output | None = None,
+    pull_allowance: float = 0.0,
 ) -> ObjectRef:
     """Apply the waypoint Gateway, wait for Programmed=True and a Ready waypoint pod, then
     label its users (all within `timeout`).
@@ -78,14 +86,25 @@ def apply_waypoint(
     Istio reports Programmed once the waypoint's Service exists, not when its Envoy is up;
     on a fresh node the proxy image is still being pulled, and labelling then would send
     the first probes into a waypoint that is not there yet. The Services must exist
-    already (labelling is a patch of the existing object).
+    already (labelling is a patch of the existing object). While the pod is not Ready,
+    `output` gets what it is doing (`harness.mesh.progress`); an image pull still in
+    progress when `timeout` runs out gets up to `pull_allowance` more seconds.
     """
-    deadline = time.monotonic() + timeout
+    budget = Budget(time.monotonic() + timeout, pull_allowance)
     ref = waypoint_ref(plan)
     kube.apply_step([waypoint_manifest(plan)])
     kube.wait_condition(ref, "Programmed", "True", timeout=timeout)
-    left = max(0.0, deadline - time.monotonic())
-    kube.wait_pod_ready(plan.namespace, waypoint_pod_selector(plan), timeout=left)
+    selector = waypoint_pod_selector(plan)
+    with reporting(
+        kube, f"waypoint {plan.namespace}/{plan.name}", plan.namespace, selector, output
+    ):
+        while True:
+            try:
+                kube.wait_pod_ready(plan.namespace, selector, timeout=budget.left())
+                break
+            except WaitTimeout:
+                if not budget.extend_for_pull(kube, plan.namespace, selector, output):
+                    raise
     if label:
         for change in use_waypoint_labels(plan):
             kube.label(change.ref, change.labels)
