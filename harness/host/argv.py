@@ -62,6 +62,16 @@ def kind_delete(kind: Path, name: str, *, kubeconfig: Path | None = None) -> Arg
     return argv
 
 
+def kind_get_nodes(kind: Path, name: str) -> Argv:
+    """One node container name per line (`<name>-control-plane`, `<name>-worker`, ...)."""
+    return [str(kind), "get", "nodes", f"--name={name}"]
+
+
+def container_images(engine: str, containers: Sequence[str]) -> Argv:
+    """`<container> <image>` per line: the image each node container was created from."""
+    return [engine, "inspect", "--format", "{{.Name}} {{.Config.Image}}", *containers]
+
+
 def kind_export_kubeconfig(kind: Path, name: str, *, kubeconfig: Path) -> Argv:
     return [str(kind), "export", "kubeconfig", f"--name={name}", f"--kubeconfig={kubeconfig}"]
 

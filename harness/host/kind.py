@@ -79,6 +79,7 @@ class KindProvider:
         resolve_tool: Callable[[str], Path] | None = None,
         kind_path: Path | None = None,
         kubectl_path: Path | None = None,
+        engine: str | None = None,
     ) -> None:
         """`kind_path`/`kubectl_path` (pytest-kind's --kind-bin/--kind-kubectl-bin) skip lookup."""
         self.name = name
@@ -93,6 +94,10 @@ class KindProvider:
         # Set by `up`: True when it had to create the cluster (also if the creation then
         # failed half-way), so the caller deletes only what this run made.
         self.created = False
+        # Set by `up` for a reused cluster: the image of each node container, and what is off.
+        self.node_images: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self.engine = engine or container_engine()
         if kind_path is not None:
             self._resolved["kind"] = kind_path
         if kubectl_path is not None:
@@ -191,7 +196,53 @@ class KindProvider:
             "wait for the nodes to be Ready",
         )
         verb = "reused existing" if reused else "created"
-        return f"{verb} kind cluster {self.name!r} (context {self.context}, {self.kubeconfig})"
+        summary = f"{verb} kind cluster {self.name!r} (context {self.context}, {self.kubeconfig})"
+        if reused:
+            # A reused cluster may have been made with another node image (another Kubernetes):
+            # read it, so the report records what runs rather than the pin.
+            self.node_images = self._node_images()
+            problem = node_image_problem(self.expected_node_images(), self.node_images)
+            if problem is not None:
+                self.warnings.append(problem)
+                summary += f"; warning: {problem}"
+        return summary
+
+    def expected_node_images(self) -> set[str]:
+        """The node image(s) this provider asks kind for: --kind-image, else the config's."""
+        if self.image:
+            return {self.image}
+        try:
+            config = yaml.safe_load(self.config_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {versions.NODE_IMAGE.ref}
+        found = {str(n["image"]) for n in config.get("nodes") or [] if n.get("image")}
+        return found or {versions.NODE_IMAGE.ref}
+
+    def _node_images(self) -> dict[str, str]:
+        """node container -> image, from the engine; empty when it cannot be read."""
+        nodes = subprocess.run(
+            commands.kind_get_nodes(self._tool("kind"), self.name),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        names = [n.strip() for n in nodes.stdout.splitlines() if n.strip()]
+        if nodes.returncode != 0 or not names:
+            return {}
+        inspected = subprocess.run(
+            commands.container_images(self.engine, names),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if inspected.returncode != 0:
+            return {}
+        found = {}
+        for line in inspected.stdout.splitlines():
+            container, _, image = line.strip().partition(" ")
+            if image:
+                found[container.lstrip("/")] = image
+        return found
 
     def down(self) -> str:
         if self.keep:
@@ -245,3 +296,18 @@ def _run_checked(argv: list[str], what: str) -> None:
     if done.returncode != 0:
         reason = first_line(done.stderr) or f"exit {done.returncode}"
         raise ClusterError(f"could not {what}: {reason}")
+
+
+def node_image_problem(expected: set[str], found: dict[str, str]) -> str | None:
+    """What is off with a reused cluster's node images (None: they are the expected ones)."""
+    if not found:
+        return "could not read the node containers' image: the report records the pinned one"
+    other = {node: image for node, image in sorted(found.items()) if image not in expected}
+    if not other:
+        return None
+    shown = ", ".join(f"{node} runs {image}" for node, image in other.items())
+    return (
+        f"this cluster was created with another node image ({shown}; expected "
+        f"{' or '.join(sorted(expected))}); results describe that Kubernetes. Recreate it "
+        "with the pin: `ambient-harness cluster down` then `ambient-harness cluster up`"
+    )

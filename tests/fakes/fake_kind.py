@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.host.versions import NODE_IMAGE
+
 
 def script(directory: Path, name: str, body: str) -> Path:
     """An executable Python script standing in for a CLI."""
@@ -89,6 +91,9 @@ args = sys.argv[1:]
 opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
 if args[:2] == ["get", "clusters"]:
     print("\n".join(clusters))
+elif args[:2] == ["get", "nodes"]:
+    if opts["name"] in clusters:
+        print("\n".join(opts["name"] + s for s in ("-control-plane", "-worker", "-worker2")))
 elif args[:2] == ["create", "cluster"] and os.environ.get("FAKE_CREATE_FAILS"):
     clusters.append(opts["name"])  # nodes half made, then the failure
     open(state, "w").write("\n".join(clusters))
@@ -107,6 +112,17 @@ else:
 open(state, "w").write("\n".join(clusters))
 """
 
+# `docker info` answers; `docker inspect` says each node container runs $FAKE_NODE_IMAGE (or
+# the pinned one), with the leading slash docker puts before container names.
+FAKE_DOCKER = r"""
+if sys.argv[1:2] == ["inspect"]:
+    image = os.environ.get("FAKE_NODE_IMAGE", os.environ["FAKE_PINNED_NODE_IMAGE"])
+    for name in sys.argv[4:]:
+        print("/" + name, image)
+else:
+    print("Server Version: 28.2.2")
+"""
+
 FAKE_KUBECTL = r"""
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps([sys.argv[0]] + sys.argv[1:]) + "\n")
@@ -119,8 +135,9 @@ def install_fake_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_url: 
     bin_dir = tmp_path / "bin"
     script(bin_dir, "kind", FAKE_KIND)
     script(bin_dir, "kubectl", FAKE_KUBECTL)
-    script(bin_dir, "docker", "print('Server Version: 28.2.2')")
+    script(bin_dir, "docker", FAKE_DOCKER)
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setenv("FAKE_PINNED_NODE_IMAGE", NODE_IMAGE.ref)
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "clusters"))
     monkeypatch.setenv("FAKE_KUBECONFIG", kubeconfig_text(api_url))
     # The real resolution path: the explicit override variables.

@@ -68,6 +68,7 @@ def kind_provider(tmp_path: Path, bin_dir: Path, keep: bool = False) -> KindProv
         keep=keep,
         cache_dir=tmp_path / "cache",
         docker_check=lambda: check_docker(engine="docker", search_path=str(bin_dir)),
+        engine=str(bin_dir / "docker"),
     )
 
 
@@ -109,6 +110,36 @@ def test_kind_up_reuses_an_existing_cluster(fake_bin: Path, tmp_path: Path) -> N
     assert not provider.created  # not ours to delete
     # The exported kubeconfig is real, not the empty file pytest-kind would leave.
     assert yaml.safe_load(provider.kubeconfig.read_text())["current-context"] == "kind-demo"
+    # Its node image was checked, not assumed: the pinned one, so nothing to say.
+    assert provider.node_images == {
+        f"demo-{role}": versions.NODE_IMAGE.ref for role in ("control-plane", "worker", "worker2")
+    }
+    assert provider.warnings == []
+
+
+def test_a_reused_cluster_with_another_node_image_is_reported(
+    fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clusters").write_text("demo\n")
+    monkeypatch.setenv("FAKE_NODE_IMAGE", "kindest/node:v1.33.1")
+    provider = kind_provider(tmp_path, fake_bin)
+    summary = provider.up()
+    assert provider.node_images["demo-worker2"] == "kindest/node:v1.33.1"
+    (warning,) = provider.warnings
+    assert warning.startswith(
+        "this cluster was created with another node image (demo-control-plane runs "
+        "kindest/node:v1.33.1, demo-worker runs kindest/node:v1.33.1, demo-worker2 runs "
+        f"kindest/node:v1.33.1; expected {versions.NODE_IMAGE.ref})"
+    )
+    assert "`ambient-harness cluster down` then `ambient-harness cluster up`" in warning
+    assert summary.endswith("; warning: " + warning)
+
+
+def test_node_images_that_cannot_be_read_are_said_so() -> None:
+    assert kind.node_image_problem({"a"}, {}) == (
+        "could not read the node containers' image: the report records the pinned one"
+    )
+    assert kind.node_image_problem({"a"}, {"n": "a"}) is None
 
 
 def test_a_failed_create_still_counts_as_created(
