@@ -28,7 +28,7 @@ from rich.text import Text
 
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_NO_DOCKER, EXIT_USAGE
 from harness.cli.options import session_options
-from harness.judge.enforcement import enforcement_point, scenario_enforcement_point
+from harness.judge.enforcement import INFERRED, Attribution, attribute, scenario_attribution
 from harness.model.describe import describe_expect
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
@@ -213,8 +213,8 @@ class DemoObserver(RunObserver):
     def enforcement(self, result: ScenarioResult, probe: ProbeResult) -> str:
         scenario = self.scenarios.get(result.name)
         if scenario is not None:
-            return scenario_enforcement_point(scenario, probe)
-        return enforcement_point(result.dataplane, probe)
+            return marked(scenario_attribution(scenario, probe))
+        return marked(attribute(result.dataplane, probe))
 
     def render_matrix(self, results: Sequence[ScenarioResult] | None = None) -> None:
         """Sidecar and ambient twins side by side: same policy, different enforcement point."""
@@ -230,6 +230,8 @@ class DemoObserver(RunObserver):
                 show_lines=True,
                 show_edge=False,
                 expand=True,
+                caption=Text(INFERENCE_NOTE, style="dim"),
+                caption_justify="right",
             )
             table.add_column("step: client → destination", ratio=4, overflow="fold")
             table.add_column("sidecar", ratio=5)
@@ -263,9 +265,25 @@ class DemoObserver(RunObserver):
             self.console.print(Text(failures))
 
 
+INFERENCE_MARK: Final = "*"
+INFERENCE_NOTE: Final = f"{INFERENCE_MARK} {INFERRED}, not observed"
+
+
+def marked(a: Attribution) -> str:
+    """`ztunnel*`: the starred component is an inference (see the caption). What it is
+    inferred from is in the observed column; the reports spell it out (`Attribution.text`)."""
+    return a.shown if a.component is None else f"{a.component}{INFERENCE_MARK}"
+
+
 def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
     """from → to, expected, observed, ✔/✘, enforced by (and how long consistency took)."""
-    table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        expand=True,
+        show_edge=False,
+        caption=Text(INFERENCE_NOTE, style="dim"),
+        caption_justify="right",
+    )
     table.add_column("from → to", ratio=5, overflow="fold")
     table.add_column("expected", ratio=3)
     table.add_column("observed", ratio=4)
@@ -278,7 +296,7 @@ def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
             describe_expect(p.expect),
             describe_observed(p),
             Text(SYMBOL[p.verdict], style=STYLE[p.verdict]),
-            Text(scenario_enforcement_point(scenario, p), style="cyan"),
+            Text(marked(scenario_attribution(scenario, p)), style="cyan"),
             seconds(p.time_to_consistency_s),
         )
     return table

@@ -6,12 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
 from harness.report.document import ReportError, load_json_report, write_atomic
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
-
-EXIT_OK = 0
-EXIT_USAGE = 2
 
 
 def report_command(args: argparse.Namespace) -> int:

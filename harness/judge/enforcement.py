@@ -1,26 +1,28 @@
 """Which mesh component decided what a probe saw: the talk's "enforcement point".
 
-The answer is read from the observation first, because that is what the mesh actually did,
-and from the scenario only where the observation is silent:
+Two things are said, and kept apart, because a report must not claim more than was observed:
 
-- ztunnel never writes an HTTP response: in ambient mode a reset is ztunnel, and any HTTP
-  status the backend did not produce came from a waypoint;
-- only an Envoy adds `x-request-id`, so `l7: true` in ambient mode means a waypoint carried
-  the request;
-- in sidecar mode routing and fault injection happen at the *client* sidecar, authorization at
-  the *server* sidecar (docs/architecture.md §5).
+- what the observation *shows* (`SHOWN`): a reset, an RBAC 403 from an Envoy, an Envoy in the
+  path (`x-request-id` reached the backend), a status the backend answered itself;
+- which component that was (`COMPONENT`): an inference from the data plane and the
+  scenario's waypoints, never observed directly, so it is always marked "inferred from the
+  data plane". ztunnel never writes an HTTP response, so in ambient mode a reset is ztunnel
+  and an HTTP status the backend did not produce came from a waypoint; in sidecar mode
+  routing and fault injection happen at the *client* sidecar, authorization at the *server*
+  sidecar (docs/architecture.md §5).
 
-`classify` turns (data plane, probe result, waypoint) into an `Effect`; `WORDING` maps
-(effect, data plane) to the sentence. Both are small on purpose: the table is the spec.
+`classify` turns (data plane, probe result, waypoint) into an `Effect`; `attribute` gives the
+`Attribution` (shown, component). Both tables are small on purpose: the table is the spec.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 from urllib.parse import urlsplit
 
-from harness.model.outcome import Kind, Outcome
+from harness.model.outcome import Kind, Outcome, ProbeError
 from harness.model.results import ProbeResult
 from harness.model.scenario import Expect, Scenario
 
@@ -48,36 +50,63 @@ class Effect(StrEnum):
     NOTHING = "nothing"  # no observation
 
 
-# (effect, data plane) -> wording; {svc} is the destination service, {status} the status,
-# {error} the agent's probe error.
-WORDING: Final[dict[tuple[Effect, str], str]] = {
-    (Effect.ALLOWED_L4, "ambient"): "allowed by ztunnel (L4 only)",
-    (Effect.ALLOWED_L7, "ambient"): "allowed through the {svc} waypoint (L7)",
-    (Effect.ALLOWED_L4, "sidecar"): "allowed by the server sidecar",
-    (Effect.ALLOWED_L7, "sidecar"): "allowed by the server sidecar",
-    (Effect.DENIED_L4, "ambient"): "denied by ztunnel (L4)",
-    (Effect.DENIED_L4, "sidecar"): "denied by the server sidecar (connection reset)",
-    (Effect.DENIED_L7, "ambient"): "denied by the {svc} waypoint (L7)",
-    (Effect.DENIED_L7, "sidecar"): "denied by the server sidecar",
-    (Effect.FAULT, "ambient"): "fault injected by the {svc} waypoint",
-    (Effect.FAULT, "sidecar"): "fault injected by the client sidecar",
-    (Effect.UPSTREAM_REJECTED, "ambient"): (
-        "503 from the {svc} waypoint (its identity is not allowed by the L4 policy)"
-    ),
-    (Effect.UPSTREAM_REJECTED, "sidecar"): "503 from the client sidecar (upstream reset)",
-    (Effect.ROUTED_L4, "ambient"): "balanced by ztunnel (L4, no waypoint routes it)",
-    (Effect.ROUTED_L7, "ambient"): "routed by the {svc} waypoint",
-    (Effect.ROUTED_L4, "sidecar"): "routed by the client sidecar",
-    (Effect.ROUTED_L7, "sidecar"): "routed by the client sidecar",
-    (Effect.PROXY_STATUS, "ambient"): "status {status} from the {svc} waypoint",
-    (Effect.PROXY_STATUS, "sidecar"): "status {status} from a sidecar",
-    (Effect.BACKEND_STATUS, "ambient"): "status {status} from the backend",
-    (Effect.BACKEND_STATUS, "sidecar"): "status {status} from the backend",
-    (Effect.UNREACHABLE, "ambient"): "not reached ({error})",
-    (Effect.UNREACHABLE, "sidecar"): "not reached ({error})",
-    (Effect.PROBE_ERROR, "ambient"): "probe error (not a mesh decision)",
-    (Effect.PROBE_ERROR, "sidecar"): "probe error (not a mesh decision)",
+INFERRED: Final = "inferred from the data plane"
+
+# effect -> what the observation shows; {status}: the status, {error}: the agent's probe error,
+# {conn}: how the connection ended.
+SHOWN: Final[dict[Effect, str]] = {
+    Effect.ALLOWED_L4: "allowed, no Envoy seen",
+    Effect.ALLOWED_L7: "allowed through an Envoy",
+    Effect.DENIED_L4: "{conn}",
+    Effect.DENIED_L7: "RBAC 403 from an Envoy",
+    Effect.FAULT: "injected fault (status {status})",
+    Effect.UPSTREAM_REJECTED: "503 after an upstream reset",
+    Effect.ROUTED_L4: "routed, no Envoy seen",
+    Effect.ROUTED_L7: "routed through an Envoy",
+    Effect.PROXY_STATUS: "status {status} from a proxy",
+    Effect.BACKEND_STATUS: "status {status} from the backend",
+    Effect.UNREACHABLE: "not reached ({error})",
+    Effect.PROBE_ERROR: "probe error (not a mesh decision)",
 }
+
+# (effect, data plane) -> the component that did it, inferred; {svc}: the destination service.
+# Absent: nothing to infer (the backend answered, nothing was reached, or no Envoy handled a
+# request a sidecar would have handled).
+COMPONENT: Final[dict[tuple[Effect, str], str]] = {
+    (Effect.ALLOWED_L4, "ambient"): "ztunnel",
+    (Effect.ALLOWED_L7, "ambient"): "the {svc} waypoint",
+    (Effect.ALLOWED_L7, "sidecar"): "the server sidecar",
+    (Effect.DENIED_L4, "ambient"): "ztunnel",
+    (Effect.DENIED_L4, "sidecar"): "the server sidecar",
+    (Effect.DENIED_L7, "ambient"): "the {svc} waypoint",
+    (Effect.DENIED_L7, "sidecar"): "the server sidecar",
+    (Effect.FAULT, "ambient"): "the {svc} waypoint",
+    (Effect.FAULT, "sidecar"): "the client sidecar",
+    (Effect.UPSTREAM_REJECTED, "ambient"): "the {svc} waypoint, refused by the L4 policy",
+    (Effect.UPSTREAM_REJECTED, "sidecar"): "the client sidecar",
+    (Effect.ROUTED_L4, "ambient"): "ztunnel, no waypoint routes it",
+    (Effect.ROUTED_L7, "ambient"): "the {svc} waypoint",
+    (Effect.ROUTED_L7, "sidecar"): "the client sidecar",
+    (Effect.PROXY_STATUS, "ambient"): "the {svc} waypoint",
+    (Effect.PROXY_STATUS, "sidecar"): "a sidecar",
+}
+
+_CONNECTION_END: Final = {ProbeError.RESET: "connection reset", ProbeError.EOF: "connection closed"}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What the observation shows, and the component inferred from the data plane (or None)."""
+
+    shown: str
+    component: str | None = None
+
+    @property
+    def text(self) -> str:
+        """`connection reset: ztunnel (inferred from the data plane)`."""
+        if self.component is None:
+            return self.shown
+        return f"{self.shown}: {self.component} ({INFERRED})"
 
 
 def destination_service(url: str) -> str:
@@ -140,21 +169,40 @@ def classify(dataplane: str, result: ProbeResult, waypoint: bool | None = None) 
     return Effect.PROXY_STATUS
 
 
-def enforcement_point(dataplane: str, result: ProbeResult, waypoint: bool | None = None) -> str:
-    """The sentence for the demo and the reports, e.g. "denied by ztunnel (L4)"."""
+def attribute(dataplane: str, result: ProbeResult, waypoint: bool | None = None) -> Attribution:
+    """What the probe's last observation shows and who, by inference, did it."""
     effect = classify(dataplane, result, waypoint)
-    template = WORDING.get((effect, dataplane))
-    if template is None:
-        return NOT_APPLICABLE
+    if effect is Effect.NOTHING:
+        return Attribution(NOT_APPLICABLE)
     obs = result.observations[-1] if result.observations else None
-    return template.format(
-        svc=destination_service(result.url),
-        status=obs.status if obs else "",
-        error=obs.probe_error.value if obs and obs.probe_error else "",
-    )
+    if effect is Effect.ROUTED_L7 and not (obs and obs.l7):
+        # A TCPRoute through a waypoint adds no header: the routing is seen, the Envoy is not.
+        shown = "routed, no Envoy seen" if obs else "routed"
+    elif effect is Effect.ROUTED_L4 and obs is None:
+        shown = "routed"
+    else:
+        shown = SHOWN[effect].format(
+            status=obs.status if obs else "",
+            error=obs.probe_error.value if obs and obs.probe_error else "",
+            conn=_CONNECTION_END.get(obs.probe_error, "") if obs and obs.probe_error else "",
+        )
+    component = COMPONENT.get((effect, dataplane))
+    if component is not None:
+        component = component.format(svc=destination_service(result.url))
+    return Attribution(shown, component)
+
+
+def enforcement_point(dataplane: str, result: ProbeResult, waypoint: bool | None = None) -> str:
+    """The sentence for the reports, e.g. `connection reset: ztunnel (inferred from the ...)`."""
+    return attribute(dataplane, result, waypoint).text
+
+
+def scenario_attribution(scenario: Scenario, result: ProbeResult) -> Attribution:
+    """`attribute` with the waypoint knowledge of the scenario that ran the probe."""
+    service = destination_service(result.url)
+    return attribute(scenario.dataplane, result, waypoint_serves(scenario, service))
 
 
 def scenario_enforcement_point(scenario: Scenario, result: ProbeResult) -> str:
     """`enforcement_point` with the waypoint knowledge of the scenario that ran the probe."""
-    service = destination_service(result.url)
-    return enforcement_point(scenario.dataplane, result, waypoint_serves(scenario, service))
+    return scenario_attribution(scenario, result).text

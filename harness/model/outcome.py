@@ -13,12 +13,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Literal, get_args
 
 RBAC_DENIED_BODY = "RBAC: access denied"
+REDACTED = "<redacted>"
+# A path followed by its query, as echo's `"path": "/ratings/1?token=..."` or a URL in a proxy's
+# error body: everything from the `?` to the end of the URL (quote, space or fragment).
+_QUERY = re.compile(r"(/[^\s\"'?#]*)\?[^\s\"'#]*")
+
+
+def redact_queries(text: str) -> str:
+    """`/ratings/1?token=abc` -> `/ratings/1?<redacted>`: no query string reaches a report.
+
+    The agent strips queries from its own logs; echo sends back the path it was asked for,
+    query included, so whatever the harness keeps of a response body goes through here.
+    """
+    return _QUERY.sub(rf"\1?{REDACTED}", text)
 
 
 class ProbeError(StrEnum):
@@ -67,6 +81,11 @@ class Outcome:
     backend_headers: Mapping[str, str] = field(default_factory=dict)  # what echo received
     attempt: int | None = None  # echo's count of this x-request-id (retries)
     detail: str = ""  # agent's error detail
+
+    def __post_init__(self) -> None:
+        # Every Outcome, however made (a live probe, a report read back), is redacted.
+        object.__setattr__(self, "body_excerpt", redact_queries(self.body_excerpt))
+        object.__setattr__(self, "detail", redact_queries(self.detail))
 
     @property
     def kind(self) -> Kind:

@@ -27,8 +27,11 @@ class ProbeResult:
     headers: dict[str, str] = field(default_factory=dict)
     observations: list[Outcome] = field(default_factory=list)  # the last few, newest last
     attempts: int = 0  # requests sent for this probe (all samples for a split)
-    # Seconds from the end of the step's apply to the expectation holding (propagation latency).
+    # Seconds from this probe's own start to the expectation holding (its streak completed).
     time_to_consistency_s: float | None = None
+    # The same moment from the end of the step's apply: the propagation latency for the step's
+    # first probe, an upper bound for later ones (it includes the earlier probes' time).
+    time_to_consistency_from_apply_s: float | None = None
     split_counts: dict[str, int] | None = None  # served_by -> count, for split probes
     message: str = ""  # why it failed, listing the last observations
     note: str | None = None

@@ -15,6 +15,7 @@ The run's results (`harness.model.results`) stay plain dataclasses; `to_document
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -37,7 +38,9 @@ from harness.model.results import (
 from harness.model.scenario import Dataplane, Expect
 from harness.report.summary import summarize
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+# Versions `run_from_dict` still reads, each migrated to the current shape on load.
+READABLE_VERSIONS: Final = (1, 2)
 SCHEMA_ID: Final = f"urn:ambient-harness:report:{SCHEMA_VERSION}"
 SCHEMA_FILE: Final = Path(__file__).with_name("report_schema.json")
 ENVIRONMENT_FIELDS: Final = (
@@ -108,7 +111,12 @@ class ProbeDoc(_Doc):
     expect: Expect = Field(description="Expect.summary(): only the fields the scenario set.")
     verdict: Verdict
     attempts: int = Field(ge=0)
-    time_to_consistency_s: float | None = Field(ge=0)
+    time_to_consistency_s: float | None = Field(
+        ge=0, description="seconds from the probe's own start to the expectation holding"
+    )
+    time_to_consistency_from_apply_s: float | None = Field(
+        ge=0, description="the same moment, from the end of the step's apply"
+    )
     split_counts: dict[str, int] | None
     message: str
     note: str | None
@@ -145,7 +153,7 @@ class ScenarioDoc(_Doc):
 class ReportDocument(_Doc):
     """ambient-harness run report."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     environment: EnvironmentDoc
     started_at: str = Field(description="RFC 3339, or empty when unknown")
     finished_at: str = Field(description="RFC 3339, or empty when unknown")
@@ -180,6 +188,7 @@ def _probe_doc(p: ProbeResult) -> ProbeDoc:
         verdict=p.verdict,
         attempts=p.attempts,
         time_to_consistency_s=p.time_to_consistency_s,
+        time_to_consistency_from_apply_s=p.time_to_consistency_from_apply_s,
         split_counts=dict(p.split_counts) if p.split_counts is not None else None,
         message=p.message,
         note=p.note,
@@ -265,6 +274,7 @@ def _probe_result(d: ProbeDoc) -> ProbeResult:
         verdict=d.verdict,
         attempts=d.attempts,
         time_to_consistency_s=d.time_to_consistency_s,
+        time_to_consistency_from_apply_s=d.time_to_consistency_from_apply_s,
         split_counts=dict(d.split_counts) if d.split_counts is not None else None,
         message=d.message,
         note=d.note,
@@ -317,15 +327,36 @@ def _first_problem(err: ValidationError) -> str:
     return text + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 measured `time_to_consistency_s` from the step's apply only."""
+    data = copy.deepcopy(data)
+    probes = [
+        p
+        for sc in _list(data.get("scenarios"))
+        for st in _list(sc.get("steps") if isinstance(sc, dict) else None)
+        for p in _list(st.get("probes") if isinstance(st, dict) else None)
+        if isinstance(p, dict)
+    ]
+    for p in probes:
+        p["time_to_consistency_from_apply_s"] = p.get("time_to_consistency_s")
+        p["time_to_consistency_s"] = None  # not measured by version 1
+    return {**data, "schema_version": SCHEMA_VERSION}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def run_from_dict(data: Any) -> RunResult:
     """The inverse of `run_to_dict`; raises ReportError on anything else."""
     if not isinstance(data, dict):
         raise ReportError("a report is a JSON object")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ReportError(
-            f"schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
-        )
+    if version not in READABLE_VERSIONS:
+        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ReportError(f"schema_version {version!r} is not supported (expected {readable})")
+    if version == 1:
+        data = _from_v1(data)
     try:
         doc = ReportDocument.model_validate(data)
     except ValidationError as err:

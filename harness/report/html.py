@@ -180,7 +180,7 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
         f"<td>{_pill(p.verdict)}</td>"
         f'<td class="by">{_h(enforcement_point(sc.dataplane, p))}</td>'
         f'<td class="num">{_h(p.attempts)}</td>'
-        f'<td class="num">{_h(seconds(p.time_to_consistency_s))}</td>'
+        f'<td class="num">{_consistency(p)}</td>'
         "</tr>"
     )
     extra = []
@@ -201,6 +201,15 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
             f'<tr class="{"failed" if failed else ""}"><td colspan="7">{"".join(extra)}</td></tr>'
         )
     return row
+
+
+def _consistency(p: ProbeResult) -> str:
+    """From the probe's own start; from the step's apply beneath, when it says more."""
+    own, applied = p.time_to_consistency_s, p.time_to_consistency_from_apply_s
+    text = _h(seconds(own))
+    if applied is not None and (own is None or applied - own >= 0.05):
+        text += f'<br><span class="hdrs">{_h(seconds(applied))} after the apply</span>'
+    return text
 
 
 def _html_headers(headers: Mapping[str, str]) -> str:

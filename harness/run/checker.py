@@ -42,6 +42,14 @@ def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
     )
 
 
+def consistency_times(ttc: float | None, started: float, applied: float) -> dict[str, Any]:
+    """`ttc` (from the probe's start) also measured from the step's apply (issue 11, item 13)."""
+    return {
+        "time_to_consistency_s": ttc,
+        "time_to_consistency_from_apply_s": None if ttc is None else ttc + started - applied,
+    }
+
+
 @dataclass
 class EventuallyChecker:
     """Polls through the agent until the expectation holds (docs/architecture.md §4)."""
@@ -60,19 +68,18 @@ class EventuallyChecker:
 
         if probe.expect.split is not None:
             return self._split(link, probe, observe, since, timeout)
-        # Times are measured from `since`: for later probes of a step that includes the
-        # earlier probes' time (an upper bound on the propagation latency).
         timing = timing_for(probe, self.topology)  # the streak a named version needs
+        started = self.clock()
         r = eventually(
-            observe, probe.expect, timing, clock=self.clock, sleep=self.sleep, since=since
+            observe, probe.expect, timing, clock=self.clock, sleep=self.sleep, since=started
         )
         return probe_result(
             probe,
             "pass" if r.passed else "fail",
             observations=list(r.observations)[-KEEP_OBSERVATIONS:],
             attempts=r.attempts,
-            time_to_consistency_s=r.time_to_consistency,
             message="" if r.passed else r.message + streak_note(probe, self.topology),
+            **consistency_times(r.time_to_consistency, started, since),
         )
 
     def _split(
@@ -84,10 +91,11 @@ class EventuallyChecker:
         timeout: float,
     ) -> ProbeResult:
         attempts = 0
-        ttc: float | None = self.clock() - since
+        started = self.clock()
+        ttc: float | None = 0.0
         if probe.gate is not None:
             gate, timing = gate_expectation(probe.gate), timing_for(probe, self.topology, gate=True)
-            g = eventually(observe, gate, timing, clock=self.clock, sleep=self.sleep, since=since)
+            g = eventually(observe, gate, timing, clock=self.clock, sleep=self.sleep, since=started)
             attempts = g.attempts
             if not g.passed:
                 return probe_result(
@@ -125,7 +133,7 @@ class EventuallyChecker:
             "pass" if passed else "fail",
             observations=seen[-KEEP_OBSERVATIONS:],
             attempts=attempts + check.samples,
-            time_to_consistency_s=ttc if passed else None,
+            **consistency_times(ttc if passed else None, started, since),
             split_counts={**check.counts, **check.others},
             message=message,
         )

@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from harness.judge.enforcement import (
-    WORDING,
+    SHOWN,
+    Attribution,
     Effect,
+    attribute,
     classify,
     destination_service,
     enforcement_point,
@@ -59,77 +61,119 @@ def result(
 
 SPLIT = {"outcome": "allowed", "split": {"v1": 90.0, "v2": 10.0}, "tolerance": 5.0}
 
+INFERRED = " (inferred from the data plane)"
+
 # (data plane, waypoint serves the destination, result) -> wording. The talk's contrasts first.
 CASES: list[tuple[str, bool | None, ProbeResult, str]] = [
-    ("ambient", False, result(OK_L4), "allowed by ztunnel (L4 only)"),
-    ("ambient", True, result(OK_L7), "allowed through the ratings waypoint (L7)"),
-    ("sidecar", None, result(OK_L7), "allowed by the server sidecar"),
-    ("ambient", False, result(RESET, {"outcome": "denied-l4"}), "denied by ztunnel (L4)"),
-    ("ambient", None, result(EOF_, {"outcome": "denied-l4"}), "denied by ztunnel (L4)"),
+    ("ambient", False, result(OK_L4), "allowed, no Envoy seen: ztunnel" + INFERRED),
+    ("ambient", True, result(OK_L7), "allowed through an Envoy: the ratings waypoint" + INFERRED),
+    ("sidecar", None, result(OK_L7), "allowed through an Envoy: the server sidecar" + INFERRED),
+    (
+        "ambient",
+        False,
+        result(RESET, {"outcome": "denied-l4"}),
+        "connection reset: ztunnel" + INFERRED,
+    ),
+    (
+        "ambient",
+        None,
+        result(EOF_, {"outcome": "denied-l4"}),
+        "connection closed: ztunnel" + INFERRED,
+    ),
     (
         "ambient",
         True,
         result(RBAC, {"outcome": "denied-l7"}),
-        "denied by the ratings waypoint (L7)",
+        "RBAC 403 from an Envoy: the ratings waypoint" + INFERRED,
     ),
-    ("sidecar", None, result(RBAC, {"outcome": "denied-l7"}), "denied by the server sidecar"),
-    ("sidecar", None, result(FAULT, {"status": 418}), "fault injected by the client sidecar"),
+    (
+        "sidecar",
+        None,
+        result(RBAC, {"outcome": "denied-l7"}),
+        "RBAC 403 from an Envoy: the server sidecar" + INFERRED,
+    ),
+    (
+        "sidecar",
+        None,
+        result(FAULT, {"status": 418}),
+        "injected fault (status 418): the client sidecar" + INFERRED,
+    ),
     # Even the denied client sees the client sidecar's fault (the talk's key contrast) ...
     (
         "sidecar",
         None,
         result(FAULT, {"outcome": "denied-l7"}),
-        "fault injected by the client sidecar",
+        "injected fault (status 418): the client sidecar" + INFERRED,
     ),
     # ... and a 418 the scenario asked for is a fault even when the body is not Envoy's.
-    ("sidecar", None, result(BARE_418, {"status": 418}), "fault injected by the client sidecar"),
-    ("ambient", True, result(FAULT, {"status": 418}), "fault injected by the ratings waypoint"),
+    (
+        "sidecar",
+        None,
+        result(BARE_418, {"status": 418}),
+        "injected fault (status 418): the client sidecar" + INFERRED,
+    ),
+    (
+        "ambient",
+        True,
+        result(FAULT, {"status": 418}),
+        "injected fault (status 418): the ratings waypoint" + INFERRED,
+    ),
     (
         "ambient",
         True,
         result(OK_L7, SPLIT, url=REVIEWS, split={"reviews-v1": 90, "reviews-v2": 10}),
-        "routed by the reviews waypoint",
+        "routed through an Envoy: the reviews waypoint" + INFERRED,
     ),
     (
         "sidecar",
         None,
         result(OK_L7, SPLIT, url=REVIEWS, split={"reviews-v1": 90, "reviews-v2": 10}),
-        "routed by the client sidecar",
+        "routed through an Envoy: the client sidecar" + INFERRED,
     ),
     (
         "ambient",
         True,
         result(OK_L7, {"served_by": "v2"}, url=REVIEWS),
-        "routed by the reviews waypoint",
+        "routed through an Envoy: the reviews waypoint" + INFERRED,
     ),
     # A TCPRoute through a waypoint: no Envoy header, but the scenario says a waypoint routes.
     (
         "ambient",
         True,
         result(OK_L4, {"served_by": "v2"}, url=REVIEWS),
-        "routed by the reviews waypoint",
+        "routed, no Envoy seen: the reviews waypoint" + INFERRED,
     ),
     (
         "ambient",
         False,
         result(OK_L4, {"served_by": "v2"}, url=REVIEWS),
-        "balanced by ztunnel (L4, no waypoint routes it)",
+        "routed, no Envoy seen: ztunnel, no waypoint routes it" + INFERRED,
     ),
     (
         "ambient",
         True,
         result(UPSTREAM_503, {"outcome": "allowed"}),
-        "503 from the ratings waypoint (its identity is not allowed by the L4 policy)",
+        "503 after an upstream reset: the ratings waypoint, refused by the L4 policy" + INFERRED,
     ),
     # The report has no scenario: the Envoy body alone identifies the waypoint's 503.
     (
         "ambient",
         None,
         result(UPSTREAM_503, {"status": 503}),
-        "503 from the ratings waypoint (its identity is not allowed by the L4 policy)",
+        "503 after an upstream reset: the ratings waypoint, refused by the L4 policy" + INFERRED,
     ),
-    ("ambient", True, result(NO_ROUTE, {"status": 404}), "status 404 from the ratings waypoint"),
-    ("sidecar", None, result(NO_ROUTE, {"status": 404}), "status 404 from a sidecar"),
+    (
+        "ambient",
+        True,
+        result(NO_ROUTE, {"status": 404}),
+        "status 404 from a proxy: the ratings waypoint" + INFERRED,
+    ),
+    (
+        "sidecar",
+        None,
+        result(NO_ROUTE, {"status": 404}),
+        "status 404 from a proxy: a sidecar" + INFERRED,
+    ),
     ("ambient", False, result(BACKEND_500, {"status": 500}), "status 500 from the backend"),
     ("ambient", False, result(TIMEOUT, {"outcome": "unreachable"}), "not reached (timeout)"),
     ("sidecar", None, result(AGENT_ERROR), "probe error (not a mesh decision)"),
@@ -142,12 +186,23 @@ def test_wording(dataplane: str, waypoint: bool | None, probe: ProbeResult, word
     assert enforcement_point(dataplane, probe, waypoint) == wording
 
 
-def test_every_effect_has_wording_on_both_dataplanes() -> None:
-    for effect in Effect:
-        if effect is Effect.NOTHING:
-            continue
-        for dataplane in ("ambient", "sidecar"):
-            assert (effect, dataplane) in WORDING, (effect, dataplane)
+def test_every_effect_says_what_was_seen() -> None:
+    assert set(SHOWN) == set(Effect) - {Effect.NOTHING}
+
+
+def test_a_component_is_never_claimed_as_observed() -> None:
+    # Issue 11 item 13: "allowed by ztunnel (L4 only)" asserted what nothing observed.
+    for dataplane, waypoint, probe, _ in CASES:
+        a = attribute(dataplane, probe, waypoint)
+        if a.component is not None:
+            assert a.text == f"{a.shown}: {a.component} (inferred from the data plane)"
+        assert "ztunnel" not in a.shown and "sidecar" not in a.shown and "waypoint" not in a.shown
+
+
+def test_no_component_for_what_no_envoy_handled_in_sidecar_mode() -> None:
+    # In sidecar mode every HTTP hop through a sidecar adds x-request-id: without it, there
+    # is nothing to attribute to a sidecar.
+    assert attribute("sidecar", result(OK_L4)) == Attribution("allowed, no Envoy seen")
 
 
 def test_the_newest_observation_decides() -> None:
@@ -204,6 +259,8 @@ def test_scenario_enforcement_point_uses_the_scenarios_waypoints() -> None:
     tcp = result(OK_L4, {"served_by": "v2"}, url="http://ratings:9080/")
     assert (
         scenario_enforcement_point(_scenario([{"services": ["ratings"]}]), tcp)
-        == "routed by the ratings waypoint"
+        == "routed, no Envoy seen: the ratings waypoint" + INFERRED
     )
-    assert scenario_enforcement_point(_scenario([]), tcp).startswith("balanced by ztunnel")
+    assert scenario_enforcement_point(_scenario([]), tcp).startswith(
+        "routed, no Envoy seen: ztunnel, no waypoint routes it"
+    )

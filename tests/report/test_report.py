@@ -37,6 +37,7 @@ from harness.report.summary import failure_summary
 from harness.report.words import describe_split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report.json"
+FIXTURE_V1 = FIXTURE.with_name("report-v1.json")  # as version 1 wrote it
 RATINGS = "http://ratings:9080/ratings/1"
 
 
@@ -163,11 +164,23 @@ def test_shipped_schema_is_generated_from_the_document_type() -> None:
     )
 
 
+def test_a_version_1_report_reads_with_its_time_measured_from_the_apply() -> None:
+    # Version 1 had one time, measured from the step's apply: it is kept as that, and the
+    # probe-start time stays unknown rather than being guessed.
+    v1 = json.loads(FIXTURE_V1.read_text())
+    run = load_json_report(FIXTURE_V1)
+    first_v1 = v1["scenarios"][0]["steps"][0]["probes"][0]
+    first = run.scenarios[0].steps[0].probes[0]
+    assert first.time_to_consistency_from_apply_s == first_v1["time_to_consistency_s"] == 0.4
+    assert first.time_to_consistency_s is None
+    assert json.loads(FIXTURE_V1.read_text()) == v1  # the file's data was not changed
+
+
 def test_rewriting_replaces_the_file(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("old")
     write_json_report(small_run(), path)
-    assert json.loads(path.read_text())["schema_version"] == 1
+    assert json.loads(path.read_text())["schema_version"] == 2
 
 
 def _probe0(d: dict[str, Any]) -> dict[str, Any]:
@@ -197,9 +210,9 @@ def test_schema_is_strict(mutate: Any, where: str, schema: dict[str, Any]) -> No
     ("content", "message"),
     [
         ("{not json", "not JSON"),
-        ('{"schema_version": 2}', "schema_version 2 is not supported"),
+        ('{"schema_version": 3}', "schema_version 3 is not supported (expected 1 or 2)"),
         (
-            '{"schema_version": 1, "environment": {"provider": "kind"}}',
+            '{"schema_version": 2, "environment": {"provider": "kind"}}',
             "missing field 'started_at' (and 9 more problems)",
         ),
         ("[1]", "a report is a JSON object"),
@@ -270,7 +283,7 @@ def test_failure_summary(fixture_run: RunResult) -> None:
     assert "reviews → GET http://ratings:9080/ratings/1" in text
     assert "expected: denied-l7" in text
     assert "observed: status 418 (fault filter abort)" in text
-    assert "fault injected by the ratings waypoint" in text
+    assert "injected fault (status 418): the ratings waypoint (inferred from the data" in text
     assert "! ambient-tcproute (ambient): error" in text
     assert "sidecar-authz-l4" not in text  # passed
     assert "ambient-mtls-strict" not in text  # skipped is not a failure
@@ -327,9 +340,11 @@ def test_markdown(fixture_run: RunResult) -> None:
     assert "⚠️ error" in md
     assert (
         "| l4-policy | reviews → ratings:9080/ratings/1 | denied-l7 (403 RBAC: access denied) "
-        "| denied by the server sidecar | denied-l4 (reset) | denied by ztunnel (L4) |" in md
+        "| RBAC 403 from an Envoy: the server sidecar (inferred from the data plane) "
+        "| denied-l4 (reset) | connection reset: ztunnel (inferred from the data plane) |" in md
     )
-    assert "routed by the client sidecar" in md and "routed by the reviews waypoint" in md
+    assert "routed through an Envoy: the client sidecar (inferred" in md
+    assert "routed through an Envoy: the reviews waypoint (inferred" in md
     assert "status 418 (fault filter abort) ✘ expected denied-l7" in md
     assert "<script>" not in md and "&lt;script&gt;" in md
     # Every table keeps its column count, even with '|' in a cell.
@@ -402,8 +417,11 @@ def test_html(fixture_run: RunResult) -> None:
         '<span class="observed">status 418 (fault filter abort)</span>' in page
     )
     assert "expected denied-l7 3 times in a row within 30 s" in page
-    assert "denied by ztunnel (L4)" in page and "denied by the server sidecar" in page
+    assert "connection reset: ztunnel (inferred from the data plane)" in page
+    assert "RBAC 403 from an Envoy: the server sidecar (inferred from the data plane)" in page
     assert "waypoint ambient-tcproute/waypoint not Programmed within 120 s" in page
+    # A later probe of a step: its own time, and beneath it the time since the step's apply.
+    assert '<td class="num">1.8 s<br><span class="hdrs">2.2 s after the apply</span></td>' in page
 
 
 # --- what a person sees ------------------------------------------------------------------------
