@@ -1,7 +1,8 @@
 """No query string of a probed URL reaches an observation or a report (issue 11, item 13).
 
-Echo answers with the path it was asked for, query included; the real agent and echo run on
-loopback here, so the test sees exactly what a live probe would keep.
+Whatever of a response the harness keeps (body excerpt, agent detail) is redacted when the
+`Outcome` is made; the real agent and echo run on loopback here, so the test sees exactly what
+a live probe would keep.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fakes.envoy_fixture import Program, agent_args, echo_args, running
 
@@ -42,13 +42,13 @@ def test_echo_path_query_is_redacted_in_every_report(
     echo: Program, agent: Program, tmp_path: Path
 ) -> None:
     path = f"/ratings/1?token={SECRET}&debug=1"
-    # Echo itself does send the query back: that is what must not be kept.
-    assert SECRET in httpx.get(f"{echo.url}{path}", trust_env=False).text
+    # Echo may or may not echo the query (it strips it since issue 11); the harness side
+    # redacts whatever it keeps either way (test_an_outcome_read_back_is_redacted_too).
     with Prober(agent.host, agent.port) as prober:
         outcome = prober.probe("GET", f"{echo.url}{path}", {})
     assert outcome.served_by == "ratings-v1"
     assert SECRET not in outcome.body_excerpt
-    assert '"path": "/ratings/1?<redacted>"' in outcome.body_excerpt
+    assert '"path": "/ratings/1' in outcome.body_excerpt
 
     result = ProbeResult(
         client="productpage",
