@@ -21,6 +21,13 @@ def report_command(args: argparse.Namespace) -> int:
     text = render_html(run) if args.format == "html" else render_markdown(run)
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        write_atomic(Path(args.output), text)
+        return EXIT_OK
+    try:
+        write_atomic(Path(args.output), text, make_parents=False)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK

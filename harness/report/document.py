@@ -380,11 +380,19 @@ def load_json_report(path: Path) -> RunResult:
 # --- files ---------------------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, text: str, *, make_parents: bool = True) -> None:
+    """Write `text` to `path` atomically (a reader never sees half a file), mode 0644.
+
+    `make_parents=False`: a missing directory is an error that says so, not created.
+    """
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise ReportError(f"cannot write {path}: directory {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600; a report is for others to read (CI uploads it).
+        os.fchmod(fd, REPORT_FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         Path(tmp).replace(path)

@@ -176,6 +176,27 @@ def test_a_version_1_report_reads_with_its_time_measured_from_the_apply() -> Non
     assert json.loads(FIXTURE_V1.read_text()) == v1  # the file's data was not changed
 
 
+def test_reports_are_written_0644(tmp_path: Path) -> None:
+    # Like junit.xml: readable by whoever uploads or serves it (mkstemp alone gives 0600).
+    path = tmp_path / "report.json"
+    write_json_report(small_run(), path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    html_out = tmp_path / "r.html"
+    assert report_command(argparse.Namespace(path=path, format="html", output=html_out)) == 0
+    assert html_out.stat().st_mode & 0o777 == 0o644
+
+
+def test_report_into_a_missing_directory_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site" / "report.html"
+    assert report_command(argparse.Namespace(path=FIXTURE, format="html", output=out)) == 2
+    assert f"error: cannot write {out}: directory {out.parent} does not exist" in (
+        capsys.readouterr().err
+    )
+    assert not out.parent.exists()
+
+
 def test_rewriting_replaces_the_file(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("old")
