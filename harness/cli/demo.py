@@ -36,6 +36,7 @@ from harness.report.comparison import comparison_rows, pair_scenarios
 from harness.report.summary import failure_summary, summarize, summary_line
 from harness.report.words import (
     SYMBOL,
+    describe_identity,
     describe_observed,
     describe_target,
     environment_line,
@@ -292,7 +293,7 @@ def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
     table.add_column("after", justify="right", no_wrap=True, width=6)
     for p in probes:
         table.add_row(
-            describe_target(p),
+            Text.assemble(describe_target(p), ("\nas " + describe_identity(p), "dim")),
             describe_expect(p.expect),
             describe_observed(p),
             Text(SYMBOL[p.verdict], style=STYLE[p.verdict]),

@@ -35,6 +35,10 @@ class ProbeResult:
     split_counts: dict[str, int] | None = None  # served_by -> count, for split probes
     message: str = ""  # why it failed, listing the last observations
     note: str | None = None
+    identity: str | None = None  # the client's principal, cluster.local/ns/<ns>/sa/<sa>
+    # Whether one of the scenario's waypoints serves the destination (None: not known): what
+    # the enforcement column infers from, kept so that a report reads as the live run did.
+    waypoint: bool | None = None
 
 
 @dataclass
@@ -47,6 +51,8 @@ class StepResult:
     duration_s: float = 0.0
     error: str | None = None
     skipped_reason: str | None = None  # not run, e.g. because an earlier step failed
+    narrative: str | None = None  # the scenario's words for the step (the demo reads them out)
+    manifests: dict[str, str] = field(default_factory=dict)  # path -> text, applied or deleted
 
     @property
     def verdict(self) -> Verdict:
@@ -68,6 +74,8 @@ class ScenarioResult:
     duration_s: float = 0.0
     error: str | None = None  # set-up failure before or between steps
     skipped_reason: str | None = None
+    description: str = ""  # the scenario's description and references, for a replay
+    references: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:

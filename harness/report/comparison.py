@@ -114,4 +114,4 @@ def comparison_cell(p: ProbeResult | None, dataplane: str) -> Cell:
     miss = (
         "" if p.verdict == "pass" else f"{SYMBOL[p.verdict]} expected {describe_expect(p.expect)}"
     )
-    return Cell(describe_observed(p), enforcement_point(dataplane, p), miss)
+    return Cell(describe_observed(p), enforcement_point(dataplane, p, p.waypoint), miss)

@@ -120,6 +120,10 @@ class ProbeDoc(_Doc):
     split_counts: dict[str, int] | None
     message: str
     note: str | None
+    identity: str | None = Field(description="the client's principal")
+    waypoint: bool | None = Field(
+        description="a waypoint of the scenario serves the destination (null: not known)"
+    )
     observations: list[ObservationDoc]
 
     @field_serializer("expect")
@@ -136,6 +140,8 @@ class StepDoc(_Doc):
     deleted: list[str]
     error: str | None
     skipped_reason: str | None
+    narrative: str | None
+    manifests: dict[str, str] = Field(description="path -> text, as applied or deleted")
     probes: list[ProbeDoc]
 
 
@@ -147,6 +153,8 @@ class ScenarioDoc(_Doc):
     duration_s: float = Field(ge=0)
     error: str | None
     skipped_reason: str | None
+    description: str
+    references: list[str]
     steps: list[StepDoc]
 
 
@@ -192,6 +200,8 @@ def _probe_doc(p: ProbeResult) -> ProbeDoc:
         split_counts=dict(p.split_counts) if p.split_counts is not None else None,
         message=p.message,
         note=p.note,
+        identity=p.identity,
+        waypoint=p.waypoint,
         observations=[_observation_doc(o) for o in p.observations],
     )
 
@@ -206,6 +216,8 @@ def _step_doc(s: StepResult) -> StepDoc:
         deleted=list(s.deleted),
         error=s.error,
         skipped_reason=s.skipped_reason,
+        narrative=s.narrative,
+        manifests=dict(s.manifests),
         probes=[_probe_doc(p) for p in s.probes],
     )
 
@@ -220,6 +232,8 @@ def _scenario_doc(s: ScenarioResult) -> ScenarioDoc:
             "duration_s": s.duration_s,
             "error": s.error,
             "skipped_reason": s.skipped_reason,
+            "description": s.description,
+            "references": list(s.references),
             "steps": [_step_doc(st) for st in s.steps],
         }
     )
@@ -278,6 +292,8 @@ def _probe_result(d: ProbeDoc) -> ProbeResult:
         split_counts=dict(d.split_counts) if d.split_counts is not None else None,
         message=d.message,
         note=d.note,
+        identity=d.identity,
+        waypoint=d.waypoint,
         observations=[_outcome(o) for o in d.observations],
     )
 
@@ -300,12 +316,16 @@ def from_document(doc: ReportDocument) -> RunResult:
                         duration_s=st.duration_s,
                         error=st.error,
                         skipped_reason=st.skipped_reason,
+                        narrative=st.narrative,
+                        manifests=dict(st.manifests),
                     )
                     for st in sc.steps
                 ],
                 duration_s=sc.duration_s,
                 error=sc.error,
                 skipped_reason=sc.skipped_reason,
+                description=sc.description,
+                references=list(sc.references),
             )
             for sc in doc.scenarios
         ],
@@ -328,7 +348,8 @@ def _first_problem(err: ValidationError) -> str:
 
 
 def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 measured `time_to_consistency_s` from the step's apply only."""
+    """Version 1 measured `time_to_consistency_s` from the step's apply only, and recorded
+    nothing of the scenario beyond its name, title and data plane."""
     data = copy.deepcopy(data)
     probes = [
         p
@@ -340,6 +361,13 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
     for p in probes:
         p["time_to_consistency_from_apply_s"] = p.get("time_to_consistency_s")
         p["time_to_consistency_s"] = None  # not measured by version 1
+        p.update(identity=None, waypoint=None)
+    for sc in _list(data.get("scenarios")):
+        if isinstance(sc, dict):
+            sc.update(description="", references=[])
+            for st in _list(sc.get("steps")):
+                if isinstance(st, dict):
+                    st.update(narrative=None, manifests={})
     return {**data, "schema_version": SCHEMA_VERSION}
 
 

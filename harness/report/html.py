@@ -21,6 +21,7 @@ from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
     SYMBOL,
+    describe_identity,
     describe_observed,
     describe_target,
     environment_line,
@@ -174,11 +175,12 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
     failed = p.verdict != "pass"
     row = (
         f'<tr class="{"failed" if failed else ""}">'
-        f"<td>{_h(describe_target(p))}{_html_headers(p.headers)}</td>"
+        f"<td>{_h(describe_target(p, headers=False))}{_html_headers(p.headers)}"
+        f'<br><span class="hdrs">as {_h(describe_identity(p))}</span></td>'
         f"<td>{_h(describe_expect(p.expect))}</td>"
         f"<td>{_h(describe_observed(p))}</td>"
         f"<td>{_pill(p.verdict)}</td>"
-        f'<td class="by">{_h(enforcement_point(sc.dataplane, p))}</td>'
+        f'<td class="by">{_h(enforcement_point(sc.dataplane, p, p.waypoint))}</td>'
         f'<td class="num">{_h(p.attempts)}</td>'
         f'<td class="num">{_consistency(p)}</td>'
         "</tr>"

@@ -16,6 +16,7 @@ from harness.report.comparison import (
 from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
+    describe_identity,
     describe_observed,
     describe_target,
     environment_line,
@@ -106,7 +107,8 @@ def render_markdown(run: RunResult) -> str:
             out.append(f"- **{_md(item.name)}**: error: {_md(item.error)}")
         for sc, st, p in failures:
             out.append(
-                f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))}: "
+                f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))} "
+                f"as {_md(describe_identity(p))}: "
                 f"expected *{_md(describe_expect(p.expect))}*, "
                 f"observed *{_md(describe_observed(p))}*"
             )

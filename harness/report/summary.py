@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from harness.judge.enforcement import enforcement_point
 from harness.model.describe import describe_expect
 from harness.model.results import RunResult
-from harness.report.words import SYMBOL, describe_observed, plural
+from harness.report.words import (
+    SYMBOL,
+    describe_headers,
+    describe_identity,
+    describe_observed,
+    plural,
+)
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,13 @@ def failure_summary(run: RunResult) -> str:
             for p in st.probes:
                 if p.verdict == "pass":
                     continue
-                lines.append(f"    {SYMBOL[p.verdict]} {p.client} → {p.method} {p.url}")
+                sent = f" [{describe_headers(p.headers)}]" if p.headers else ""
+                lines.append(f"    {SYMBOL[p.verdict]} {p.client} → {p.method} {p.url}{sent}")
+                lines.append(f"        as: {describe_identity(p)}")
                 lines.append(f"        expected: {describe_expect(p.expect)}")
                 lines.append(
                     f"        observed: {describe_observed(p)} "
-                    f"({p.attempts} request(s); {enforcement_point(s.dataplane, p)})"
+                    f"({p.attempts} request(s); {enforcement_point(s.dataplane, p, p.waypoint)})"
                 )
                 lines += [f"        {line}" for line in p.message.splitlines() if line.strip()]
     if not lines:

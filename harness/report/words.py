@@ -58,11 +58,24 @@ def describe_observed(p: ProbeResult) -> str:
     return text
 
 
-def describe_target(p: ProbeResult) -> str:
-    """`productpage → ratings:9080/ratings/1` (the method only when it is not GET)."""
+def describe_target(p: ProbeResult, *, headers: bool = True) -> str:
+    """`productpage → ratings:9080/ratings/1 [x-test: istio-is-cool]`: the method only when it
+    is not GET; the request headers, since two probes may differ only in them."""
     target = p.url.removeprefix("http://")
     method = "" if p.method == "GET" else f"{p.method} "
-    return f"{p.client} → {method}{target}"
+    sent = f" [{describe_headers(p.headers)}]" if headers and p.headers else ""
+    return f"{p.client} → {method}{target}{sent}"
+
+
+def describe_headers(headers: Mapping[str, str]) -> str:
+    """`x-test: istio-is-cool; x-b: 1`."""
+    return "; ".join(f"{k}: {v}" for k, v in headers.items())
+
+
+def describe_identity(p: ProbeResult) -> str:
+    """`ns/ambient-authz-l4/sa/bookinfo-productpage` (the trust domain left out), or the
+    client's name when the result does not record its principal."""
+    return p.identity.removeprefix("cluster.local/") if p.identity else p.client
 
 
 def seconds(value: float | None) -> str:

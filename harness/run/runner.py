@@ -41,6 +41,7 @@ from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
 from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
 from harness.probe.link import AgentLink
+from harness.report.record import record_scenario, record_step
 from harness.run.checker import probe_result
 from harness.run.events import RunObserver
 from harness.run.workloads import deployments, workload_manifests
@@ -123,6 +124,7 @@ class Runner:
         finally:
             self._clean_up(touched, interrupted)
             result.duration_s = self.clock() - started
+            record_scenario(result, scenario)
             self.observer.scenario_finished(result)
         return result
 
@@ -224,6 +226,7 @@ class Runner:
             where = self._diagnose(s, sr, texts)
             if where:
                 self._attach(sr, f"diagnostics: {where}")
+        record_step(sr, step, s)
         self.observer.step_finished(s, sr)
         return sr
 

@@ -31,6 +31,7 @@ from harness.cli.demo import (
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
+from harness.report.record import record_step
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo.txt"
@@ -245,6 +246,7 @@ def drive(observer: DemoObserver, s: Scenario, probes: list[list[ProbeResult]]) 
             probes=results,
             duration_s=2.0,
         )
+        record_step(sr, step, s)  # as the runner does before step_finished
         observer.step_finished(s, sr)
         steps.append(sr)
     result = ScenarioResult(s.name, s.title, s.dataplane, steps=steps, duration_s=30.0)
