@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from harness.cli.explain import add_explain_parser
 from harness.cli.options import add_cluster_choice, add_cluster_options
 from harness.errors import HarnessError
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", type=Path, help="scenario directory or scenario.yaml")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(handler=_plan)
+    add_explain_parser(sub)
 
     p = sub.add_parser("run", help="run scenarios against a cluster (or --dry-run)")
     p.add_argument("scenarios", nargs="*", type=Path, help="scenario dirs (default: all)")

@@ -76,7 +76,7 @@ class Prediction:
             text += f", header {k}: {v}"
         for k, v in self.backend_saw.items():
             text += f", backend saw {k}: {v}"
-        if self.attempts is not None and self.attempts != 1:
+        if self.attempts is not None and (self.attempts != 1 or self.outcome != ALLOWED):
             text += f", attempts {self.attempts}"
         if self.uncertain:
             text += f" (uncertain: {self.uncertain})"

@@ -145,9 +145,6 @@ class World:
         """
         return self._waypoint_for(svc.labels, svc.namespace, ("service", "all"))
 
-    def pod_waypoint(self, pod: Pod) -> Waypoint | None:
-        return self._waypoint_for(pod.labels, pod.namespace, ("workload", "all"))
-
     def _waypoint_for(
         self, labels: Mapping[str, str], namespace: str, accepted: tuple[str, ...]
     ) -> Waypoint | None:

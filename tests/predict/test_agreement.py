@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import REPO, SCENARIOS
+from predict_builders import policy, principal, probe, write_scenario
 
 from harness.model.scenario import discover, load_scenario
 from harness.predict import contradictions, predict_scenario, probe_disagreements
@@ -51,3 +52,22 @@ def test_the_model_knows_no_scenario() -> None:
         for rel in [*st.apply, *st.delete]
     }
     assert sorted(n for n in names if n in source) == []
+
+
+def test_a_contradiction_is_reported_at_the_probe(tmp_path: Path) -> None:
+    """The model disagrees with a scenario that expects a 403 where ztunnel resets: reported
+    at the line of that probe's expect, with the model's reason."""
+    pol = policy(
+        {
+            "selector": {"matchLabels": {"app": "ratings"}},
+            "rules": [{"from": [{"source": {"principals": [principal("productpage")]}}]}],
+        }
+    )
+    probes = [probe("productpage"), probe("reviews", expect="denied-l7")]
+    directory = write_scenario(tmp_path, manifests=[pol], probes=probes)
+    (problem,) = contradictions(load_scenario(directory))
+    lines = (directory / "scenario.yaml").read_text(encoding="utf-8").splitlines()
+    assert problem.file == directory / "scenario.yaml"
+    assert lines[problem.line - 1].strip().removeprefix("- ") == "expect: denied-l7"
+    assert problem.message.startswith("steps[0].probes[1].expect: expects denied-l7, the model")
+    assert "destination ztunnel" in problem.message and "rules/p (ALLOW)" in problem.message
