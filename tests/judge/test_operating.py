@@ -7,16 +7,21 @@ against a seeded simulation through `SplitCheck.observe`.
 
 from __future__ import annotations
 
+import io
 import random
+import shutil
+from pathlib import Path
 
 import pytest
 
 from harness.judge.derived import samples_warning, split_check
 from harness.judge.operating import counted_backend, figures, regions
 from harness.judge.split import CAP_FACTOR, MIN_FACTOR, SplitCheck, min_samples, split_cap
+from harness.lint.command import run_lint
 from harness.model.scenario import Probe
 
 TOLERANCES_PP = range(2, 11)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def two_way(p0_pct: float, tol_pp: float, **kw: int) -> SplitCheck:
@@ -137,3 +142,17 @@ def test_a_probe_without_samples_gets_the_derived_cap_and_lint_warns_below_the_m
         )
         is None
     )
+
+
+def test_lint_warns_about_too_few_samples_and_still_passes(tmp_path: Path) -> None:
+    scenario = tmp_path / "ambient-traffic-shift"
+    shutil.copytree(REPO / "scenarios" / "ambient-traffic-shift", scenario)
+    path = scenario / "scenario.yaml"
+    text = path.read_text(encoding="utf-8")
+    gate = "        gate: {headers: {x-route: reviews-90-10}}\n"
+    assert gate in text
+    path.write_text(text.replace(gate, gate + "        samples: 300\n"), encoding="utf-8")
+    line = text[: text.index(gate)].count("\n") + 2  # the inserted samples: line
+    out = io.StringIO()
+    assert run_lint([scenario], out, use_schemas=False) == 0
+    assert f"{path}:{line}: warning: samples 300 is below the 634 " in out.getvalue()
