@@ -92,6 +92,12 @@ class Prober:
                 f"agent {self.agent_url} gave no answer within {timeout:g}s + "
                 f"{AGENT_MARGIN_S:g}s: {exc}"
             ) from exc
+        except httpx.PoolTimeout as exc:
+            # Every connection to the agent is busy with slow upstreams: nothing is broken.
+            raise AgentLate(
+                f"agent {self.agent_url}: no free connection within {POOL_WAIT_S:g}s "
+                f"(all busy with earlier requests): {exc}"
+            ) from exc
         except httpx.TransportError as exc:
             raise AgentUnreachable(f"agent {self.agent_url}: {type(exc).__name__}: {exc}") from exc
         elapsed_ms = (time.monotonic() - started) * 1000.0

@@ -27,7 +27,14 @@ from helpers import closed_port
 
 from harness.inpod import agent
 from harness.model.outcome import Kind, Outcome, ProbeError
-from harness.probe.prober import AgentBusy, AgentUnreachable, Prober, outcome_from_response
+from harness.probe import prober as prober_module
+from harness.probe.prober import (
+    AgentBusy,
+    AgentLate,
+    AgentUnreachable,
+    Prober,
+    outcome_from_response,
+)
 
 # --------------------------------------------------------------------------- raw upstreams
 
@@ -754,3 +761,24 @@ def test_drain_is_bounded_by_the_drain_timeout() -> None:
         assert program.process.wait(10) == 0
         _wait_for_line(program, "echo drain: 1 request(s) still in flight after 0.1s")
         sender.join(10)
+
+
+def test_a_full_connection_pool_is_late_not_unreachable(
+    proxy: Program, raw_server: Callable[..., RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One connection to the agent, held by a request its upstream answers slowly: the next
+    # request waits for the pool. Waiting too long says so; it is no dead agent (that would
+    # restart a healthy port-forward).
+    monkeypatch.setattr(prober_module, "POOL_WAIT_S", 0.05)
+    release, reached = threading.Event(), threading.Event()
+    upstream = raw_server(_held(release, reached))
+    with Prober(proxy.host, proxy.port, max_connections=1) as prober:
+        first = threading.Thread(target=prober.probe, args=("GET", upstream.url), daemon=True)
+        first.start()
+        try:
+            assert reached.wait(10)
+            with pytest.raises(AgentLate, match="no free connection"):
+                prober.probe("GET", upstream.url)
+        finally:
+            release.set()
+            first.join(10)
