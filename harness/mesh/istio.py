@@ -135,9 +135,11 @@ def istio_install_command(
     *,
     kubeconfig: Path | None = None,
     context: str | None = None,
+    sets: Sequence[str] = (),
 ) -> list[str]:
     """`istioctl install --set profile=ambient --set meshConfig.accessLogFile=/dev/stdout
-    --skip-confirmation` (+ --kubeconfig/--context).
+    --skip-confirmation` (+ --kubeconfig/--context; `sets` adds `--set` values, e.g. the
+    `hub=...` of `--image-registry`, `harness.host.images.ImagePlan.istioctl_sets`).
 
     istioctl installs exactly its own release, so `version` is not a flag: it is the release
     the caller believes this binary is (checked for shape here, compared with what got
@@ -145,7 +147,7 @@ def istio_install_command(
     """
     if version is not None and not versions.is_istio_release(version):
         raise ValueError(f"not an Istio release version: {version!r}")
-    return commands.istioctl_install(istioctl, kubeconfig=kubeconfig, context=context)
+    return commands.istioctl_install(istioctl, sets=sets, kubeconfig=kubeconfig, context=context)
 
 
 def istio_readiness(
@@ -262,6 +264,7 @@ def install_istio(
     install_timeout: float = 600.0,
     ready_timeout: float = 300.0,
     pull_allowance: float = 600.0,
+    sets: Sequence[str] = (),
     output: Output = quiet,
 ) -> IstioSetup:
     """Install Istio (ambient profile) unless an istiod is already there; then wait ready.
@@ -283,7 +286,7 @@ def install_istio(
             output(f"warning: {msg}")
     else:
         argv = istio_install_command(
-            istioctl, version, kubeconfig=kube.kubeconfig, context=kube.context
+            istioctl, version, kubeconfig=kube.kubeconfig, context=kube.context, sets=sets
         )
         output("running: " + " ".join(argv))
         rc, tail = run_streaming(argv, timeout=install_timeout, output=output)

@@ -20,6 +20,7 @@ from mesh_objects import (
 
 from harness import mesh
 from harness.host import argv as commands
+from harness.host.images import image_plan
 from harness.kube.client import Kube
 from harness.kube.errors import WaitTimeout
 
@@ -69,7 +70,7 @@ def test_detect_istio(api: FakeApiServer, kube: Kube) -> None:
 
 
 def test_istio_install_command_is_an_argument_list() -> None:
-    # The flags themselves are pinned in test_cluster (commands.istioctl_install).
+    # The flags themselves are pinned in tests/host/test_argv.py (commands.istioctl_install).
     argv = mesh.istio_install_command(Path("/cache/istioctl"), "1.30.3")
     assert argv == commands.istioctl_install(Path("/cache/istioctl"))
     assert argv[:2] == ["/cache/istioctl", "install"]
@@ -79,6 +80,11 @@ def test_istio_install_command_is_an_argument_list() -> None:
     assert argv[-4:] == ["--kubeconfig", "/tmp/kc", "--context", "kind-ambient"]
     with pytest.raises(ValueError, match="not an Istio release"):
         mesh.istio_install_command(Path("istioctl"), "latest; rm -rf /")
+    # --image-registry: the mirror's hub goes to istioctl, before --skip-confirmation.
+    mirrored = mesh.istio_install_command(
+        Path("istioctl"), sets=image_plan(image_registry="gcr.io/istio-release").istioctl_sets()
+    )
+    assert mirrored[-3:] == ["--set", "hub=gcr.io/istio-release", "--skip-confirmation"]
 
 
 def test_readiness_waits_are_data() -> None:
