@@ -220,6 +220,20 @@ def _build(
     return SchemaIndex(directory, crds, sources)
 
 
+# sha256 per (file, size, mtime, inode): lint_or_raise runs once per pytest item, and hashing
+# 2 MB of bundles each time would cost more than linting the scenario.
+_DIGESTS: dict[tuple[Path, int, int, int], str] = {}
+
+
+def _digest(file: Path) -> str:
+    st = file.stat()
+    key = (file.resolve(), st.st_size, st.st_mtime_ns, st.st_ino)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = _DIGESTS[key] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return digest
+
+
 def _verified_digests(
     directory: Path, bundles: Sequence[versions.CrdBundle]
 ) -> tuple[tuple[Path, ...], str]:
@@ -232,7 +246,7 @@ def _verified_digests(
     for b in bundles:
         file = directory / b.filename
         try:
-            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            digest = _digest(file)
         except OSError as exc:
             raise CrdFileError(file, 1, f"cannot read CRD bundle: {exc} ({FIX})") from exc
         pin = b.artifact.sha256

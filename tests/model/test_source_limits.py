@@ -163,3 +163,40 @@ def test_paths_the_os_refuses_are_invalid_not_a_crash(tmp_path: Path) -> None:
     assert source.path_kind(tmp_path / "a\0b") == "missing"  # pathlib: False for a NUL byte
     assert source.path_kind(tmp_path) == "dir"
     assert source.path_kind(tmp_path / "nothing") == "missing"
+
+
+def test_the_data_is_what_pyyaml_safe_load_builds() -> None:
+    """The one-pass builder constructs exactly what PyYAML's safe constructor does."""
+    compared = 0
+    for file in CORPUS_FILES:
+        try:
+            docs = load_documents(file)
+        except SourceError:
+            continue
+        expected = [
+            d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d is not None
+        ]
+        assert [d.data for d in docs] == expected, file
+        compared += 1
+    assert compared > 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "base: &b {x: 1, y: [1, 2]}\nuse: {<<: *b, y: 3}\n",  # merge key: PyYAML's constructor
+        "a: !!binary aGVsbG8=\nb: !!set {x, y}\nc: 2024-01-02\n1: one\ntrue: yes\n~: nothing\n",
+        "a: 1\na: 2\nb: 3\n",  # the last duplicate wins, in the first one's place
+        "shared: &s [1, {k: v}]\nagain: *s\n",
+    ],
+    ids=["merge", "tags and keys", "duplicates", "aliases"],
+)
+def test_unusual_yaml_builds_the_same_data(text: str) -> None:
+    try:
+        (doc,) = source.parse_documents(Path("u.yaml"), text)
+        data = doc.data
+    except SourceError as exc:  # duplicates are reported, as before
+        assert [p.message for p in exc.problems] == ["a: duplicate key"]
+        return
+    assert data == yaml.safe_load(text)
+    assert list(data) == list(yaml.safe_load(text))
