@@ -20,6 +20,7 @@ from harness.cli.options import add_cluster_choice, add_cluster_options
 from harness.errors import HarnessError
 
 Handler = Callable[[argparse.Namespace], int]
+SCENARIO_ARGS = "scenario names, scenario directories or scenario.yaml files, directories of them"
 
 EPILOG = """\
 examples:
@@ -56,20 +57,9 @@ def _schemas_fetch(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from harness.lint import LintFailed, lint_or_raise
-    from harness.model.scenario import load_scenario
-    from harness.model.source import SourceError
-    from harness.report.plan import plan_json, plan_text
+    from harness.cli.plan import plan_command
 
-    try:
-        lint_or_raise([args.scenario])  # a plan of a scenario lint rejects would mislead
-        scenario = load_scenario(args.scenario)
-    except (SourceError, LintFailed) as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
-        return EXIT_USAGE
-    print(plan_json(scenario) if args.format == "json" else plan_text(scenario))
-    return EXIT_OK
+    return plan_command(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -141,14 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
     f = ssub.add_parser("fetch", help="download the pinned CRDs into AMBIENT_HARNESS_CRD_DIR")
     f.set_defaults(handler=_schemas_fetch)
 
-    p = sub.add_parser("plan", help="print what a run of a scenario would do (offline)")
-    p.add_argument("scenario", type=Path, help="scenario directory or scenario.yaml")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p = sub.add_parser("plan", help="print what a run of scenarios would do (offline)")
+    p.add_argument("scenarios", nargs="+", help=SCENARIO_ARGS)
+    p.add_argument(
+        "-o",
+        "--output",
+        "--format",  # the older spelling
+        dest="output",
+        choices=["text", "json", "yaml"],
+        default="text",
+        help="output format (default: text)",
+    )
     p.set_defaults(handler=_plan)
     add_explain_parser(sub)
 
     p = sub.add_parser("run", help="run scenarios against a cluster (or --dry-run)")
-    p.add_argument("scenarios", nargs="*", type=Path, help="scenario dirs (default: all)")
+    p.add_argument("scenarios", nargs="*", help=SCENARIO_ARGS + " (default: all)")
     p.add_argument("--dry-run", action="store_true", help="print every action, touch nothing")
     p.add_argument("--report-json", type=Path, default=None, help="write the JSON report here")
     add_cluster_options(p)

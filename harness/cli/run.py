@@ -84,6 +84,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def run_command(args: argparse.Namespace) -> int:
     """`ambient-harness run [SCENARIO...] [--dry-run] [--report-json PATH] [cluster options]`."""
     options = session_options(args)
+    if args.dry_run and args.report_json is not None:
+        # A report records what a cluster did; a dry run asks nothing of one.
+        print(
+            "error: --report-json records a live run; --dry-run runs nothing (use one of them)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         scenarios = load_scenarios(list(args.scenarios or []))
     except (SourceError, LintFailed) as exc:

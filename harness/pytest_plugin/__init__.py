@@ -33,7 +33,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     # --cluster-name, --keep-cluster, --kubeconfig, --kind-image and --kind-bin are declared by
     # pytest-kind-ng's own plugin (always loaded with it); we read them rather than clash.
-    g.addoption("--kube-context", default=None, help="run against this kubeconfig context")
+    g.addoption(
+        "--context",
+        "--kube-context",
+        dest="kube_context",
+        default=None,
+        help="run against this kubeconfig context (as kubectl's --context)",
+    )
     g.addoption("--keep", action="store_true", help="keep scenario namespaces after the run")
     g.addoption("--istio-version", default=None, help="Istio version to install (default: pin)")
     g.addoption(

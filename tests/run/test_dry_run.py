@@ -236,7 +236,7 @@ def test_unknown_scenario_path(
 ) -> None:
     code, _, err = dry_run(capsys, str(tmp_path / "nothing-here"))
     assert code == 2
-    assert "no scenario found in" in err
+    assert f"no scenario file, directory or name {tmp_path / 'nothing-here'}" in err
 
 
 def test_run_without_a_cluster_explains_the_choices(
