@@ -84,18 +84,18 @@ class ForwardedAgent:
             context=kube.context,
         )
         forward.start()
+        link = cls(
+            forward,
+            health_timeout_s=health_timeout_s,
+            kube=kube,
+            selector=selector,
+            ready_timeout_s=ready_timeout_s,
+            backends=backends,
+        )
         try:
-            link = cls(
-                forward,
-                health_timeout_s=health_timeout_s,
-                kube=kube,
-                selector=selector,
-                ready_timeout_s=ready_timeout_s,
-                backends=backends,
-            )
             link.wait_healthy()
         except BaseException:
-            forward.close()
+            link.close()  # the forward and the prober's connections
             raise
         return link
 

@@ -224,6 +224,14 @@ def test_a_restarted_container_is_reconnected_once_ready(
         restarted.stop()
 
 
+def test_open_without_a_ready_pod_is_unreachable(
+    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes
+) -> None:
+    cluster.add(pod("agent-a-1", ready=False))
+    with pytest.raises(AgentUnreachable, match=r"no Ready agent pod .*agent-a-1 Running"):
+        open_link(kube, kubectl, ready_timeout_s=0.1)
+
+
 def test_initial_health_wait_stops_when_the_forward_exits(
     cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes
 ) -> None:
