@@ -10,10 +10,12 @@ checks in `harness.host.doctor`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import yaml
 
 from harness.host import argv as commands
 from harness.host import doctor, versions
@@ -22,6 +24,7 @@ from harness.kube.client import Kube
 from harness.kube.objects import crd_ref
 from harness.mesh.gateway_api import bundle_version, parse_version
 from harness.mesh.istio import ISTIO_NAMESPACE, detect_istio
+from harness.model.scenario import Scenario
 
 GATEWAY_CRD: Final = "gateways.gateway.networking.k8s.io"
 CHANNEL_ANNOTATION: Final = "gateway.networking.k8s.io/channel"
@@ -127,8 +130,68 @@ def check_gateway_api(crd: Mapping[str, Any] | None) -> list[Finding]:
     return [Finding("gateway", "ok", f"Gateway API {shown} {channel}")]
 
 
-def cluster_findings(r: ClusterReadings) -> list[Finding]:
-    return check_istio_settings(r.istiod_env, r.istio_version) + check_gateway_api(r.gateway_crd)
+ALPHA_ROUTE_KINDS: Final = frozenset({"TCPRoute", "TLSRoute", "UDPRoute"})
+
+
+def manifest_kinds(scenario: Scenario) -> set[str]:
+    """Every `kind` the scenario's steps apply (unreadable files count as none: lint says why)."""
+    kinds: set[str] = set()
+    for step in scenario.steps:
+        for name in step.apply:
+            try:
+                docs = list(yaml.safe_load_all((scenario.directory / name).read_text()))
+            except (OSError, yaml.YAMLError):
+                continue
+            kinds |= {str(d.get("kind")) for d in docs if isinstance(d, dict)}
+    return kinds
+
+
+def depends_on(scenario: Scenario, setting: str) -> bool:
+    """Whether the scenario's outcome depends on this istiod setting."""
+    kinds = manifest_kinds(scenario)
+    if setting == commands.ALPHA_GATEWAY_API_FLAG:
+        return bool(kinds & ALPHA_ROUTE_KINDS)
+    # The waypoint authorization settings: ambient policies enforced at a waypoint.
+    return (
+        scenario.dataplane == "ambient"
+        and bool(scenario.waypoints)
+        and ("AuthorizationPolicy" in kinds)
+    )
+
+
+def scenario_findings(
+    env: Mapping[str, str] | None, scenarios: Sequence[Scenario]
+) -> list[Finding]:
+    """One warning per scenario whose expectation depends on an istiod setting that differs
+    from the harness's install (no istiod: the harness installs it, nothing to say)."""
+    if env is None:
+        return []
+    found = []
+    for name, wanted in OUTCOME_SETTINGS.items():
+        value = env.get(name, "false").lower() or "false"
+        if value == wanted:
+            continue
+        for scenario in scenarios:
+            if depends_on(scenario, name):
+                found.append(
+                    Finding(
+                        "scenario",
+                        "warn",
+                        f"{scenario.name}: its expectations assume {name}={wanted}, this istiod "
+                        f"runs {value}: a failure there may be this setting, not the mesh",
+                        f"reinstall with `istioctl install --set values.pilot.env.{name}="
+                        f"{wanted}`, or leave {scenario.name} out of this run",
+                    )
+                )
+    return found
+
+
+def cluster_findings(r: ClusterReadings, scenarios: Sequence[Scenario] = ()) -> list[Finding]:
+    return (
+        check_istio_settings(r.istiod_env, r.istio_version)
+        + check_gateway_api(r.gateway_crd)
+        + scenario_findings(r.istiod_env, scenarios)
+    )
 
 
 def preflight(
@@ -138,11 +201,14 @@ def preflight(
     kind_config: Path | None = None,
     engine: str = "docker",
     kube: Callable[[], Kube] | None = None,
+    scenarios: Sequence[Scenario] = (),
     output: Callable[[str], None] | None = None,
 ) -> list[Finding]:
     """Every check before set-up; raises `DoctorFailed` on a failed one, before anything is
     created. `kind`: a kind cluster will be made or reused (the container engine and host
-    limits matter); `kube`: connects to an existing cluster (its Istio and Gateway API)."""
+    limits matter); `kube`: connects to an existing cluster (its Istio and Gateway API);
+    `scenarios`: those about to run, each warned about when it depends on an istiod setting
+    the cluster has otherwise."""
     readings = doctor.read_host(
         engine=engine if kind else None, disk_path=cache_dir, kind_config=kind_config
     )
@@ -161,7 +227,7 @@ def preflight(
                 )
             )
         else:
-            findings += cluster_findings(cluster)
+            findings += cluster_findings(cluster, scenarios)
     if output is not None:
         for line in doctor.render_findings(findings):
             output(line)

@@ -15,6 +15,7 @@ from harness.kube.client import Kube
 from harness.kube.objects import load_manifests
 from harness.mesh import doctor
 from harness.mesh.doctor import ClusterReadings
+from harness.model.scenario import Scenario, load_scenario
 
 
 def gateway_crd(version: str, channel: str) -> dict[str, Any]:
@@ -123,3 +124,30 @@ def test_preflight_on_an_unreadable_cluster_fails_with_the_reason(tmp_path: Path
         doctor.preflight(kind=False, cache_dir=tmp_path, kube=connect)
     assert "FAIL  cluster  cannot read the cluster" in str(err.value)
     assert "kubectl --context CONTEXT get nodes" in str(err.value)
+
+
+def catalogue() -> list[Scenario]:
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    return [load_scenario(d) for d in sorted(root.iterdir()) if (d / "scenario.yaml").is_file()]
+
+
+def test_scenarios_that_depend_on_a_setting_the_cluster_lacks_are_named() -> None:
+    env = {"PILOT_AUTO_ALLOW_WAYPOINT_POLICY": "true"}  # and no alpha Gateway API
+    found = doctor.scenario_findings(env, catalogue())
+    named = sorted(f.found.split(":", 1)[0] for f in found)
+    assert "ambient-tcproute" in named  # TCPRoute: needs the alpha Gateway API flag
+    assert not [n for n in named if n.startswith("sidecar-")]
+    tcp = next(f for f in found if f.found.startswith("ambient-tcproute:"))
+    assert "assume PILOT_ENABLE_ALPHA_GATEWAY_API=true, this istiod runs false" in tcp.found
+    assert "leave ambient-tcproute out of this run" in tcp.fix
+    waypoint = [f for f in found if "PILOT_AUTO_ALLOW_WAYPOINT_POLICY" in f.found]
+    assert waypoint, "an ambient waypoint authorization scenario depends on it"
+    for f in waypoint:
+        scenario = next(s for s in catalogue() if s.name == f.found.split(":", 1)[0])
+        assert scenario.dataplane == "ambient" and scenario.waypoints
+
+
+def test_the_harness_install_warns_about_no_scenario() -> None:
+    env = {"PILOT_ENABLE_ALPHA_GATEWAY_API": "true"}
+    assert doctor.scenario_findings(env, catalogue()) == []
+    assert doctor.scenario_findings(None, catalogue()) == []  # no istiod: the harness installs it
