@@ -47,6 +47,7 @@ from harness.model.source import (
     PathKey,
     Problem,
     SourceError,
+    link_outside,
     load_documents,
     path_kind,
 )
@@ -253,7 +254,9 @@ def _raw_manifest_refs(data: Any, directory: Path) -> list[str]:
             for _, rel in strings(st.get(key)):
                 if Path(rel).is_absolute() or ".." in Path(rel).parts:
                     continue
-                if path_kind(directory / rel) == "file":
+                if path_kind(directory / rel) == "file" and not link_outside(
+                    directory, directory / rel
+                ):
                     refs.setdefault(_normal(rel), None)
     return list(refs)
 

@@ -38,6 +38,7 @@ from harness.model.source import (
     Problem,
     SourceError,
     format_path,
+    link_outside,
     load_documents,
     path_kind,
 )
@@ -361,6 +362,13 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
                 if Path(rel).is_absolute() or ".." in Path(rel).parts:
                     problems.append(
                         at(["steps", i, key, j], f"{rel!r}: must be a path inside the scenario")
+                    )
+                elif (outside := link_outside(s.directory, p)) is not None:
+                    problems.append(
+                        at(
+                            ["steps", i, key, j],
+                            f"{rel!r}: must be a path inside the scenario (a link to {outside})",
+                        )
                     )
                 elif (kind := path_kind(p)) == "dir":
                     problems.append(

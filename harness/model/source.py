@@ -398,6 +398,17 @@ def path_kind(path: Path) -> str:
         return "invalid"
 
 
+def link_outside(directory: Path, path: Path) -> Path | None:
+    """Where a symlink leads when that is outside the scenario directory, else None."""
+    try:
+        target = path.resolve()
+        if not target.is_relative_to(directory.resolve()):
+            return target
+    except (OSError, RuntimeError, ValueError):  # a loop, a name too long, a NUL byte
+        return None
+    return None
+
+
 def load_documents(file: Path) -> list[Document]:
     """Read and parse `file`; a missing, oversized or unreadable file is a Problem."""
     kind = path_kind(file)

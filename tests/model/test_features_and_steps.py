@@ -84,3 +84,17 @@ def test_delete_written_before_apply_is_refused(tmp_path: Path) -> None:
         f"    apply: [manifests/{manifest}]\n    delete: [manifests/{manifest}]\n",
     )
     load_scenario(write(tmp2, ok))
+
+
+def test_a_manifest_linked_from_outside_the_scenario_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("apiVersion: v1\nkind: ConfigMap\n")
+    directory = write(tmp_path, BASE)
+    manifest = sorted((directory / "manifests").iterdir())[0]
+    manifest.unlink()
+    manifest.symlink_to(outside)
+    rel = f"manifests/{manifest.name}"
+    assert any(
+        message.endswith(f"{rel!r}: must be a path inside the scenario (a link to {outside})")
+        for _, message in problems_of(directory)
+    )
