@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.predict.world import ROOT_NAMESPACE, Obj, Pod, Service, Waypoint, World
@@ -45,7 +45,7 @@ class Request:
     method: str = "GET"
     path: str = "/"
     host: str = ""
-    headers: Mapping[str, str] = None  # type: ignore[assignment]  # lower-case names
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
     @property
     def namespace(self) -> str:
@@ -55,7 +55,7 @@ class Request:
         return parts[2] if len(parts) > 4 and parts[1] == "ns" else ""
 
     def header(self, name: str) -> str | None:
-        return (self.headers or {}).get(name.lower())
+        return self.headers.get(name.lower())
 
 
 @dataclass(frozen=True)
@@ -193,14 +193,14 @@ def _ztunnel_rule(
         if key not in L4_WHEN_KEYS:
             l7.append(key)
         m: dict[str, list[str]] = {}
-        field = {
+        attr = {
             "source.principal": "principals",
             "source.namespace": "namespaces",
             "destination.port": "ports",
         }.get(key)
-        if field:
-            m[field] = _strs(cond.get("values"))
-            m[f"not_{field}"] = _strs(cond.get("notValues"))
+        if attr:
+            m[attr] = _strs(cond.get("values"))
+            m[f"not_{attr}"] = _strs(cond.get("notValues"))
         elif key in ("source.ip", "destination.ip"):
             m["ips"] = _strs(cond.get("values")) + _strs(cond.get("notValues"))
         clauses.append([m])  # an HTTP key leaves an empty match, which ztunnel skips
