@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -127,18 +127,39 @@ class DemoObserver(RunObserver):
     def scenario_started(self, scenario: Scenario) -> None:
         self.stop_progress()
         self.scenarios[scenario.name] = scenario
+        self.show_scenario(
+            scenario.name,
+            scenario.title,
+            scenario.description,
+            scenario.references,
+            scenario.dataplane,
+        )
+
+    def show_scenario(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        references: Sequence[str],
+        dataplane: str,
+        *,
+        banner: Text | None = None,
+    ) -> None:
+        """The scenario's screen: its title, description and references."""
         self.console.print()
-        self.console.rule(Text(scenario.title, style="bold"))
-        body: list[RenderableType] = [Text(_paragraphs(scenario.description))]
-        if scenario.references:
-            refs = Text("\n".join(f"• {r}" for r in scenario.references), style="dim")
+        if banner is not None:
+            self.console.print(banner)
+        self.console.rule(Text(title, style="bold"))
+        body: list[RenderableType] = [Text(_paragraphs(description))]
+        if references:
+            refs = Text("\n".join(f"• {r}" for r in references), style="dim")
             body += [Text(""), refs]
         self.console.print(
             Panel(
                 Group(*body),
-                title=Text(scenario.name, style="bold"),
+                title=Text(name, style="bold"),
                 title_align="left",
-                subtitle=Text(f"{scenario.dataplane} data plane"),
+                subtitle=Text(f"{dataplane} data plane"),
                 subtitle_align="right",
                 box=box.ROUNDED,
             )
@@ -147,14 +168,32 @@ class DemoObserver(RunObserver):
     def step_started(self, scenario: Scenario, step: Step, manifests: dict[str, str]) -> None:
         self.stop_progress()
         number, total = _step_number(scenario, step), len(scenario.steps)
+        self.show_step(number, total, step.title, step.narrative, manifests, step.delete)
+        if self.interactive:
+            self.pause(f"press Enter to run step {number}/{total}: {step.title}")
+        self._probes_done = 0
+        self._spin(f"step {number}/{total}: applying and probing …")
+
+    def show_step(
+        self,
+        number: int,
+        total: int,
+        title: str,
+        narrative: str | None,
+        manifests: Mapping[str, str],
+        deleted: Sequence[str],
+        *,
+        banner: Text | None = None,
+    ) -> None:
+        """A step's screen, up to its probes: the title, the narrative, each manifest."""
         self.console.print()
-        self.console.print(
-            Text.assemble((f"Step {number}/{total} ", "bold cyan"), (step.title, "bold"))
-        )
-        if step.narrative:
-            self.console.print(Text(_paragraphs(step.narrative), style="italic"))
+        if banner is not None:
+            self.console.print(banner)
+        self.console.print(Text.assemble((f"Step {number}/{total} ", "bold cyan"), (title, "bold")))
+        if narrative:
+            self.console.print(Text(_paragraphs(narrative), style="italic"))
         for path, text in manifests.items():
-            verb = "delete" if path in step.delete else "apply"
+            verb = "delete" if path in deleted else "apply"
             self.console.print(
                 Panel(
                     Syntax(text.rstrip("\n"), "yaml", theme="ansi_dark", word_wrap=True),
@@ -163,12 +202,8 @@ class DemoObserver(RunObserver):
                     box=box.ROUNDED,
                 )
             )
-        if self.interactive:
-            self._pause(f"press Enter to run step {number}/{total}: {step.title}")
-        self._probes_done = 0
-        self._spin(f"step {number}/{total}: applying and probing …")
 
-    def _pause(self, prompt: str) -> None:
+    def pause(self, prompt: str) -> None:
         self.console.print(Text(f"⏸  {prompt} ", style="bold yellow"), end="")
         line = self.stream.readline()
         if not self.stream.isatty():
@@ -188,8 +223,16 @@ class DemoObserver(RunObserver):
 
     def step_finished(self, scenario: Scenario, result: StepResult) -> None:
         self.stop_progress()
-        if result.probes:
-            self.console.print(probe_table(scenario, result.probes))
+        self.show_results(result, lambda p: scenario_attribution(scenario, p), scenario.namespace)
+
+    def show_results(
+        self, result: StepResult, attribution: Attributor, home: str | None = None
+    ) -> None:
+        """The probe table of a step, each failure's message, and the step's error."""
+        if result.skipped_reason:
+            self.console.print(Text(result.skipped_reason, style="dim"))
+        elif result.probes:
+            self.console.print(probe_table(result.probes, attribution, home))
         for p in result.probes:
             if p.verdict != "pass" and p.message:
                 self.console.print(Text(f"{p.client}: {p.message}", style="red"))
@@ -215,7 +258,7 @@ class DemoObserver(RunObserver):
         scenario = self.scenarios.get(result.name)
         if scenario is not None:
             return marked(scenario_attribution(scenario, probe))
-        return marked(attribute(result.dataplane, probe))
+        return marked(attribute(result.dataplane, probe, probe.waypoint))
 
     def render_matrix(self, results: Sequence[ScenarioResult] | None = None) -> None:
         """Sidecar and ambient twins side by side: same policy, different enforcement point."""
@@ -266,6 +309,7 @@ class DemoObserver(RunObserver):
             self.console.print(Text(failures))
 
 
+Attributor = Callable[[ProbeResult], Attribution]
 INFERENCE_MARK: Final = "*"
 INFERENCE_NOTE: Final = f"{INFERENCE_MARK} {INFERRED}, not observed"
 
@@ -276,7 +320,19 @@ def marked(a: Attribution) -> str:
     return a.shown if a.component is None else f"{a.component}{INFERENCE_MARK}"
 
 
-def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
+def short_identity(p: ProbeResult, home: str | None) -> str:
+    """`bookinfo-productpage`, or `other-ns/bookinfo-productpage` outside the namespace `home`:
+    short enough for a projector; the reports carry the full principal."""
+    principal = p.identity or ""
+    parts = principal.split("/")
+    if len(parts) == 5 and parts[1] == "ns" and parts[3] == "sa":
+        return parts[4] if parts[2] == home else f"{parts[2]}/{parts[4]}"
+    return describe_identity(p)
+
+
+def probe_table(
+    probes: Sequence[ProbeResult], attribution: Attributor, home: str | None = None
+) -> Table:
     """from → to, expected, observed, ✔/✘, enforced by (and how long consistency took)."""
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -293,11 +349,11 @@ def probe_table(scenario: Scenario, probes: Sequence[ProbeResult]) -> Table:
     table.add_column("after", justify="right", no_wrap=True, width=6)
     for p in probes:
         table.add_row(
-            Text.assemble(describe_target(p), ("\nas " + describe_identity(p), "dim")),
+            Text.assemble(describe_target(p), ("\nas " + short_identity(p, home), "dim")),
             describe_expect(p.expect),
             describe_observed(p),
             Text(SYMBOL[p.verdict], style=STYLE[p.verdict]),
-            Text(marked(scenario_attribution(scenario, p)), style="cyan"),
+            Text(marked(attribution(p)), style="cyan"),
             seconds(p.time_to_consistency_s),
         )
     return table

@@ -28,6 +28,7 @@ examples:
   ambient-harness plan scenarios/ambient-authz-l4 what a run would do (offline)
   ambient-harness run scenarios/ambient-authz-l4 --dry-run
   ambient-harness demo --interactive              the talk, live, on a kind cluster
+  ambient-harness demo --replay report.json       the talk re-narrated from a recorded run
   pytest scenarios/ --cluster=kind                the same scenarios as pytest items
 """
 
@@ -69,6 +70,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if getattr(args, "replay", None) is not None:
+        from harness.cli.replay import replay_command
+
+        return replay_command(args)
     from harness.cli.demo import demo_command
 
     return demo_command(args)
@@ -155,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the talk, live: narrated scenarios on a kind cluster")
     p.add_argument("--scenario", action="append", default=None, help="only these (repeatable)")
     p.add_argument("--interactive", action="store_true", help="pause before each step")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="REPORT",
+        help="re-narrate a recorded run (a --report-json file) offline: no cluster, no Docker",
+    )
     add_cluster_options(p)
     p.set_defaults(handler=_demo, keep_cluster=True, cluster="kind")
 

@@ -14,6 +14,7 @@ from helpers import SCENARIOS
 from rich.console import Console
 
 from harness.cli.demo import probe_table
+from harness.judge.enforcement import scenario_attribution
 from harness.model.outcome import Outcome
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult
 from harness.model.scenario import Scenario, load_scenario
@@ -74,11 +75,14 @@ def test_every_probe_table_tells_the_three_productpage_probes_apart() -> None:
     assert md.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
     assert page.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
     console = Console(file=io.StringIO(), width=400, color_system=None)  # no cell wraps
-    console.print(probe_table(scenario, probes))
+    console.print(probe_table(probes, lambda p: scenario_attribution(scenario, p)))
+    home = Console(file=io.StringIO(), width=400, color_system=None)
+    home.print(probe_table(probes, lambda p: scenario_attribution(scenario, p), scenario.name))
+    assert home.file.getvalue().count("as bookinfo-productpage") == 3  # type: ignore[attr-defined]
     table = console.file.getvalue()  # type: ignore[attr-defined]
     assert "productpage → ratings:9080/ratings/1 [X-Test: istio-is-cool]" in table
     assert "productpage → ratings:9080/ratings/1 [X-Test: not-istio]" in table
-    assert table.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
+    assert table.count("as sidecar-authz-l7/bookinfo-productpage") == 3  # no home namespace
 
 
 def test_the_method_is_shown_when_it_is_not_get() -> None:

@@ -1,0 +1,130 @@
+"""`demo --replay`: a recorded run re-narrated offline, each screen marked as a replay; and the
+golden narration of the real catalogue from its recorded result (tests/fixtures/catalogue_run.py).
+
+Regenerate after an intended change: `.venv/bin/python tests/fixtures/catalogue_run.py`, then
+`AMBIENT_HARNESS_UPDATE_GOLDEN=1 pytest tests/cli/test_replay.py`, and review both diffs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from fixtures import catalogue_run
+from helpers import SCENARIOS
+from rich.console import Console
+
+from harness.cli import demo, main
+from harness.cli.demo import DemoObserver
+from harness.cli.replay import REPLAY_MARK, replay
+from harness.model.results import RunResult, ScenarioResult, StepResult
+from harness.model.scenario import load_scenario
+from harness.report.document import load_json_report
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+UPDATE_GOLDEN = os.environ.get("AMBIENT_HARNESS_UPDATE_GOLDEN") == "1"
+RECORDED = catalogue_run.FIXTURE
+
+
+def console(width: int = 100) -> Console:
+    return Console(
+        file=io.StringIO(), record=True, width=width, force_terminal=False,
+        color_system=None, no_color=True, legacy_windows=False,
+    )  # fmt: skip
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE_GOLDEN:
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} changed; if intended, regenerate with AMBIENT_HARNESS_UPDATE_GOLDEN=1"
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded() -> RunResult:
+    return load_json_report(RECORDED)
+
+
+def test_the_recorded_run_is_the_current_catalogue() -> None:
+    # A change to a scenario (its words, manifests or probes) changes the recorded run, and
+    # so the golden narration: both show in review.
+    assert catalogue_run.text() == RECORDED.read_text(encoding="utf-8"), (
+        "the catalogue changed: regenerate with `.venv/bin/python tests/fixtures/catalogue_run.py`"
+    )
+
+
+def narrate_live(recorded: RunResult, out: Console) -> None:
+    """The live demo's hooks, in the runner's order, on the real scenarios and recorded results."""
+    observer = DemoObserver(out)
+    by_name = {s.name: s for s in recorded.scenarios}
+    for name in demo.talk_order(by_name):
+        scenario, result = load_scenario(SCENARIOS / name), by_name[name]
+        observer.scenario_started(scenario)
+        for step, sr in zip(scenario.steps, result.steps, strict=True):
+            observer.step_started(scenario, step, sr.manifests)
+            for p in sr.probes:
+                observer.probe_finished(scenario, step, p)
+            observer.step_finished(scenario, sr)
+        observer.scenario_finished(result)
+    observer.finish(recorded)
+
+
+def test_golden_demo_of_the_real_catalogue(recorded: RunResult) -> None:
+    out = console()
+    narrate_live(recorded, out)
+    check_golden("demo.txt", out.export_text())
+
+
+def test_golden_replay(recorded: RunResult) -> None:
+    out = console()
+    replay(recorded, DemoObserver(out))
+    check_golden("replay.txt", out.export_text())
+
+
+def test_every_screen_of_a_replay_is_marked(recorded: RunResult) -> None:
+    out = console()
+    replay(recorded, DemoObserver(out))
+    text = out.export_text()
+    screens = len(recorded.scenarios) + sum(len(s.steps) for s in recorded.scenarios)
+    assert text.count(REPLAY_MARK) == screens + 1  # and once more before the tally
+    when = "2026-06-10T09:00:00Z"
+    banner = f"{REPLAY_MARK}  of {when} · fixture data (not a live run) · Istio 1.30.3"
+    assert text.count(banner) == screens + 1
+    # The replay tells what the live demo told: manifests, narratives, tables, the matrix.
+    live = console()
+    narrate_live(recorded, live)
+    live_text = live.export_text()
+    for needle in ("kind: AuthorizationPolicy", "X-Test: not-istio", "The mental model"):
+        assert needle in text and needle in live_text
+    assert "sidecar-authz-l7 vs ambient-authz-l7-waypoint" not in text  # pairs by name only
+
+
+def test_replay_shows_a_step_that_did_not_run() -> None:
+    run = RunResult(
+        catalogue_run.ENVIRONMENT,
+        [
+            ScenarioResult(
+                "ambient-x", "x", "ambient",
+                steps=[StepResult("s", "second", skipped_reason="not run: step 'first' failed")],
+            )
+        ],
+    )  # fmt: skip
+    out = console()
+    replay(run, DemoObserver(out))
+    assert "not run: step 'first' failed" in out.export_text()
+
+
+def test_demo_replay_command_is_offline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(demo, "docker_problem", lambda: pytest.fail("Docker was checked"))
+    assert main.main(["demo", "--replay", str(RECORDED)]) == 0
+    out = capsys.readouterr().out
+    assert REPLAY_MARK in out and "13 scenarios: 13 passed" in out
+    missing = tmp_path / "nope.json"
+    assert main.main(["demo", "--replay", str(missing)]) == 2
+    assert f"error: cannot read {missing}" in capsys.readouterr().err
