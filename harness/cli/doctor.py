@@ -28,6 +28,7 @@ def wants_existing(args: argparse.Namespace) -> bool:
 def doctor_from_args(args: argparse.Namespace, out: TextIO) -> None:
     """Run every check the options call for, printing each finding; `DoctorFailed` on a fail."""
     existing = wants_existing(args)
+    opened: list[Kube] = []
     connect: Callable[[], Kube] | None = None
     if existing:
         kubeconfig = getattr(args, "kubeconfig", None)
@@ -35,16 +36,21 @@ def doctor_from_args(args: argparse.Namespace, out: TextIO) -> None:
         context = getattr(args, "kube_context", None)
 
         def connect() -> Kube:
-            return Kube.from_kubeconfig(path, context)
+            opened.append(Kube.from_kubeconfig(path, context))
+            return opened[-1]
 
-    preflight(
-        kind=not existing,
-        cache_dir=paths.cache_root(),
-        kind_config=None if existing else default_kind_config(),
-        engine=container_engine(),
-        kube=connect,
-        output=lambda line: print(line, file=out),
-    )
+    try:
+        preflight(
+            kind=not existing,
+            cache_dir=paths.cache_root(),
+            kind_config=None if existing else default_kind_config(),
+            engine=container_engine(),
+            kube=connect,
+            output=lambda line: print(line, file=out),
+        )
+    finally:
+        for kube in opened:
+            kube.close()
 
 
 def doctor_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
