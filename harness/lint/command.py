@@ -68,6 +68,14 @@ def run_lint(
     existing = [p for p in paths if p not in missing]
     files = discover(existing)
     lost = [_lost_scenario(p) for p in existing if path_kind(p) == "dir" and not discover([p])]
+    # In a catalogue directory, a scenario saved under another name would be skipped silently.
+    lost += [
+        _lost_scenario(child, misnamed_only=True)
+        for p in existing
+        if path_kind(p) == "dir" and path_kind(p / SCENARIO_FILE) != "file"
+        for child in _subdirs(p)
+        if path_kind(child / SCENARIO_FILE) != "file"
+    ]
     lost_found = [x for x in lost if x is not None]
     if not files and not lost_found:
         if not missing:
@@ -92,9 +100,17 @@ def run_lint(
     return 2 if count or missing else 0
 
 
-def _lost_scenario(directory: Path) -> Problem | None:
+def _subdirs(directory: Path) -> list[Path]:
+    try:
+        return sorted(c for c in directory.iterdir() if c.is_dir())
+    except OSError:
+        return []
+
+
+def _lost_scenario(directory: Path, misnamed_only: bool = False) -> Problem | None:
     """A directory that looks like a scenario (YAML files, a manifests/ folder) but has no
-    scenario.yaml: a located problem, with the file to rename when there is one."""
+    scenario.yaml: a located problem, with the file to rename when there is one
+    (`misnamed_only`: only when there is one)."""
     try:
         entries = sorted(directory.iterdir())
     except OSError:
@@ -103,6 +119,8 @@ def _lost_scenario(directory: Path) -> Problem | None:
     if not yaml_like and not (directory / "manifests").is_dir():
         return None
     misnamed = [f for f in yaml_like if f.stem.lower() == "scenario"]
+    if misnamed_only and not misnamed:
+        return None
     hint = (
         f"; found {misnamed[0].name}: rename it to {SCENARIO_FILE}"
         if misnamed

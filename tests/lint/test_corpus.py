@@ -128,3 +128,21 @@ def test_cli_lint_warns_when_samples_are_below_the_tolerance(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stdout
     (warning,) = [ln for ln in proc.stdout.splitlines() if ": warning: " in ln]
     assert warning.startswith(f"{scenario}/scenario.yaml:58: warning: samples 20 is below the ")
+
+
+def test_a_misnamed_scenario_in_a_catalogue_is_not_skipped(tmp_path: Path) -> None:
+    catalogue = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS / "ambient-authz-l4", catalogue / "ambient-authz-l4")
+    shutil.copytree(SCENARIOS / "ambient-mtls-strict", catalogue / "ambient-mtls-strict")
+    (catalogue / "ambient-mtls-strict" / "scenario.yaml").rename(
+        catalogue / "ambient-mtls-strict" / "scenario.yml"
+    )
+    (catalogue / "notes").mkdir()  # not a scenario: no scenario file of any name
+    (catalogue / "notes" / "todo.yaml").write_text("- later\n")
+    rc, out = lint_output([catalogue], strip=catalogue)
+    assert (rc, out) == (
+        2,
+        "ambient-mtls-strict/scenario.yaml:1: file not found: a scenario directory holds "
+        "scenario.yaml; found scenario.yml: rename it to scenario.yaml\n"
+        "1 problem in 1 of 2 scenarios\n",
+    )
