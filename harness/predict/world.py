@@ -257,19 +257,20 @@ def manifest_objects(s: Scenario, relative: str) -> list[Obj]:
 
 
 def worlds(s: Scenario) -> Iterator[tuple[Step, World]]:
-    """The world after each step's deletes and applies, in order (steps are cumulative)."""
+    """The world after each step, in order (steps are cumulative). A step applies, then
+    deletes, as the runner does (harness/run/runner.py)."""
     world = World(s)
     _topology(world, s)
     for step in s.steps:
+        for rel in step.apply:
+            for obj in manifest_objects(s, rel):
+                world.objects[(obj.kind, obj.namespace, obj.name)] = obj
+                _reindex(world, obj)
         for rel in step.delete:
             for obj in manifest_objects(s, rel):
                 gone = world.objects.pop((obj.kind, obj.namespace, obj.name), None)
                 if gone is not None:
                     _unindex(world, gone)
-        for rel in step.apply:
-            for obj in manifest_objects(s, rel):
-                world.objects[(obj.kind, obj.namespace, obj.name)] = obj
-                _reindex(world, obj)
         yield step, world
 
 

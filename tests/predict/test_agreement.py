@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import REPO, SCENARIOS
 from predict_builders import policy, principal, probe, write_scenario
 
@@ -71,3 +72,15 @@ def test_a_contradiction_is_reported_at_the_probe(tmp_path: Path) -> None:
     assert lines[problem.line - 1].strip().removeprefix("- ") == "expect: denied-l7"
     assert problem.message.startswith("steps[0].probes[1].expect: expects denied-l7, the model")
     assert "destination ztunnel" in problem.message and "rules/p (ALLOW)" in problem.message
+
+
+def test_a_step_applies_then_deletes_as_the_runner_does(tmp_path: Path) -> None:
+    """An object in both a step's apply and delete files is gone after the step."""
+    deny_all = policy({"selector": {"matchLabels": {"app": "ratings"}}})
+    directory = write_scenario(tmp_path, manifests=[deny_all], probes=[probe("productpage")])
+    path = directory / "scenario.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["steps"][0]["delete"] = ["manifests/m0.yaml"]
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    (item,) = predict_scenario(load_scenario(directory))
+    assert item.prediction.outcome == "allowed"
