@@ -12,9 +12,10 @@ import sys
 from typing import TextIO
 
 from harness.cli.doctor import doctor_from_args
-from harness.cli.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from harness.cli.exitcodes import EXIT_FAILED, EXIT_NO_DOCKER, EXIT_OK, EXIT_USAGE
 from harness.errors import HarnessError
 from harness.host.cluster import DEFAULT_CLUSTER_NAME
+from harness.host.docker import DockerUnavailable
 from harness.host.providers import ClusterOptionError
 from harness.run.options import SessionOptions
 
@@ -50,6 +51,9 @@ def cluster_command(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             print(provider.down(), file=out)
             return EXIT_OK
         status = provider.status()
+    except DockerUnavailable as exc:  # as `run` and `demo` say it (harness/cli/exitcodes.py)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_DOCKER
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -12,6 +12,7 @@ import pytest
 from fakes.fake_kind import ApiServer, calls, install_fake_kind, kubeconfig_text, script
 
 from harness.cli.cluster import cluster_command
+from harness.cli.exitcodes import EXIT_NO_DOCKER
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_cluster_command_without_docker_fails_with_the_reason(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path / "cache"))
-    assert cluster_command(cli_args("up"), io.StringIO()) == 1
+    assert cluster_command(cli_args("up"), io.StringIO()) == EXIT_NO_DOCKER  # as run and demo
     assert "error: kind runs Kubernetes nodes as containers" in capsys.readouterr().err
     assert not (tmp_path / "cache" / "bin").exists()
 
