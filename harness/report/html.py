@@ -74,6 +74,8 @@ code { font-size: 13px; }
 table.fixed { table-layout: fixed; }
 td.miss { background: #fff5f5; }
 .hdrs { font-size: 12px; color: var(--muted); }
+.label { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 6px 12px;
+  margin: 0 0 14px; font-weight: 600; }
 """
 
 
@@ -214,6 +216,10 @@ def _consistency(p: ProbeResult) -> str:
     return text
 
 
+def _label(text: str | None) -> str:
+    return "" if text is None else f'<p class="label">{_h(text)}</p>'
+
+
 def _html_headers(headers: Mapping[str, str]) -> str:
     if not headers:
         return ""
@@ -263,8 +269,11 @@ def _html_scenario(sc: ScenarioResult) -> str:
     )
 
 
-def render_html(run: RunResult) -> str:
-    """One self-contained page: inline CSS, no scripts, no external resources."""
+def render_html(run: RunResult, *, label: str | None = None) -> str:
+    """One self-contained page: inline CSS, no scripts, no external resources.
+
+    `label`: a banner above everything, e.g. that the page shows fixture data.
+    """
     s = summarize(run)
     badges = "".join(
         f'<div class="badge {cls}"><b>{n}</b>{label}</div>'
@@ -286,6 +295,7 @@ def render_html(run: RunResult) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>ambient-harness report</title>"
         f"<style>{_CSS}</style></head><body><main>"
+        f"{_label(label)}"
         "<h1>ambient-harness conformance report</h1>"
         f'<p class="env">{_h(environment_line(run.environment))}{when}</p>'
         f'<div class="badges">{badges}</div>'

@@ -457,13 +457,16 @@ def _chromium() -> str | None:
 
 
 CHROMIUM = _chromium()
+EXAMPLE_PNG = Path(__file__).resolve().parents[2] / "docs" / "report-example.png"
+EXAMPLE_LABEL = "Example: fixture data (tests/fixtures/report.json), not a live run"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt install chromium)")
 def test_html_renders_in_a_browser(tmp_path: Path, fixture_run: RunResult) -> None:
+    """Also makes docs/report-example.png: `AMBIENT_HARNESS_UPDATE_GOLDEN=1 pytest -k browser`."""
     assert CHROMIUM is not None
     page = tmp_path / "report.html"
-    page.write_text(render_html(fixture_run), encoding="utf-8")
+    page.write_text(render_html(fixture_run, label=EXAMPLE_LABEL), encoding="utf-8")
     png = tmp_path / "report.png"
     done = subprocess.run(
         [
@@ -501,6 +504,14 @@ def test_html_renders_in_a_browser(tmp_path: Path, fixture_run: RunResult) -> No
     assert (width, height) == (1280, 2000)
     # A blank page of that size compresses to a few kB; tables, badges and text do not.
     assert len(data) > 50_000
+    if os.environ.get("AMBIENT_HARNESS_UPDATE_GOLDEN") == "1":
+        EXAMPLE_PNG.write_bytes(data)
+
+
+def test_the_example_page_is_labelled_as_fixture_data(fixture_run: RunResult) -> None:
+    page = render_html(fixture_run, label=EXAMPLE_LABEL)
+    assert f'<p class="label">{EXAMPLE_LABEL}</p><h1>' in page
+    assert '<p class="label">' not in render_html(fixture_run)
 
 
 # --- the CI template ---------------------------------------------------------------------------
