@@ -35,6 +35,9 @@ def pydantic_problems(
             msg = f"{e['input']!r} is not a valid name (lower-case letters, digits and '-')"
         else:
             msg = _plain_message(e["type"], e.get("ctx") or {}, e["input"]) or msg
+        string_list = bool(loc) and str(loc[-1]) in _STRING_LISTS
+        if e["type"] == "list_type" and isinstance(e["input"], str) and string_list:
+            msg += f" (a list of one: [{e['input']}])"
         if e["type"] == "model_type" and loc and loc[-1] in ("expect", "gate"):
             msg = (
                 f"expected an outcome ({', '.join(outcomes)}) or a mapping such as "
@@ -66,6 +69,9 @@ def _yaml_loc(data: Any, loc: list[str | int]) -> list[str | int]:
             current = None
     return out
 
+
+# Fields that are lists of strings: `apply: manifests/policy.yaml` gets the fix in the message.
+_STRING_LISTS = frozenset({"apply", "delete", "features", "versions", "references", "services"})
 
 _EXPECTED_TYPES = {
     "int_type": "integer",
