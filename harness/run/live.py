@@ -35,7 +35,7 @@ ENROLLMENT_TIMEOUT_S = 30.0
 
 @dataclass
 class LiveOps:
-    """`runner.ClusterOps` against a cluster reachable through `kube`."""
+    """`ports.ClusterOps` against a cluster reachable through `kube`."""
 
     kube: Kube
     kubectl: Path

@@ -33,67 +33,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 from harness.kube.errors import api_error_text
-from harness.kube.objects import Manifest, ObjectRef, load_manifests
+from harness.kube.objects import Manifest, load_manifests
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
-from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan, topology
+from harness.model.topology import Topology, topology
 from harness.probe.link import AgentLink
 from harness.report.record import record_scenario, record_step
 from harness.run.checker import probe_result
 from harness.run.events import RunObserver
+from harness.run.ports import Checker, ClusterOps
 from harness.run.workloads import deployments, workload_manifests
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-
-# --- what the runner needs from a cluster -------------------------------------------------
-
-
-class ClusterOps(Protocol):
-    """Every action of a scenario run, in the order the runner calls them."""
-
-    def create_namespace(self, plan: NamespacePlan) -> None:
-        """A fresh namespace with its enrollment labels (an old one is removed first)."""
-
-    def apply_workloads(self, objects: Sequence[Manifest]) -> None:
-        """Server-side apply of the generated agent/echo objects."""
-
-    def wait_available(self, deployments: Sequence[tuple[str, str]]) -> None:
-        """Each (namespace, name) Deployment Available."""
-
-    def check_enrollment(self, plan: NamespacePlan) -> None:
-        """Ambient: pods redirected; sidecar: pods injected. Raise if not."""
-
-    def setup_waypoint(self, plan: WaypointPlan) -> None:
-        """Apply the waypoint, wait for Programmed, label what uses it."""
-
-    def connect(self, agent: AgentPlan) -> AgentLink:
-        """A port-forward to the agent, healthy."""
-
-    def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
-        """Preflight every object (dryRun=All), then apply them; nothing if preflight fails."""
-
-    def delete(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:
-        """Delete and wait until gone."""
-
-    def diagnostics(
-        self, scenario: Scenario, step: StepResult | None, manifests: Mapping[str, str]
-    ) -> str | None:
-        """Collect what explains a failure (step None: the set-up); returns where it went."""
-
-    def delete_namespaces(self, names: Sequence[str], *, wait: bool) -> None: ...
-
-    def disconnect(self) -> None:
-        """Close every port-forward this scenario opened."""
-
-
-class Checker(Protocol):
-    def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
-        """Judge one probe; `since` is the clock reading when the step's changes were done."""
-
 
 # --- the runner -----------------------------------------------------------------------------
 
