@@ -2,14 +2,19 @@
 options (built once from pytest's config), the one `LiveSession`, the results for the JSON
 report, JUnit properties and the failure summary.
 
-pytest-xdist: every worker calls `live_session`; the set-up runs under an exclusive file
-lock (`fcntl.flock`) in the run's shared temporary directory, so the first worker creates the
+When a cluster was asked for (--cluster, --context/--kube-context, --kubeconfig), the main
+process sets the cluster and mesh up before any item runs (`pytest_runtestloop`); if that
+fails the run ends with that one error, exit 1, and the JSON report marks every collected
+scenario "not run". The xdist controller collects nothing, so it sets up whenever a cluster
+was asked for, and its JSON report has no scenarios when the set-up failed.
+
+pytest-xdist: every worker calls `live_session` too; the set-up runs under an exclusive file
+lock (`fcntl.flock`) in the run's shared temporary directory, so the first process creates the
 cluster and installs the mesh while the others wait, then find everything in place (kind
 reuses the cluster, the Gateway API apply is idempotent, Istio is detected and left alone,
 readiness passes at once). A reference count in the same directory decides the teardown:
-the worker that leaves last deletes the cluster (if the run created it). A worker that
-finishes before another has even started would delete a cluster the other then re-creates:
-correct, only slower; with `--keep-cluster` nothing is ever deleted.
+the process that leaves last deletes the cluster (if the run created it). With
+`--keep-cluster` nothing is ever deleted. Results reach the controller on the test reports.
 """
 
 from __future__ import annotations
