@@ -277,10 +277,16 @@ class DemoObserver(RunObserver):
                 caption=Text(INFERENCE_NOTE, style="dim"),
                 caption_justify="right",
             )
-            table.add_column("step: client → destination", ratio=4, overflow="fold")
+            rows = comparison_rows(pair)
+            table.add_column(
+                "step: client → destination",
+                ratio=4,
+                overflow="fold",
+                width=longest_word([r.target for r in rows]),
+            )
             table.add_column("sidecar", ratio=5)
             table.add_column("ambient", ratio=5)
-            for row in comparison_rows(pair):
+            for row in rows:
                 table.add_row(
                     Text.assemble((row.step, "dim"), "\n", row.target),
                     self._matrix_cell(pair.sidecar, row.sidecar),
@@ -320,6 +326,13 @@ def marked(a: Attribution) -> str:
     return a.shown if a.component is None else f"{a.component}{INFERENCE_MARK}"
 
 
+MAX_WORD: Final = 44  # a longer word is folded rather than squeezing every other column
+
+
+def longest_word(texts: Iterable[str], least: int = 16) -> int:
+    return min(MAX_WORD, max([least, *(len(w) for t in texts for w in t.split())]))
+
+
 def short_identity(p: ProbeResult, home: str | None) -> str:
     """`bookinfo-productpage`, or `other-ns/bookinfo-productpage` outside the namespace `home`:
     short enough for a projector; the reports carry the full principal."""
@@ -341,7 +354,11 @@ def probe_table(
         caption=Text(INFERENCE_NOTE, style="dim"),
         caption_justify="right",
     )
-    table.add_column("from → to", ratio=5, overflow="fold")
+    targets = [describe_target(p) for p in probes]
+    # Never narrower than the longest word (a URL), so that no word is broken: on a narrow
+    # screen the other columns give way and wrap between words. (For a ratio column, rich
+    # takes `width` as the minimum of its share.)
+    table.add_column("from → to", ratio=5, overflow="fold", width=longest_word(targets))
     table.add_column("expected", ratio=3)
     table.add_column("observed", ratio=4)
     table.add_column("", width=1, no_wrap=True)

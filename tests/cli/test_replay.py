@@ -128,3 +128,15 @@ def test_demo_replay_command_is_offline(
     missing = tmp_path / "nope.json"
     assert main.main(["demo", "--replay", str(missing)]) == 2
     assert f"error: cannot read {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_no_url_is_broken_on_a_projector(recorded: RunResult, width: int) -> None:
+    # Issue 14: at 80 columns URLs broke mid-word (`ratings:9080/ratin` / `gs/1`).
+    out = console(width)
+    replay(recorded, DemoObserver(out))
+    text = out.export_text()
+    urls = {p.url.removeprefix("http://") for s in recorded.scenarios for st in s.steps
+            for p in st.probes}  # fmt: skip
+    assert [u for u in sorted(urls) if u not in text] == []
+    assert max(len(line) for line in text.splitlines()) <= width
