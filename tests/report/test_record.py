@@ -13,7 +13,7 @@ from pathlib import Path
 from helpers import SCENARIOS
 from rich.console import Console
 
-from harness.cli.demo import probe_table
+from harness.cli.demo_tables import probe_table
 from harness.judge.enforcement import scenario_attribution
 from harness.model.outcome import Outcome
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult
