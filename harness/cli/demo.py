@@ -40,6 +40,7 @@ from harness.judge.enforcement import attribute, scenario_attribution
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
 from harness.report.comparison import comparison_rows, pair_scenarios
+from harness.report.document import write_json_report
 from harness.report.summary import failure_summary, summarize, summary_line
 from harness.report.words import (
     SYMBOL,
@@ -436,6 +437,7 @@ def demo_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Show what ran so far (the matrix of the finished pairs); the CLI reports the ^C.
         observer.finish(run)
+        _write_report(run, args)
         raise
     except DockerUnavailable as exc:
         observer.stop_progress()
@@ -446,4 +448,13 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     observer.finish(run)
+    _write_report(run, args)
     return 0 if all(s.verdict in ("pass", "skipped") for s in run.scenarios) else EXIT_FAILED
+
+
+def _write_report(run: RunResult, args: argparse.Namespace) -> None:
+    """`--report-json`: the recording `demo --replay` re-narrates (record at the rehearsal)."""
+    path = getattr(args, "report_json", None)
+    if path is not None:
+        write_json_report(run, Path(path))
+        print(f"report: {path} (replay it with `ambient-harness demo --replay {path}`)")

@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REPORT",
         help="re-narrate a recorded run (a --report-json file) offline: no cluster, no Docker",
     )
+    p.add_argument("--report-json", type=Path, default=None, help="record the run here")
     add_cluster_options(p)
     p.set_defaults(handler=_demo, keep_cluster=True, cluster="kind")
 

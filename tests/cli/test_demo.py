@@ -507,6 +507,23 @@ def test_demo_on_an_existing_cluster_skips_docker_and_runs_in_talk_order(
     assert isinstance(observer, DemoObserver)
 
 
+def test_a_live_demo_records_what_its_replay_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.replay import REPLAY_MARK, replay_command
+    from harness.report.document import load_json_report
+
+    write_catalogue(tmp_path, ["ambient-authz-l4"])
+    monkeypatch.chdir(tmp_path)
+    install_runner(monkeypatch, FakeRunner())
+    report = tmp_path / "rehearsal.json"
+    assert demo.demo_command(ns(cluster="existing", report_json=report)) == 0
+    assert [s.name for s in load_json_report(report).scenarios] == ["ambient-authz-l4"]
+    assert f"replay it with `ambient-harness demo --replay {report}`" in capsys.readouterr().out
+    assert replay_command(argparse.Namespace(replay=report, interactive=False)) == 0
+    assert REPLAY_MARK in capsys.readouterr().out
+
+
 def test_demo_exit_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
