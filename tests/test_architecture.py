@@ -35,7 +35,8 @@ SIDEWAYS = {
     ("mesh", "host"),  # install commands (argv) and pins
     ("probe", "host"),  # the port-forward the forwarded agent rides on
     ("lint", "host"),  # the pinned CRD bundles and their checksums
-    ("lint", "judge"),  # the samples a split's tolerance needs (one derivation, judge's)
+    ("lint", "judge"),
+    ("lint", "predict"),  # expectations the mesh model contradicts are lint errors
 }
 # Narrower than the ranks: a report renders from JSON alone, and judging is pure.
 ONLY = {

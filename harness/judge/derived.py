@@ -17,8 +17,7 @@ from harness.model.topology import Topology
 
 def split_check(probe: Probe) -> SplitCheck:
     """A fresh SplitCheck for a split probe: the probe's `samples:` or the derived cap."""
-    samples = probe.samples if "samples" in probe.model_fields_set else None
-    return SplitCheck.from_expect(probe.expect, max_samples=samples)
+    return SplitCheck.from_expect(probe.expect, max_samples=probe.samples)
 
 
 def timing_for(probe: Probe, topology: Topology | None, *, gate: bool = False) -> Timing:
@@ -40,7 +39,7 @@ def streak_note(probe: Probe, topology: Topology | None, *, gate: bool = False) 
 
 def samples_warning(probe: Probe) -> str | None:
     """Lint's warning when a split probe's `samples:` is below what its tolerance needs."""
-    if probe.expect.split is None or "samples" not in probe.model_fields_set:
+    if probe.expect.split is None or probe.samples is None:
         return None
     derived = SplitCheck.from_expect(probe.expect)
     need = derived.min_samples()
@@ -65,7 +64,7 @@ def derived_words(probe: Probe, topology: Topology | None) -> list[str]:
     if probe.expect.split is not None:
         check = split_check(probe)
         info = check.information_bound()
-        source = "samples:" if "samples" in probe.model_fields_set else f"{CAP_FACTOR:g} x"
+        source = "samples:" if probe.samples is not None else f"{CAP_FACTOR:g} x"
         need = check.min_samples()
         detection = (
             "an error of 2 x the tolerance detected >= 99%"

@@ -51,6 +51,7 @@ from harness.model.source import (
     load_documents,
     path_kind,
 )
+from harness.predict import contradictions
 
 
 def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: Findings) -> None:
@@ -308,6 +309,9 @@ def lint_scenario(
             check_document(d, index, ctx, out)
     _check_steps(scenario, doc, out)
     _check_probes(scenario, doc, ctx, out, probe_warning)
+    if not out.problems:
+        # Only a scenario that is otherwise sound is worth comparing with the mesh model.
+        out.problems.extend(contradictions(scenario))
     return out
 
 

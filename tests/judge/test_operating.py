@@ -157,3 +157,12 @@ def test_lint_warns_about_too_few_samples_and_still_passes(tmp_path: Path) -> No
     # The command passes judge's check in (lint does not import judge).
     assert run_lint([scenario], out, use_schemas=False, probe_warning=samples_warning) == 0
     assert f"{path}:{line}: warning: samples 300 is below the 634 " in out.getvalue()
+
+
+def test_a_tight_three_way_split_may_be_given_its_derived_cap() -> None:
+    # At ±2 points the derived cap of three backends is over 10,000 (the old upper limit).
+    split = {"split": {"v1": 34, "v2": 33, "v3": 33}, "tolerance": 2}
+    cap = split_check(probe(expect=split)).max_samples
+    assert cap > 10_000
+    assert split_check(probe(expect=split, samples=cap)).max_samples == cap
+    assert samples_warning(probe(expect=split, samples=cap)) is None

@@ -28,7 +28,7 @@ def test_missing_schemas_are_an_error_naming_the_fix(tmp_path: Path, monkeypatch
         (tmp_path / "empty").mkdir(exist_ok=True)
         monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(crd_dir))
         # A schema-only problem is not found without schemas, but the run still fails.
-        case = CORPUS / "crd-unknown-field"
+        case = CORPUS / "crd-bad-enum"
         rc, out = lint_output([case], strip=case)
         assert (rc, out) == (
             2,
@@ -61,7 +61,7 @@ def test_no_schemas_skips_them_on_purpose_and_says_so(tmp_path: Path, monkeypatc
     assert lines.count(note) == 1
     assert sum(1 for ln in lines if ln.startswith("manifests/policy.yaml:")) == 3
     # A schema-only problem is not: the run is clean apart from the note.
-    case = CORPUS / "crd-unknown-field"
+    case = CORPUS / "crd-bad-enum"
     rc, out = lint_output([case], strip=case, use_schemas=False)
     assert (rc, out) == (0, f"{note}\nno problems in 1 scenario\n")
     # Built-in kinds keep their structural checks without any CRD.

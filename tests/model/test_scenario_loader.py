@@ -99,7 +99,7 @@ def test_valid_scenario_loads_with_defaults(tmp_path: Path) -> None:
     (step,) = s.steps
     assert step.apply == ["manifests/policy.yaml"] and step.delete == []
     first, second = step.probes
-    assert first.method == "GET" and first.headers == {} and first.samples == 1000
+    assert first.method == "GET" and first.headers == {} and first.samples is None  # derived
     assert first.timing == Timing() and first.host == "ratings"
     assert (first.timing.budget, first.timing.streak, first.timing.hold) == (30.0, 3, 0.0)
     assert first.timing.interval == 0.1
