@@ -28,8 +28,11 @@ $(CRD_FILES) &: | $(STAMP)  # one fetch writes both (grouped target, GNU make >=
 
 schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_CRD_DIR if missing
 
+# The offline suite is xdist-safe and mostly waits on subprocesses: one worker per core
+# (PYTEST_WORKERS=0 runs it in one process; a -n in PYTEST_ARGS wins, being later).
+PYTEST_WORKERS ?= auto
 test: $(STAMP) $(CRD_FILES)  ## offline suite (live tests skip with a reason when no cluster is configured)
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) $(CRD_FILES)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/ruff check harness tests benchmarks

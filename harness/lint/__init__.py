@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.lint.checks import lint_parsed
 from harness.lint.command import lint_files, load_schemas
 from harness.lint.findings import Findings
-from harness.model.scenario import scenario_file
+from harness.model.scenario import Scenario, one_document, parse_scenario, scenario_file
+from harness.model.source import load_documents
 
 
 class LintFailed(HarnessError):
@@ -45,3 +47,20 @@ def lint_or_raise(scenario_files: Sequence[Path], *, use_schemas: bool = True) -
     problems += [str(p) for r in results for p in r.problems]
     if problems:
         raise LintFailed(problems)
+
+
+def load_and_lint(path: Path, *, use_schemas: bool = True) -> tuple[Scenario, list[str]]:
+    """Load one scenario (`SourceError` if it does not load, as `load_scenario`) and lint it,
+    reading and validating its file once: the scenario and the problems `lint_or_raise` would
+    raise for it (empty when it passes)."""
+    file = scenario_file(path)
+    doc = one_document(file, load_documents(file))
+    scenario = parse_scenario(doc, file.parent)
+    general = Findings()
+    index = load_schemas(general, use_schemas)
+    found = lint_parsed(file, doc, scenario, index)
+    return scenario, [
+        *general.errors,
+        *(str(p) for p in general.problems),
+        *(str(p) for p in found.problems),
+    ]

@@ -301,6 +301,20 @@ def lint_scenario(
             for d in manifest:
                 check_document(d, index, None, out)
         return out
+    return lint_parsed(file, doc, scenario, index, probe_warning, out)
+
+
+def lint_parsed(
+    file: Path,
+    doc: Document,
+    scenario: Scenario,
+    index: SchemaIndex,
+    probe_warning: ProbeWarning | None = None,
+    out: Findings | None = None,
+) -> Findings:
+    """The checks of a scenario already parsed from `doc` (its file's one document): what
+    `lint_scenario` does after parsing, so a caller holding the scenario does not parse twice."""
+    out = Findings() if out is None else out
     manifests = _load_manifests(file.parent, _manifest_refs(scenario), out)
     ctx = build_context(scenario, [d for m in manifests for d in m])
     for m in manifests:

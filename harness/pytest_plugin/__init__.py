@@ -23,16 +23,33 @@ from harness.pytest_plugin.session import PLUGIN_NAME, HarnessSession, cluster_r
 __all__ = ["NO_CLUSTER", "ScenarioFile", "ScenarioItem", "cluster_requested"]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+# pytest-kind-ng's plugin imports its cluster module (pykube, requests: ~80 ms) at every pytest
+# start; the harness uses only its KindCluster, lazily. Blocked with `-p no:pytest-kind-ng`
+# (this repository's addopts), its options are declared here instead, with the same meaning.
+KIND_PLUGIN = "pytest-kind-ng"
+
+
+def _kind_options(group: pytest.OptionGroup) -> None:
+    group.addoption("--cluster-name", default=None, help="name of the kind cluster")
+    group.addoption("--keep-cluster", action="store_true", help="keep the kind cluster")
+    group.addoption("--kubeconfig", default=None, help="use this kubeconfig")
+    group.addoption("--kind-image", default=None, help="kind node image (kindest/node:...)")
+    group.addoption("--kind-bin", default=None, help="the kind binary to use")
+    group.addoption("--kind-kubectl-bin", default=None, help="the kubectl binary to use")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     g = parser.getgroup("ambient-harness", "Istio ambient scenario harness")
+    if pluginmanager.is_blocked(KIND_PLUGIN):
+        _kind_options(g)
     g.addoption(
         "--cluster",
         choices=["kind", "existing"],
         default=os.environ.get("AMBIENT_HARNESS_CLUSTER"),
         help="kind: create or reuse a kind cluster; existing: the current kubeconfig context",
     )
-    # --cluster-name, --keep-cluster, --kubeconfig, --kind-image and --kind-bin are declared by
-    # pytest-kind-ng's own plugin (always loaded with it); we read them rather than clash.
+    # --cluster-name, --keep-cluster, --kubeconfig, --kind-image and --kind-bin: pytest-kind-ng's
+    # plugin declares them when it is loaded; we read them rather than clash.
     g.addoption(
         "--context",
         "--kube-context",

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.lint import LintFailed, lint_or_raise
+from harness.lint import load_and_lint
 from harness.model.results import ScenarioResult, StepResult
-from harness.model.scenario import Scenario, load_scenario
+from harness.model.scenario import Scenario
 from harness.model.source import SourceError
 from harness.pytest_plugin.session import harness_session
 from harness.run.options import NO_CLUSTER_HINT
@@ -22,15 +22,10 @@ NO_CLUSTER = NO_CLUSTER_HINT
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        try:
-            scenario = load_scenario(self.path)
+        try:  # lint problems: nothing of it may be applied, an error item, not a run
+            scenario, problems = load_and_lint(self.path)
         except SourceError as exc:
             raise self.CollectError(str(exc)) from None
-        problems: list[str] = []
-        try:
-            lint_or_raise([self.path])
-        except LintFailed as exc:  # nothing of it may be applied: an error item, not a run
-            problems += exc.problems
         foreign = harness_session(self.config).foreign_markers
         item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         item.add_marker("scenario")

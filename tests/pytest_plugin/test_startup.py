@@ -1,0 +1,61 @@
+"""Start-up cost of the pytest plugin: pytest-kind-ng's plugin (which imports pykube and
+requests at every start) is blocked in this repository, and the harness declares its kind
+options itself, so `--cluster-name`, `--kind-image`... keep their meaning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import REPO
+
+PROBE = """
+import json, sys
+import pytest
+from harness.pytest_plugin.session import session_options
+
+class Capture:
+    def pytest_configure(self, config):
+        o = session_options(config)
+        Capture.seen = {"cluster_name": o.cluster_name, "kind_image": o.kind_image,
+                        "kind_bin": o.kind_bin, "keep_cluster": o.keep_cluster,
+                        "kubeconfig": o.kubeconfig,
+                        "kubectl_bin": config.getoption("kind_kubectl_bin")}
+
+rc = pytest.main(sys.argv[1:], plugins=[Capture()])
+print(json.dumps({"rc": int(rc), "pykube": "pykube" in sys.modules,
+                  "requests": "requests" in sys.modules, **Capture.seen}))
+"""
+
+
+def test_collection_imports_no_pykube_and_the_kind_options_keep_their_meaning() -> None:
+    argv = [
+        "-p",
+        "no:cacheprovider",
+        "--collect-only",
+        "-q",
+        "scenarios/ambient-authz-l4",
+        "--cluster-name=demo",
+        "--kind-image=kindest/node:v1.35.0",
+        "--kind-bin=/opt/kind",
+        "--kind-kubectl-bin=/opt/kubectl",
+        "--keep-cluster",
+        "--kubeconfig=/tmp/kc",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "rc": 0,
+        "pykube": False,
+        "requests": False,
+        "cluster_name": "demo",
+        "kind_image": "kindest/node:v1.35.0",
+        "kind_bin": "/opt/kind",
+        "keep_cluster": True,
+        "kubeconfig": "/tmp/kc",
+        "kubectl_bin": "/opt/kubectl",
+    }
