@@ -325,7 +325,7 @@ def lint_parsed(
     _check_probes(scenario, doc, ctx, out, probe_warning)
     if not out.problems:
         # Only a scenario that is otherwise sound is worth comparing with the mesh model.
-        out.problems.extend(contradictions(scenario))
+        out.problems.extend(contradictions(scenario, doc))
     return out
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.model.scenario import SCENARIO_FILE, Expect, Probe, Scenario, Step
-from harness.model.source import Problem, load_documents
+from harness.model.source import Document, Problem, load_documents
 from harness.predict.path import predict_probe
 from harness.predict.prediction import ALLOWED, STATUS, Prediction
 from harness.predict.world import worlds
@@ -99,11 +99,12 @@ def probe_disagreements(item: Predicted) -> list[str]:
     return out
 
 
-def contradictions(s: Scenario) -> list[Problem]:
+def contradictions(s: Scenario, doc: Document | None = None) -> list[Problem]:
     """Every expectation of `s` the model contradicts, at the probe's expect (file:line),
-    each message ending with the model's reason."""
+    each message ending with the model's reason. `doc`: the scenario file's document when the
+    caller has parsed it already (lint), so the file is not parsed again."""
     file = s.directory / SCENARIO_FILE
-    docs = load_documents(file) if file.is_file() else []
+    docs = [doc] if doc is not None else (load_documents(file) if file.is_file() else [])
     out = []
     for item in predict_scenario(s):
         if item.probe.model_gap is not None:
