@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final, Literal, get_args
 
@@ -33,6 +33,22 @@ def redact_queries(text: str) -> str:
     query included, so whatever the harness keeps of a response body goes through here.
     """
     return _QUERY.sub(rf"\1?{REDACTED}", text)
+
+
+# Headers whose values are credentials: a report keeps the name, never the value.
+SECRET_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+# The same headers inside a JSON body excerpt (echo reflects what it received).
+_SECRET_IN_JSON = re.compile(
+    r'("(?:' + "|".join(sorted(SECRET_HEADERS)) + r')"\s*:\s*")((?:[^"\\]|\\.)*)"',
+    re.IGNORECASE,
+)
+
+
+def redact_header_values(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers with every credential's value replaced (names kept: what was sent)."""
+    return {k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in headers.items()}
 
 
 class ProbeError(StrEnum):
@@ -86,6 +102,16 @@ class Outcome:
         # Every Outcome, however made (a live probe, a report read back), is redacted.
         object.__setattr__(self, "body_excerpt", redact_queries(self.body_excerpt))
         object.__setattr__(self, "detail", redact_queries(self.detail))
+
+    def for_record(self) -> Outcome:
+        """This observation as a record keeps it: no credential's value. Judging sees the
+        observation whole; what is kept of it (results, reports, the demo) goes through here."""
+        return replace(
+            self,
+            headers=redact_header_values(self.headers),
+            backend_headers=redact_header_values(self.backend_headers),
+            body_excerpt=_SECRET_IN_JSON.sub(rf'\1{REDACTED}"', self.body_excerpt),
+        )
 
     @property
     def kind(self) -> Kind:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.model.outcome import Outcome
+from harness.model.outcome import Outcome, redact_header_values
 from harness.model.scenario import Expect
 
 Verdict = Literal["pass", "fail", "skipped", "error"]
@@ -39,6 +39,11 @@ class ProbeResult:
     # Whether one of the scenario's waypoints serves the destination (None: not known): what
     # the enforcement column infers from, kept so that a report reads as the live run did.
     waypoint: bool | None = None
+
+    def __post_init__(self) -> None:
+        # A result is a record: credentials sent or reflected are kept by name only.
+        self.headers = redact_header_values(self.headers)
+        self.observations = [o.for_record() for o in self.observations]
 
 
 @dataclass

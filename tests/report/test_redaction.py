@@ -95,3 +95,34 @@ def test_an_outcome_read_back_is_redacted_too() -> None:
     # Reports written before the redaction still had the query: reading one redacts it.
     o = Outcome(status=200, body_excerpt='{"path": "/x?k=v"}', detail="GET /x?k=v reset")
     assert (o.body_excerpt, o.detail) == ('{"path": "/x?<redacted>"}', "GET /x?<redacted> reset")
+
+
+def test_credentials_sent_or_reflected_are_kept_by_name_only(
+    echo: Program, agent: Program, tmp_path: Path
+) -> None:
+    headers = {"Authorization": f"Bearer {SECRET}", "Cookie": f"session={SECRET}", "x-user": "a"}
+    with Prober(agent.host, agent.port) as prober:
+        outcome = prober.probe("GET", f"{echo.url}/ratings/1", headers)
+    # Judging sees the observation whole (a scenario may match what the backend saw) ...
+    assert outcome.backend_headers["authorization"] == f"Bearer {SECRET}"
+    result = ProbeResult(
+        client="productpage",
+        method="GET",
+        url="http://ratings:9080/ratings/1",
+        expect=Expect.model_validate("denied-l4"),
+        verdict="fail",
+        headers=headers,
+        observations=[outcome],
+    )
+    # ... the record keeps the names, never the values.
+    assert result.headers == {"Authorization": "<redacted>", "Cookie": "<redacted>", "x-user": "a"}
+    assert result.observations[0].backend_headers["authorization"] == "<redacted>"
+    assert result.observations[0].backend_headers["x-user"] == "a"
+    run = RunResult(
+        Environment(provider="kind"),
+        [ScenarioResult("ambient-x", "x", "ambient", [StepResult("s", "s", probes=[result])])],
+    )
+    report = tmp_path / "report.json"
+    write_json_report(run, report)
+    for text in (report.read_text(), render_markdown(run), render_html(run), failure_summary(run)):
+        assert SECRET not in text
