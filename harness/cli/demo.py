@@ -36,6 +36,7 @@ from harness.cli.demo_tables import (
 )
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_NO_DOCKER, EXIT_USAGE
 from harness.cli.options import session_options
+from harness.errors import HarnessError
 from harness.judge.enforcement import attribute, scenario_attribution
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
@@ -323,7 +324,7 @@ class DemoObserver(RunObserver):
 # --- the command ------------------------------------------------------------------------------
 
 
-class DemoError(Exception):
+class DemoError(HarnessError):
     """A problem with the demo's input (unknown scenario names, a broken scenario)."""
 
 
