@@ -65,9 +65,12 @@ e2e: $(STAMP)  ## the live suite on a kind cluster, with JUnit and JSON reports
 	$(BIN)/python -m pytest scenarios tests/e2e --cluster=kind \
 	  --junitxml=reports/junit.xml --report-json=reports/report.json $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## benchmarks (print their figures)
+bench: $(STAMP) $(CRD_FILES)  ## benchmarks (print their figures)
 	$(BIN)/python benchmarks/split_check.py
+	$(BIN)/python benchmarks/streak_check.py
 	$(BIN)/python benchmarks/agent_overhead.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/lint_scale.py
 
 clean:  ## remove the virtualenv and caches (the kind cluster is left alone: `ambient-harness cluster down`)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info reports artifacts
