@@ -9,7 +9,7 @@ export AMBIENT_HARNESS_CRD_DIR ?= $(if $(wildcard ../shared/crds),$(abspath ../s
 .PHONY: setup schemas test lint demo e2e bench clean help
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

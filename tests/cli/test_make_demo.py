@@ -56,3 +56,16 @@ def test_make_demo_without_docker_cli(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "(docker is not installed)" in proc.stderr
     assert not (tmp_path / "venv-not-created").exists()
+
+
+def test_make_help_lists_every_documented_target() -> None:
+    import re
+
+    makefile = (REPO / "Makefile").read_text()
+    documented = set(re.findall(r"^([A-Za-z0-9_-]+):[^\n]*##", makefile, re.M))
+    out = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    listed = {line.split("\t")[0] for line in out.splitlines()}
+    assert "e2e" in documented and listed == documented
