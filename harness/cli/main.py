@@ -85,6 +85,13 @@ def _report(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from harness.model.json_schema import render
+
+    sys.stdout.write(render())
+    return EXIT_OK
+
+
 def _cluster(args: argparse.Namespace) -> int:
     from harness.cli.cluster import cluster_command
 
@@ -176,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "html"], default="markdown")
     p.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
     p.set_defaults(handler=_report)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario.yaml (for editors)",
+        description="Print the JSON Schema of scenario.yaml, generated from the scenario model. "
+        "With the YAML language server (VS Code's YAML extension) put "
+        "'# yaml-language-server: $schema=PATH' on a scenario's first line.",
+    )
+    p.set_defaults(handler=_schema)
 
     # Listed for --help only: main() hands `agent ...` to harness.inpod.agent before parsing.
     sub.add_parser("agent", help="the in-pod program: `agent proxy|echo --help`")

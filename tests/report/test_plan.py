@@ -74,7 +74,7 @@ def test_cli_help_explains_commands() -> None:
     # also be satisfied by "running" anywhere in the text).
     listed = dict(re.findall(r"^ {4}([a-z]+) {2,}(\S.*)$", proc.stdout, re.MULTILINE))
     commands = (
-        "lint", "schemas", "plan", "explain", "run", "demo", "report", "agent", "cluster",
+        "lint", "schemas", "plan", "explain", "run", "demo", "report", "schema", "agent", "cluster",
         "doctor", "tools",
     )
     assert list(listed) == list(commands)

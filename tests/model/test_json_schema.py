@@ -1,0 +1,42 @@
+"""The scenario JSON Schema for editors: generated from the model, shipped as generated, and
+accepting what the loader accepts on the catalogue (and refusing a typo the loader refuses)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from helpers import SCENARIOS, run_cli
+
+from harness.model.json_schema import SCHEMA_FILE, render, scenario_json_schema
+
+
+def test_the_shipped_schema_is_the_generated_one() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), (
+        "regenerate: python -m harness.model.json_schema"
+    )
+
+
+def test_the_schema_command_prints_it() -> None:
+    done = run_cli("schema")
+    assert done.returncode == 0 and json.loads(done.stdout) == scenario_json_schema()
+
+
+CATALOGUE = sorted(SCENARIOS.glob("*/scenario.yaml"))
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=[p.parent.name for p in CATALOGUE])
+def test_every_catalogue_scenario_is_valid_for_the_editor(path: Path) -> None:
+    jsonschema.validate(yaml.safe_load(path.read_text()), scenario_json_schema())
+
+
+def test_an_unknown_field_and_the_outcome_shorthand() -> None:
+    data = yaml.safe_load((SCENARIOS / "ambient-authz-l4" / "scenario.yaml").read_text())
+    probe = data["steps"][1]["probes"][1]
+    assert probe["expect"] == "denied-l4"  # the shorthand is accepted (validated above)
+    probe["expcet"] = probe.pop("expect")
+    with pytest.raises(jsonschema.ValidationError, match="expcet"):
+        jsonschema.validate(data, scenario_json_schema())
