@@ -1,12 +1,31 @@
 """The one wording of an expectation, in the scenario's own words.
 
 Plan text, dry run, failure messages, the reports and the demo all call `describe_expect`, so an
-expectation reads the same everywhere and maps back to the field that says it.
+expectation reads the same everywhere and maps back to the field that says it; `plan` and
+`explain` show a probe with the same `probe_summary`.
 """
 
 from __future__ import annotations
 
-from harness.model.scenario import Expect
+from typing import Any
+
+from harness.model.scenario import Expect, Probe
+
+
+def probe_summary(p: Probe) -> dict[str, Any]:
+    """A probe as `plan -o json` and `explain -o json` show it."""
+    out: dict[str, Any] = {
+        "from": p.from_,
+        "method": p.method,
+        "url": p.url,
+        "headers": dict(p.headers),
+        "expect": p.expect.summary(),
+    }
+    if p.gate is not None:
+        out["gate"] = p.gate.summary()
+    if p.timing.hold:
+        out["hold_s"] = p.timing.hold
+    return out
 
 
 def _bool(value: bool) -> str:

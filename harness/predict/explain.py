@@ -6,33 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.model.describe import describe_expect
-from harness.model.scenario import Probe, Scenario
+from harness.model.describe import describe_expect, probe_summary
+from harness.model.scenario import Scenario
 from harness.predict.agreement import Predicted, predict_scenario, probe_disagreements
 
 ARROW = " → "
 
 
-def _probe_head(p: Probe) -> dict[str, Any]:
-    """The probe as `plan` shows it (harness/report/plan.py), so both read alike."""
-    out: dict[str, Any] = {
-        "from": p.from_,
-        "method": p.method,
-        "url": p.url,
-        "headers": dict(p.headers),
-        "expect": p.expect.summary(),
-    }
-    if p.gate is not None:
-        out["gate"] = p.gate.summary()
-    if p.timing.hold:
-        out["hold_s"] = p.timing.hold
-    return out
-
-
 def explain_dict(s: Scenario) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [{"name": st.name, "probes": []} for st in s.steps]
     for item in predict_scenario(s):
-        entry = _probe_head(item.probe)
+        entry = probe_summary(item.probe)
         entry["predicted"] = item.prediction.as_dict()
         problems = probe_disagreements(item)
         entry["agrees"] = not problems

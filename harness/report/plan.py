@@ -6,24 +6,9 @@ import json
 from typing import Any
 
 from harness.judge.derived import derived_words
-from harness.model.describe import describe_expect
-from harness.model.scenario import Probe, Scenario
+from harness.model.describe import describe_expect, probe_summary
+from harness.model.scenario import Scenario
 from harness.model.topology import topology
-
-
-def probe_plan(p: Probe) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "from": p.from_,
-        "method": p.method,
-        "url": p.url,
-        "headers": dict(p.headers),
-        "expect": p.expect.summary(),
-    }
-    if p.gate is not None:
-        out["gate"] = p.gate.summary()
-    if p.timing.hold:
-        out["hold_s"] = p.timing.hold
-    return out
 
 
 def plan_dict(s: Scenario) -> dict[str, Any]:
@@ -67,7 +52,7 @@ def plan_dict(s: Scenario) -> dict[str, Any]:
                 "title": st.title,
                 "apply": list(st.apply),
                 "delete": list(st.delete),
-                "probes": [probe_plan(p) for p in st.probes],
+                "probes": [probe_summary(p) for p in st.probes],
             }
             for st in s.steps
         ],
