@@ -55,6 +55,13 @@ class HttpServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
+    def join_handlers(self, timeout: float) -> None:
+        """Wait for the handler threads to end by themselves (their clients closed)."""
+        with self._guard:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            handler.join(timeout)
+
     def end_connections(self, timeout: float) -> None:
         with self._guard:
             connections, handlers = list(self._connections), list(self._handlers)

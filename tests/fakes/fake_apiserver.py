@@ -166,6 +166,12 @@ class FakeApiServer(RequestHandling):
         self._thread.start()
         return self
 
+    def wait_idle(self, timeout: float = 5.0) -> None:
+        """Wait until every request has been answered and its connection closed by the
+        client: an event to wait on instead of a guess at how long the answers take."""
+        if self._httpd is not None:
+            self._httpd.join_handlers(timeout)
+
     def stop(self) -> None:
         for c in self._clients:
             c.close()

@@ -76,7 +76,7 @@ def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServe
     kube.close()
     # Let the fake finish answering the client's retries (one at a time) inside this test,
     # so its complaints about the closed connections stay in this test's captured output.
-    time.sleep(0.1 * 4 + 0.1)
+    api.wait_idle()
 
 
 def test_api_errors_are_described_by_the_servers_message_not_its_headers() -> None:

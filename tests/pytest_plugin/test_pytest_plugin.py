@@ -90,11 +90,41 @@ def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
     assert {s["skipped_reason"] for s in data["scenarios"]} == {NO_CLUSTER}
 
 
-def collected(*selection: str) -> list[str]:
-    """The scenario items `pytest --co` selects, by name."""
-    proc = pytest_run("scenarios", "-q", "--co", *selection)
+COLLECT_EACH = """
+import json, sys
+import pytest
+
+class Items:
+    def pytest_collection_finish(self, session):
+        Items.names = sorted(item.name for item in session.items)
+
+runs = []
+for selection in json.loads(sys.argv[1]):
+    Items.names = None
+    code = pytest.main(["-p", "no:cacheprovider", "scenarios", "-q", "--co", *selection],
+                       plugins=[Items()])
+    runs.append([int(code), Items.names])
+print(json.dumps(runs))
+"""
+
+
+def collected(*selections: list[str]) -> list[list[str]]:
+    """The scenario items `pytest --co` selects, by name, for each selection: one pytest run
+    per selection, all in one interpreter (pytest.main again and again, as pytester does), so
+    the interpreter and the harness start once."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    proc = subprocess.run(
+        [sys.executable, "-c", COLLECT_EACH, json.dumps(selections)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return sorted(line.rsplit("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line)
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [code for code, _ in runs] == [0] * len(selections), proc.stdout
+    return [names for _, names in runs]
 
 
 def test_markers_and_keywords_select_scenarios() -> None:
@@ -103,9 +133,12 @@ def test_markers_and_keywords_select_scenarios() -> None:
     for path in sorted((REPO / "scenarios").glob("*/scenario.yaml")):
         by_plane[load_scenario(path).dataplane].append(path.parent.name)
     assert by_plane["ambient"] and by_plane["sidecar"]
-    assert collected("-m", "sidecar") == by_plane["sidecar"]
-    assert collected("-m", "ambient") == by_plane["ambient"]
-    assert collected("-k", "traffic-shift") == ["ambient-traffic-shift", "sidecar-traffic-shift"]
+    sidecar, ambient, shift = collected(
+        ["-m", "sidecar"], ["-m", "ambient"], ["-k", "traffic-shift"]
+    )
+    assert sidecar == by_plane["sidecar"]
+    assert ambient == by_plane["ambient"]
+    assert shift == ["ambient-traffic-shift", "sidecar-traffic-shift"]
 
 
 def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> None:

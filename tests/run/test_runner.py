@@ -716,7 +716,7 @@ def test_ready_pod_prefers_the_newest_ready_one() -> None:
 JOINER = """
 import sys, time
 from pathlib import Path
-from harness.pytest_plugin.session import SharedSetup
+from harness.pytest_plugin.shared import SharedSetup  # where it lives: a light import
 
 directory, log, created = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 
