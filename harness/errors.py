@@ -36,7 +36,7 @@ the tree (checked against the code by tests/test_errors.py):
       BackendRestarting      probe.backends   a denial seen while a backend was not Ready
       ReportError            report.document  a JSON report cannot be read
       RunError               run.errors       a run cannot start or go on
-        NoClusterChosen, NoScenarioFound, AgentNotReady, SessionSetupFailed
+        NoClusterChosen, NoScenarioFound, SessionSetupFailed
       DemoError              cli.demo         the demo's input is wrong
       ScenarioFailed         pytest_plugin    a scenario item failed (the failure text)
       ScenarioRejected       pytest_plugin    a scenario item may not run (lint, features)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.judge.derived import split_check, streak_note, timing_for
@@ -19,6 +19,7 @@ from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult
 from harness.model.scenario import Probe
 from harness.model.topology import Topology
+from harness.probe.backends import BackendRestarting
 from harness.probe.link import AgentLink
 
 Clock = Callable[[], float]
@@ -27,6 +28,8 @@ Sleep = Callable[[float], None]
 PROBE_TIMEOUT_S = 5.0  # the agent's per-request upstream timeout (x-probe-timeout)
 SPLIT_BATCH = 8  # split samples sent concurrently, then fed to SplitCheck in order
 KEEP_OBSERVATIONS = 5  # observations kept per probe result (newest last)
+# A backend being replaced is polled through like a mismatch: the harness saw no mesh decision.
+TRANSIENT: tuple[type[Exception], ...] = (BackendRestarting,)
 
 
 def probe_result(probe: Probe, verdict: Any, **kwargs: Any) -> ProbeResult:
@@ -60,6 +63,9 @@ class EventuallyChecker:
     # The scenario's topology: the versions behind the probed Service (None: the worst case).
     topology: Topology | None = None
 
+    def with_topology(self, topology: Topology) -> EventuallyChecker:
+        return replace(self, topology=topology)
+
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
         timeout = min(self.timeout_s, probe.timing.budget)
 
@@ -71,7 +77,13 @@ class EventuallyChecker:
         timing = timing_for(probe, self.topology)  # the streak a named version needs
         started = self.clock()
         r = eventually(
-            observe, probe.expect, timing, clock=self.clock, sleep=self.sleep, since=started
+            observe,
+            probe.expect,
+            timing,
+            clock=self.clock,
+            sleep=self.sleep,
+            since=started,
+            transient=TRANSIENT,
         )
         return probe_result(
             probe,
@@ -95,7 +107,15 @@ class EventuallyChecker:
         ttc: float | None = 0.0
         if probe.gate is not None:
             gate, timing = gate_expectation(probe.gate), timing_for(probe, self.topology, gate=True)
-            g = eventually(observe, gate, timing, clock=self.clock, sleep=self.sleep, since=started)
+            g = eventually(
+                observe,
+                gate,
+                timing,
+                clock=self.clock,
+                sleep=self.sleep,
+                since=started,
+                transient=TRANSIENT,
+            )
             attempts = g.attempts
             if not g.passed:
                 return probe_result(

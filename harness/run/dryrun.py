@@ -27,7 +27,7 @@ from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
 from harness.model.scenario import Probe, Scenario, Step
-from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, WaypointPlan
+from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, Topology, WaypointPlan
 from harness.probe.link import AgentLink
 from harness.run.checker import SPLIT_BATCH, probe_result
 from harness.run.events import RunObserver
@@ -68,6 +68,10 @@ class PlanChecker:
     """Prints what a probe would check; nothing is sent."""
 
     printer: Printer
+    topology: Topology | None = None  # None: the worst case (see EventuallyChecker)
+
+    def with_topology(self, topology: Topology) -> PlanChecker:
+        return replace(self, topology=topology)
 
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
         hdrs = "".join(f" -H '{k}: {v}'" for k, v in probe.headers.items())
@@ -82,7 +86,7 @@ class PlanChecker:
                 f"  sample up to {split_check(probe).max_samples} requests ({SPLIT_BATCH} at a "
                 f"time) into a sequential split check, ±{probe.expect.tolerance:g} points"
             )
-        for words in derived_words(probe, None):  # the derived streak and split cap
+        for words in derived_words(probe, self.topology):  # the derived streak and split cap
             self.printer.line(f"  {words}")
         return probe_result(probe, "skipped", message="dry run")
 

@@ -17,9 +17,5 @@ class NoScenarioFound(RunError):
     """The paths or names given hold no scenario."""
 
 
-class AgentNotReady(RunError):
-    """The agent Deployment has no ready pod to port-forward to."""
-
-
 class SessionSetupFailed(RunError):
     """The session (cluster, Gateway API, Istio) could not be set up; no scenario ran."""

@@ -12,17 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import mesh
-from harness.host.portforward import PortForward
 from harness.kube.client import Kube
 from harness.kube.objects import Manifest, ObjectRef, namespace_ref
-from harness.kube.status import ready_pod
 from harness.model.results import StepResult
 from harness.model.scenario import Scenario
 from harness.model.topology import AGENT_PORT, AgentPlan, NamespacePlan, WaypointPlan, topology
+from harness.probe.backends import KubeBackendReadiness
 from harness.probe.forwarded import ForwardedAgent
 from harness.probe.link import AgentLink
 from harness.run import diagnostics as diag
-from harness.run.errors import AgentNotReady
 
 NAMESPACE_GONE_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
@@ -72,26 +70,18 @@ class LiveOps:
     def setup_waypoint(self, plan: WaypointPlan) -> None:
         mesh.apply_waypoint(self.kube, plan, timeout=WAYPOINT_TIMEOUT_S)
 
-    def _agent_pod(self, agent: AgentPlan) -> str:
-        pod = ready_pod(self.kube.pods(agent.namespace, f"app={agent.deployment}"))
-        if pod is None:
-            raise AgentNotReady(f"no ready pod of Deployment {agent.namespace}/{agent.deployment}")
-        return pod
-
     def connect(self, agent: AgentPlan) -> AgentLink:
-        forward = PortForward(
+        # Waits for a Ready agent pod and follows its replacements (docs/architecture.md §3);
+        # a denied-l4 while a backend restarts is reported as such, not as ztunnel's decision.
+        link = ForwardedAgent.open(
+            self.kube,
             self.kubectl,
             agent.namespace,
-            f"pod/{self._agent_pod(agent)}",
+            f"app={agent.deployment}",
             AGENT_PORT,
-            kubeconfig=self.kube.kubeconfig,
-            context=self.kube.context,
-            resolve=lambda: f"pod/{self._agent_pod(agent)}",
+            backends=KubeBackendReadiness(self.kube, agent.namespace),
         )
-        forward.start()
-        link = ForwardedAgent(forward)
         self.links.append(link)
-        link.wait_healthy()
         return link
 
     def apply_step(self, objects: Sequence[Manifest], namespace: str) -> list[ObjectRef]:

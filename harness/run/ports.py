@@ -9,12 +9,12 @@ fakes are in tests/fakes/scripted_cluster.py (`ScriptedOps`, `ScriptedLink`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from harness.kube.objects import Manifest, ObjectRef
 from harness.model.results import ProbeResult, StepResult
 from harness.model.scenario import Probe, Scenario
-from harness.model.topology import AgentPlan, NamespacePlan, WaypointPlan
+from harness.model.topology import AgentPlan, NamespacePlan, Topology, WaypointPlan
 from harness.probe.link import AgentLink
 
 
@@ -59,3 +59,17 @@ class ClusterOps(Protocol):
 class Checker(Protocol):
     def check(self, link: AgentLink, probe: Probe, since: float) -> ProbeResult:
         """Judge one probe; `since` is the clock reading when the step's changes were done."""
+
+
+@runtime_checkable
+class TopologyChecker(Checker, Protocol):
+    """A `Checker` whose derived figures (a named version's streak) depend on the scenario's
+    topology; the runner hands it each scenario's before its probes."""
+
+    def with_topology(self, topology: Topology) -> Checker:
+        """This checker for a scenario with `topology` (the versions behind each Service)."""
+        ...
+
+
+def checker_for(checker: Checker, topology: Topology) -> Checker:
+    return checker.with_topology(topology) if isinstance(checker, TopologyChecker) else checker

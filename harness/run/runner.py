@@ -43,7 +43,7 @@ from harness.probe.link import AgentLink
 from harness.report.record import record_scenario, record_step
 from harness.run.checker import probe_result
 from harness.run.events import RunObserver
-from harness.run.ports import Checker, ClusterOps
+from harness.run.ports import Checker, ClusterOps, checker_for
 from harness.run.workloads import deployments, workload_manifests
 
 Clock = Callable[[], float]
@@ -70,7 +70,7 @@ class Runner:
         try:
             links = self._set_up(scenario, topo, touched, result)
             if links is not None:
-                self._run_steps(scenario, links, result)
+                self._run_steps(scenario, links, result, checker_for(self.checker, topo))
         except KeyboardInterrupt:
             interrupted = True
             result.error = "interrupted (Ctrl-C)"
@@ -142,16 +142,24 @@ class Runner:
 
     # --- steps -----------------------------------------------------------------------------
 
-    def _run_steps(self, s: Scenario, links: dict[str, AgentLink], result: ScenarioResult) -> None:
+    def _run_steps(
+        self,
+        s: Scenario,
+        links: dict[str, AgentLink],
+        result: ScenarioResult,
+        checker: Checker,
+    ) -> None:
         for i, step in enumerate(s.steps):
-            sr = self._run_step(s, step, links)
+            sr = self._run_step(s, step, links, checker)
             result.steps.append(sr)
             if sr.verdict != "pass":
                 reason = f"not run: step {step.name!r} failed"
                 result.steps += [_not_run(later, reason) for later in s.steps[i + 1 :]]
                 return
 
-    def _run_step(self, s: Scenario, step: Step, links: dict[str, AgentLink]) -> StepResult:
+    def _run_step(
+        self, s: Scenario, step: Step, links: dict[str, AgentLink], checker: Checker
+    ) -> StepResult:
         texts = {
             p: s.manifest_path(p).read_text(encoding="utf-8") for p in (*step.apply, *step.delete)
         }
@@ -172,7 +180,7 @@ class Runner:
         if sr.error is None:
             since = self.clock()
             for probe in step.probes:
-                pr = self._probe(links, probe, since)
+                pr = self._probe(checker, links, probe, since)
                 sr.probes.append(pr)
                 self.observer.probe_finished(s, step, pr)
         sr.duration_s = self.clock() - t0
@@ -184,9 +192,12 @@ class Runner:
         self.observer.step_finished(s, sr)
         return sr
 
-    def _probe(self, links: dict[str, AgentLink], probe: Probe, since: float) -> ProbeResult:
+    @staticmethod
+    def _probe(
+        checker: Checker, links: dict[str, AgentLink], probe: Probe, since: float
+    ) -> ProbeResult:
         try:
-            return self.checker.check(links[probe.from_], probe, since)
+            return checker.check(links[probe.from_], probe, since)
         except Exception as exc:  # an agent that cannot be reached is an error, not a fail
             return probe_result(
                 probe, "error", message=f"probe could not run: {describe_error(exc)}"
