@@ -5,6 +5,7 @@ through a backend restart, and the scenario's topology reaching the checkers."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,7 @@ from harness.run.runner import Runner
 
 FAKE_KUBECTL = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 NS = "wired"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def pod(name: str, app: str, *, ready: bool = True) -> dict[str, Any]:
@@ -178,7 +180,13 @@ def derived_lines(text: str) -> list[str]:
 def test_plan_and_dry_run_derive_the_same_streak_for_three_versions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s = scenario(tmp_path)
+    # The catalogue's header routing, with a third version of reviews behind the same route.
+    d = tmp_path / "ambient-routing-header"
+    shutil.copytree(REPO / "scenarios" / "ambient-routing-header", d)
+    text = (d / "scenario.yaml").read_text()
+    (d / "scenario.yaml").write_text(text.replace("versions: [v1, v2]", "versions: [v1, v2, v3]"))
+    s = load_scenario(d)
+    assert len(topology(s).echoes) == 3
     planned = derived_lines(plan_text(s))
     assert planned, plan_text(s)
     assert main(["run", str(s.directory), "--dry-run"]) == 0
