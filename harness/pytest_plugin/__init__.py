@@ -1,4 +1,6 @@
-"""pytest plugin: every `scenarios/<name>/scenario.yaml` is a test item.
+"""pytest plugin: every `scenario.yaml` pytest is pointed at (or finds under a directory it is
+pointed at) is a test item; the ini option `scenario_roots` adds directories collected when
+pytest is given no path, beside `testpaths`.
 
 Registered through the `pytest11` entry point. Items carry markers for their data plane and
 features (`-m ambient`, `-m "authz and l7"`), ids are the scenario names (`-k traffic-shift`),
@@ -65,16 +67,49 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="directory for failure diagnostics (default: artifacts/)",
     )
     g.addoption("--report-json", default=None, help="write the JSON run report to this path")
+    parser.addini(
+        SCENARIO_ROOTS_INI,
+        type="paths",
+        default=[],
+        help="directories of scenarios collected (beside testpaths) when pytest is given no "
+        "path; relative to the ini file",
+    )
+
+
+SCENARIO_ROOTS_INI = "scenario_roots"
+
+
+def _add_scenario_roots(config: pytest.Config) -> None:
+    """Collect the ini file's extra scenario roots unless the command line named paths: as
+    `testpaths`, an explicit path means "only this". A root that does not exist is a usage error
+    (testpaths would skip it silently, and a run that silently tests nothing is a false green)."""
+    roots: list[Path] = config.getini(SCENARIO_ROOTS_INI)
+    if not roots or config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        where = config.inipath or "the ini file"
+        raise pytest.UsageError(
+            f"{where}: {SCENARIO_ROOTS_INI}: no such directory: {', '.join(missing)} "
+            "(expected directories holding <name>/scenario.yaml)"
+        )
+    # After testpaths; a root already given (or inside one given) is collected once.
+    given = [Path(a.split("::", 1)[0]) for a in config.args]
+    given = [g if g.is_absolute() else config.invocation_params.dir / g for g in given]
+    for root in roots:
+        if not any(root.resolve().is_relative_to(g.resolve()) for g in given):
+            config.args.append(str(root))
 
 
 @pytest.hookimpl(trylast=True)  # after the other plugins registered their markers
 def pytest_configure(config: pytest.Config) -> None:
+    _add_scenario_roots(config)
     state = HarnessSession(config)
     state.foreign_markers = registered_markers(config)
     config.pluginmanager.register(state, PLUGIN_NAME)
     for marker in ("ambient", "sidecar"):
         config.addinivalue_line("markers", f"{marker}: scenario on the {marker} data plane")
-    config.addinivalue_line("markers", "scenario: a scenario from scenarios/")
+    config.addinivalue_line("markers", "scenario: a scenario (a scenario.yaml file)")
     # Each scenario's features, so `pytest --markers` lists them and --strict-markers accepts
     # them; one that is already a marker is refused when its scenario is collected.
     for feature, scenarios in sorted(features_in(config).items()):
@@ -85,6 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.name == SCENARIO_FILE and file_path.parent.parent.name == "scenarios":
+    # Any scenario.yaml pytest reaches, whatever its folder is called; a tree of files that
+    # only look like scenarios (tests/malformed/, the lint corpus) opts out with its own
+    # conftest.py `collect_ignore_glob`, as any pytest test directory would.
+    if file_path.name == SCENARIO_FILE:
         return ScenarioFile.from_parent(parent, path=file_path)
     return None

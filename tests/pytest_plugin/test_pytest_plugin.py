@@ -338,3 +338,77 @@ def test_a_scenario_lint_rejects_is_an_error_item_and_never_run(tmp_path: Path) 
     assert scenarios["typo"]["verdict"] == "error"
     assert scenarios["typo"]["steps"] == []  # the fake session never ran it
     assert scenarios["fine"]["verdict"] == "pass"
+
+
+# --- where scenarios are collected from ---------------------------------------------------------
+
+
+def scenario_items(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return sorted(line for line in proc.stdout.splitlines() if "scenario.yaml::" in line)
+
+
+def test_a_directory_of_scenarios_is_collected_whatever_its_name(tmp_path: Path) -> None:
+    copy_scenario("ambient-authz-l4", tmp_path, "mine")
+    copy_scenario("sidecar-authz-l4", tmp_path, "theirs")
+    (tmp_path / "scenarios").rename(tmp_path / "my-scenarios")
+    # Deeper too, as pytest finds test modules: a team's folder of folders.
+    (tmp_path / "my-scenarios" / "team").mkdir()
+    (tmp_path / "my-scenarios" / "theirs").rename(tmp_path / "my-scenarios" / "team" / "theirs")
+    proc = pytest_run("my-scenarios", "-q", "--co", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert scenario_items(proc) == [
+        "my-scenarios/mine/scenario.yaml::mine",
+        "my-scenarios/team/theirs/scenario.yaml::theirs",
+    ]
+    # One scenario directory, or its file, named on its own.
+    proc = pytest_run("my-scenarios/team/theirs", "-q", "--co", cwd=tmp_path)
+    assert scenario_items(proc) == ["my-scenarios/team/theirs/scenario.yaml::theirs"]
+
+
+ROOTS_PROJECT = """
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+scenario_roots = [{roots}]
+"""
+
+
+def test_scenario_roots_in_the_ini_file_are_collected_when_no_path_is_given(
+    tmp_path: Path,
+) -> None:
+    copy_scenario("ambient-authz-l4", tmp_path, "platform-policy")
+    (tmp_path / "scenarios").rename(tmp_path / "platform")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_unit.py").write_text("def test_unit():\n    pass\n")
+    (tmp_path / "pyproject.toml").write_text(ROOTS_PROJECT.format(roots='"platform"'))
+    proc = pytest_run("-q", "--co", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert scenario_items(proc) == ["platform/platform-policy/scenario.yaml::platform-policy"]
+    assert "tests/test_unit.py::test_unit" in proc.stdout
+    # From a subdirectory too: the roots are relative to the ini file, not the shell.
+    proc = pytest_run("-q", "--co", cwd=tmp_path / "tests")
+    assert len(scenario_items(proc)) == 1, proc.stdout + proc.stderr
+    # An explicit path means only that path, as with testpaths.
+    proc = pytest_run("tests", "-q", "--co", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert scenario_items(proc) == []
+    # A root given on the command line as well is collected once.
+    proc = pytest_run("platform", "-q", "--co", cwd=tmp_path)
+    assert len(scenario_items(proc)) == 1, proc.stdout
+
+
+def test_a_scenario_root_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_unit.py").write_text("def test_unit():\n    pass\n")
+    (tmp_path / "pyproject.toml").write_text(ROOTS_PROJECT.format(roots='"platfrom"'))
+    proc = pytest_run("-q", "--co", cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert f"{tmp_path / 'pyproject.toml'}: scenario_roots: no such directory" in proc.stderr
+    assert str(tmp_path / "platfrom") in proc.stderr
+
+
+def test_the_malformed_corpus_is_never_collected_as_scenarios() -> None:
+    # Its cases are broken on purpose (tests/lint checks them); as items each would be an error.
+    proc = pytest_run("tests/malformed", "-q", "--co")
+    assert proc.returncode == 5, proc.stdout + proc.stderr  # no tests collected
+    assert "scenario.yaml" not in proc.stdout + proc.stderr
+    assert len(list((REPO / "tests" / "malformed").glob("*/scenario.yaml"))) > 50
