@@ -202,12 +202,20 @@ def locate_tool(
     return cached if _is_executable_file(cached) else None
 
 
+# (variable, path, version found) already warned about: a run looks tools up many times, and
+# one warning says it all.
+_WARNED: set[tuple[str, Path, str | None]] = set()
+
+
 def _checked_override(spec: ToolSpec, path: Path) -> Path:
     variable = override_variable(spec.name)
     if not _is_executable_file(path):
         raise ToolUnavailable(f"{variable}={path} is not an executable file")
     found = probe_version(spec, path)
-    if found is None or not spec.compatible(found, spec.version):
+    if (found is None or not spec.compatible(found, spec.version)) and (
+        (variable, path, found) not in _WARNED
+    ):
+        _WARNED.add((variable, path, found))
         sys.stderr.write(
             f"warning: {variable}={path} reports version {found or 'unknown'}; "
             f"the harness is pinned to {spec.name} {spec.version}\n"

@@ -96,6 +96,16 @@ def test_environment_override_is_used_as_given(
     assert "v0.30.0" in capsys.readouterr().err  # warned about the version
 
 
+def test_an_override_at_another_version_is_warned_about_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = fake_tool(tmp_path / "mine", "kubectl", '{"clientVersion": {"gitVersion": "v1.20.0"}}')
+    env = {"PATH": "", "AMBIENT_HARNESS_KUBECTL": str(other)}
+    for _ in range(3):
+        assert tools.ensure_tool("kubectl", tmp_path / "cache", platform=LINUX, env=env) == other
+    assert capsys.readouterr().err.count("warning: AMBIENT_HARNESS_KUBECTL=") == 1
+
+
 def test_environment_override_must_be_executable(tmp_path: Path) -> None:
     env = {"PATH": "", "AMBIENT_HARNESS_KUBECTL": str(tmp_path / "nope")}
     with pytest.raises(ToolUnavailable, match="AMBIENT_HARNESS_KUBECTL"):
