@@ -3,32 +3,37 @@ scenario lint rejects with exit 2 and do nothing of it (the pytest items: test_p
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fakes.fake_kind import kubeconfig_text
-from helpers import CRDS, REPO, closed_port, copy_scenario
+from helpers import CRDS, closed_port, copy_scenario
 
 from harness.cli.exitcodes import EXIT_USAGE
+from harness.cli.main import main
 
 TYPO = {"action: ALLOW": "acton: ALLOW"}  # spec.acton: the API server would prune it silently
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AMBIENT_HARNESS_CRD_DIR": str(CRDS)}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The command's `main` in this process, in `cwd`: the same exit status and output as
+    `python -m harness` (whose __main__ only calls it), without starting an interpreter."""
+
+    def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(CRDS))
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["ambient-harness", *args], code, out, err)
+
+    return run
 
 
 @pytest.fixture
@@ -42,19 +47,21 @@ def assert_refused(proc: subprocess.CompletedProcess[str]) -> None:
     assert "ratings-allow-productpage.yaml:11" in proc.stderr
 
 
-def test_plan_lints_first(rejected: Path, tmp_path: Path) -> None:
+def test_plan_lints_first(cli: Cli, rejected: Path, tmp_path: Path) -> None:
     proc = cli(tmp_path, "plan", str(rejected))
     assert_refused(proc)
     assert proc.stdout == ""
 
 
-def test_dry_run_lints_first(rejected: Path, tmp_path: Path) -> None:
+def test_dry_run_lints_first(cli: Cli, rejected: Path, tmp_path: Path) -> None:
     proc = cli(tmp_path, "run", str(rejected), "--dry-run")
     assert_refused(proc)
     assert proc.stdout == ""  # no plan of a scenario that would not do what it says
 
 
-def test_run_lints_before_touching_the_cluster(rejected: Path, tmp_path: Path) -> None:
+def test_run_lints_before_touching_the_cluster(
+    cli: Cli, rejected: Path, tmp_path: Path
+) -> None:
     port = closed_port()
     kubeconfig = tmp_path / "kc.yaml"
     kubeconfig.write_text(kubeconfig_text(f"https://127.0.0.1:{port}", "mine"))
@@ -67,13 +74,15 @@ def test_run_lints_before_touching_the_cluster(rejected: Path, tmp_path: Path) -
     assert not report.exists()
 
 
-def test_demo_lints_first(rejected: Path, tmp_path: Path) -> None:
+def test_demo_lints_first(cli: Cli, rejected: Path, tmp_path: Path) -> None:
     # `demo` finds its catalogue in ./scenarios; an existing cluster skips the Docker check.
     proc = cli(tmp_path, "demo", "--kube-context", "mine", "--scenario", "typo")
     assert_refused(proc)
 
 
-def test_a_valid_copy_passes_lint_so_the_refusals_are_about_the_typo(tmp_path: Path) -> None:
+def test_a_valid_copy_passes_lint_so_the_refusals_are_about_the_typo(
+    cli: Cli, tmp_path: Path
+) -> None:
     fine = copy_scenario("ambient-authz-l4", tmp_path, "fine")
     proc = cli(tmp_path, "plan", str(fine))
     assert proc.returncode == 0, proc.stderr
