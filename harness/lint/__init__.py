@@ -8,6 +8,7 @@ and each other, offline. `lint_or_raise` is what every path that plans or applie
     objects.py        whole manifest objects: envelope, metadata, body
     references.py     cross-checks between a scenario and its manifests
     checks.py         the checks of one scenario (and of a lone manifest)
+    silent.py         mistakes Istio accepts silently (ignored policies, unused waypoints, ...)
     command.py        `ambient-harness lint`: the printing command
 
 Exceptions: `LintFailed` (a scenario failed lint) and `crds.CrdFileError` (a CRD bundle is

@@ -26,6 +26,7 @@ from harness.lint.findings import Findings, hint, listing
 from harness.lint.objects import validate_object
 from harness.lint.openapi import type_name
 from harness.lint.references import (
+    GATEWAY_GROUP,
     Context,
     build_context,
     check_namespace,
@@ -40,6 +41,7 @@ from harness.lint.references import (
     type_of,
 )
 from harness.lint.resolution import resolve
+from harness.lint.silent import check_silent, gateway_class_problem
 from harness.model.outcome import Kind
 from harness.model.scenario import Expect, Probe, Scenario, one_document, parse_scenario
 from harness.model.source import (
@@ -92,6 +94,12 @@ def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: 
         check_selectors(doc, data, res.group, ctx, out)
         if res.group == "security.istio.io" and kind == "AuthorizationPolicy":
             check_sources(doc, data, ctx, out)
+        spec = data.get("spec")
+        cls = spec.get("gatewayClassName") if isinstance(spec, dict) else None
+        if res.group == GATEWAY_GROUP and kind == "Gateway" and isinstance(cls, str):
+            problem = gateway_class_problem(cls, ctx.gateway_classes)
+            if problem is not None:
+                out.add(doc, ["spec", "gatewayClassName"], problem)
 
 
 def _check_duplicates(docs: list[Document], out: Findings) -> None:
@@ -194,7 +202,7 @@ def _check_probes(
                 _check_probe_target(pr.url, target, (*base, "url"), doc, ctx, out)
             for key, expect in (("expect", pr.expect), ("gate", pr.gate)):
                 if expect is not None:
-                    _check_served_by(expect, (*base, key), doc, ctx, out)
+                    _check_served_by(expect, (*base, key), target, doc, ctx, out)
 
 
 def _check_probe_target(
@@ -219,22 +227,36 @@ def _check_probe_target(
 
 
 def _check_served_by(
-    expect: Expect, path: PathKey, doc: Document, ctx: Context, out: Findings
+    expect: Expect,
+    path: PathKey,
+    target: tuple[str, str] | None,
+    doc: Document,
+    ctx: Context,
+    out: Findings,
 ) -> None:
     if not ctx.served_by:
         return
     names = [("served_by", expect.served_by)] if expect.served_by else []
     names += [("split", k) for k in expect.split or {}]
+    # The probed Service's own versions, unless a route may send its requests elsewhere.
+    own = ctx.versions.get(target) if target is not None and target[1] not in ctx.routed else None
     for key, value in names:
-        if value in ctx.served_by:
-            continue
         where = (*path, key) if key == "served_by" else (*path, "split", value)
-        out.add(
-            doc,
-            where,
-            f'"{value}" is not a version of any backend of this scenario'
-            f"{hint(value, ctx.served_by)}; versions: {listing(ctx.served_by)}",
-        )
+        if value not in ctx.served_by:
+            out.add(
+                doc,
+                where,
+                f'"{value}" is not a version of any backend of this scenario'
+                f"{hint(value, ctx.served_by)}; versions: {listing(ctx.served_by)}",
+            )
+        elif own is not None and target is not None and value not in own:
+            shown = listing({v for v in own if "-" not in v})
+            out.add(
+                doc,
+                where,
+                f'Service "{target[1]}" has no version "{value}" (its versions: {shown}): '
+                "Istio can only send its requests to those, so this never matches",
+            )
 
 
 def _manifest_refs(s: Scenario) -> list[str]:
@@ -262,8 +284,9 @@ def _raw_manifest_refs(data: Any, directory: Path) -> list[str]:
     return list(refs)
 
 
-def _load_manifests(directory: Path, refs: list[str], out: Findings) -> list[list[Document]]:
-    loaded = []
+def _load_manifests(directory: Path, refs: list[str], out: Findings) -> dict[str, list[Document]]:
+    """Each manifest that loads, by its (normalised) path relative to the scenario."""
+    loaded: dict[str, list[Document]] = {}
     for rel in refs:
         file = directory / rel
         try:
@@ -273,7 +296,7 @@ def _load_manifests(directory: Path, refs: list[str], out: Findings) -> list[lis
             continue
         if not docs:
             out.problems.append(Problem(file, 1, "no objects in this manifest (empty file)"))
-        loaded.append(docs)
+        loaded[rel] = docs
     return loaded
 
 
@@ -297,7 +320,7 @@ def lint_scenario(
         out.problems.extend(exc.problems)
         for manifest in _load_manifests(
             file.parent, _raw_manifest_refs(doc.data, file.parent), out
-        ):
+        ).values():
             for d in manifest:
                 check_document(d, index, None, out)
         return out
@@ -315,7 +338,9 @@ def lint_parsed(
     """The checks of a scenario already parsed from `doc` (its file's one document): what
     `lint_scenario` does after parsing, so a caller holding the scenario does not parse twice."""
     out = Findings() if out is None else out
-    manifests = _load_manifests(file.parent, _manifest_refs(scenario), out)
+    refs = _manifest_refs(scenario)
+    loaded = _load_manifests(file.parent, refs, out)
+    manifests = list(loaded.values())
     ctx = build_context(scenario, [d for m in manifests for d in m])
     for m in manifests:
         _check_duplicates(m, out)
@@ -325,6 +350,8 @@ def lint_parsed(
     _check_probes(scenario, doc, ctx, out, probe_warning)
     if not out.problems:
         # Only a scenario that is otherwise sound is worth comparing with the mesh model.
+        check_silent(scenario, doc, loaded, out)
+    if not out.problems:
         out.problems.extend(contradictions(scenario, doc))
     return out
 
@@ -332,7 +359,7 @@ def lint_parsed(
 def lint_manifest_file(file: Path, index: SchemaIndex) -> Findings:
     """A manifest given on its own: schema checks only (no scenario to compare with)."""
     out = Findings()
-    for docs in _load_manifests(file.parent, [file.name], out):
+    for docs in _load_manifests(file.parent, [file.name], out).values():
         _check_duplicates(docs, out)
         for d in docs:
             check_document(d, index, None, out)

@@ -30,7 +30,7 @@ ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPR
 # Namespaces a scenario may refer to without owning them: the mesh's own.
 SHARED_NAMESPACES = frozenset({"istio-system"})
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
-_PRINCIPAL = re.compile(r"^(?:spiffe://)?[^/]+/ns/([^/]+)/sa/([^/]+)$")
+_PRINCIPAL = re.compile(r"^[^/]+/ns/([^/]+)/sa/([^/]+)$")
 
 
 @dataclass
@@ -40,11 +40,16 @@ class Context:
     # (namespace, Service name) -> its ports, or None when unknown (e.g. a Gateway's Service).
     services: dict[tuple[str, str], tuple[int, ...] | None] = field(default_factory=dict)
     gateways: set[tuple[str, str]] = field(default_factory=set)
+    gateway_classes: set[str] = field(default_factory=set)  # GatewayClass objects of manifests
     # (namespace, app label) -> versions of that app, or None for "any".
     apps: dict[tuple[str, str], set[str] | None] = field(default_factory=dict)
     identities: set[tuple[str, str]] = field(default_factory=set)  # (namespace, SA)
     # Every "<version>" and "<service>-<version>" an echo backend can report as x-served-by.
     served_by: set[str] = field(default_factory=set)
+    # (namespace, Service) -> what its own echo backends report as x-served-by.
+    versions: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Names a route object of the manifests mentions (a route may send a Service elsewhere).
+    routed: set[str] = field(default_factory=set)
 
     @staticmethod
     def in_namespace(table: Iterable[tuple[str, str]], ns: str) -> set[str]:
@@ -85,6 +90,8 @@ def build_context(s: Scenario, manifests: list[Document]) -> Context:
             versions.add(e.version)
         ctx.identities.add((e.namespace, e.service_account))
         ctx.served_by.update({e.version, e.deployment})
+        for svc in (e.service, e.version_service):
+            ctx.versions.setdefault((e.namespace, svc), set()).update({e.version, e.deployment})
     for a in topo.agents:
         ctx.apps[(a.namespace, a.deployment)] = None
         ctx.identities.add((a.namespace, a.service_account))
@@ -106,11 +113,15 @@ def _define(ctx: Context, data: dict[str, Any]) -> None:
         return
     ns = object_namespace(data, ctx)
     spec = dict_or_empty(data.get("spec"))
+    if kind in ROUTE_KINDS or kind in ("VirtualService", "DestinationRule"):
+        ctx.routed.update(s.split(".", 1)[0] for s in _all_strings(spec))
     if group == "" and kind == "Service":
         ports = (p.get("port") for _, p in mappings(spec.get("ports")))
         ctx.services[(ns, name)] = tuple(p for p in ports if type(p) is int)
     elif group == "" and kind == "ServiceAccount":
         ctx.identities.add((ns, name))
+    elif group == GATEWAY_GROUP and kind == "GatewayClass":
+        ctx.gateway_classes.add(name)
     elif group == GATEWAY_GROUP and kind == "Gateway":
         ctx.gateways.add((ns, name))
         # Istio deploys a Gateway as Deployment/Service/ServiceAccount `<name>-<class>`
@@ -124,6 +135,17 @@ def _define(ctx: Context, data: dict[str, Any]) -> None:
         app = str_or_none(labels.get("app"))
         if app is not None:
             ctx.apps[(ns, app)] = None
+
+
+def _all_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _all_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _all_strings(v)
 
 
 def _pod_labels(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +355,32 @@ def strings(value: Any) -> Iterator[tuple[int, str]]:
                 yield i, item
 
 
+def _form_problem(principal: str, ctx: Context) -> str | None:
+    """Istio matches `principals` against `<trust domain>/ns/<ns>/sa/<sa>` and adds the
+    `spiffe://` itself (pilot/pkg/security/authz/model/generator.go, srcPrincipalGenerator), so
+    a bare name or a spiffe:// value silently matches no identity."""
+    if "*" in principal:
+        return None  # a prefix/suffix/any match: Istio's own forms
+    if principal.startswith("spiffe://"):
+        return (
+            f'principal "{principal}": Istio adds spiffe:// itself and compares '
+            f'"spiffe://{principal}", which matches no workload; write '
+            f'"{principal.removeprefix("spiffe://")}"'
+        )
+    if "/" not in principal:
+        fix = sorted(f"cluster.local/ns/{n}/sa/{a}" for (n, a) in ctx.identities if a == principal)
+        said = f' (did you mean "{fix[0]}"?)' if fix else ""
+        return (
+            f'principal "{principal}" is a bare name, not cluster.local/ns/<ns>/sa/<sa>: Istio '
+            f"compares it with the whole identity, so it matches no workload{said}"
+        )
+    return None
+
+
 def _principal_problem(principal: str, ctx: Context) -> str | None:
+    form = _form_problem(principal, ctx)
+    if form is not None:
+        return form
     m = _PRINCIPAL.match(principal)
     if m is None or "*" in principal:
         return None  # a wildcard or another form: nothing reliable to compare
