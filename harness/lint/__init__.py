@@ -25,7 +25,7 @@ from harness.lint.checks import lint_parsed
 from harness.lint.command import lint_files, load_schemas
 from harness.lint.findings import Findings
 from harness.model.scenario import Scenario, one_document, parse_scenario, scenario_file
-from harness.model.source import load_documents
+from harness.model.source import Document, load_documents
 
 
 class LintFailed(HarnessError):
@@ -57,10 +57,18 @@ def load_and_lint(path: Path, *, use_schemas: bool = True) -> tuple[Scenario, li
     file = scenario_file(path)
     doc = one_document(file, load_documents(file))
     scenario = parse_scenario(doc, file.parent)
+    return scenario, lint_loaded(file, doc, scenario, use_schemas=use_schemas)
+
+
+def lint_loaded(
+    file: Path, doc: Document, scenario: Scenario, *, use_schemas: bool = True
+) -> list[str]:
+    """The problems `lint_or_raise` would raise for a scenario already parsed from `doc`, the
+    one document of `file` (empty when it passes)."""
     general = Findings()
     index = load_schemas(general, use_schemas)
     found = lint_parsed(file, doc, scenario, index)
-    return scenario, [
+    return [
         *general.errors,
         *(str(p) for p in general.problems),
         *(str(p) for p in found.problems),

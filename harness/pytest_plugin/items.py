@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.lint import load_and_lint
+from harness.lint import lint_loaded, load_and_lint
 from harness.model.results import ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.model.source import SourceError
+from harness.pytest_plugin.markers import PARSED
 from harness.pytest_plugin.session import harness_session
 from harness.run.options import NO_CLUSTER_HINT
 
@@ -22,10 +23,16 @@ NO_CLUSTER = NO_CLUSTER_HINT
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        try:  # lint problems: nothing of it may be applied, an error item, not a run
-            scenario, problems = load_and_lint(self.path)
-        except SourceError as exc:
-            raise self.CollectError(str(exc)) from None
+        # Lint problems: nothing of it may be applied, an error item, not a run.
+        known = self.config.stash.get(PARSED, {}).pop(self.path.resolve(), None)
+        if known is not None and known[0].file == self.path:  # parsed for its markers
+            doc, scenario = known
+            problems = lint_loaded(self.path, doc, scenario)
+        else:
+            try:
+                scenario, problems = load_and_lint(self.path)
+            except SourceError as exc:
+                raise self.CollectError(str(exc)) from None
         foreign = harness_session(self.config).foreign_markers
         item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         item.add_marker("scenario")

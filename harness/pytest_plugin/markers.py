@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.model.scenario import discover, load_scenario
+from harness.model.scenario import Scenario, discover, one_document, parse_scenario
+from harness.model.source import Document, load_documents
+
+# The scenarios `features_in` parsed, by resolved path: collection lints these instead of
+# reading and validating every file a second time.
+PARSED = pytest.StashKey[dict[Path, tuple[Document, Scenario]]]()
 
 
 def registered_markers(config: pytest.Config) -> frozenset[str]:
@@ -34,13 +39,17 @@ def _scenario_roots(config: pytest.Config) -> Iterable[Path]:
 
 
 def features_in(config: pytest.Config) -> dict[str, set[str]]:
-    """marker name -> the scenarios declaring it, for the scenarios this run can see."""
+    """marker name -> the scenarios declaring it, for the scenarios this run can see (each one
+    parsed is kept in `config.stash[PARSED]` for its collection)."""
     found: dict[str, set[str]] = {}
+    parsed = config.stash.setdefault(PARSED, {})
     for file in discover([p for p in _scenario_roots(config) if p.exists()]):
         try:
-            scenario = load_scenario(file)
+            doc = one_document(file, load_documents(file))
+            scenario = parse_scenario(doc, file.parent)
         except HarnessError:  # reported when the file is collected
             continue
+        parsed[file.resolve()] = (doc, scenario)
         for marker in scenario.markers[1:]:  # [0] is the data plane
             found.setdefault(marker, set()).add(scenario.name)
     return found

@@ -60,3 +60,37 @@ def test_collection_imports_no_http_client_and_the_kind_options_keep_their_meani
         "kubeconfig": "/tmp/kc",
         "kubectl_bin": "/opt/kubectl",
     }
+
+
+COUNT_PARSES = """
+import collections, json, sys
+import pytest
+from harness.model import source
+
+parsed = collections.Counter()
+real = source.parse_documents
+
+def counting(file, text):
+    parsed[file.name] += 1
+    return real(file, text)
+
+source.parse_documents = counting
+code = pytest.main(["-p", "no:cacheprovider", "--collect-only", "-q", *sys.argv[1:]])
+print(json.dumps({"rc": int(code), "scenario.yaml": parsed["scenario.yaml"]}))
+"""
+
+
+def test_collection_parses_each_scenario_file_once() -> None:
+    """The plugin reads every scenario at configure time (its features become markers), then
+    collects and lints it: one parse serves both."""
+    count = len(list((REPO / "scenarios").glob("*/scenario.yaml")))
+    proc = subprocess.run(
+        [sys.executable, "-c", COUNT_PARSES, "scenarios"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {"rc": 0, "scenario.yaml": count}
