@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # arguments, --help included, pass through untouched.
         from harness.inpod.agent import main as agent_main
 
-        return agent_main(argv[1:])
+        return agent_main(argv[1:], prog="ambient-harness agent")
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:

@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Final
+
+import urllib3
 
 from harness.host.cluster import ClusterError, ClusterStatus
 
 _STATUS_TIMEOUT_S: Final = 10.0
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc`, then what caused it (urllib3's `reason`, `__cause__`, `__context__`)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        reason = getattr(e, "reason", None)
+        todo += [reason if isinstance(reason, BaseException) else None, e.__cause__, e.__context__]
+    return seen
+
+
+def _why(chain: list[BaseException]) -> str:
+    # The deepest cause first: urllib3's NewConnectionError is itself a ConnectTimeoutError.
+    causes: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
+        (ConnectionRefusedError, "connection refused"),
+        (socket.gaierror, "host name not resolved"),
+        (urllib3.exceptions.SSLError, "TLS handshake failed"),
+        ((TimeoutError, urllib3.exceptions.TimeoutError), "timed out"),
+    ]
+    for kind, words in causes:
+        if any(isinstance(e, kind) for e in chain):
+            return words
+    for e in reversed(chain):
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror.lower()
+    return type(chain[-1]).__name__
+
+
+def unreachable_text(exc: BaseException) -> str | None:
+    """`API server https://HOST:PORT: connection refused` for an API server the client could
+    not reach (urllib3's own text is hundreds of characters of object reprs); None for any
+    other error."""
+    chain = _chain(exc)
+    retry = next((e for e in chain if isinstance(e, urllib3.exceptions.MaxRetryError)), None)
+    if retry is None:
+        return None
+    pool = retry.pool
+    where = f"{pool.scheme}://{pool.host}:{pool.port}" if pool is not None else "(unknown)"
+    return f"API server {where}: {_why(chain)}"
 
 
 def api_reachable(kubeconfig: Path | None, context: str | None) -> tuple[bool, str]:
@@ -23,7 +70,8 @@ def api_reachable(kubeconfig: Path | None, context: str | None) -> tuple[bool, s
     try:
         info = client.VersionApi(api).get_code(_request_timeout=_STATUS_TIMEOUT_S)
     except Exception as exc:  # urllib3 and ApiException errors, many types
-        return False, f"API server not reachable: {type(exc).__name__}: {exc}"
+        short = unreachable_text(exc)
+        return False, short or f"API server not reachable: {type(exc).__name__}: {exc}"
     finally:
         api.close()
     return True, f"Kubernetes {info.git_version}"

@@ -871,9 +871,9 @@ def serve(
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="agent",
+        prog=prog,
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -935,8 +935,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "agent") -> int:
+    """`prog`: the name usage lines show (`ambient-harness agent` when run through the CLI)."""
+    args = _parser(prog).parse_args(argv)
     try:
         host, port = parse_listen(args.listen)
     except ValueError as exc:

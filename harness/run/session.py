@@ -24,6 +24,7 @@ from kubernetes.config import ConfigException
 from harness import mesh
 from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider
+from harness.host.existing import unreachable_text
 from harness.host.kind import KindProvider
 from harness.host.portforward import close_all
 from harness.kube.client import Kube
@@ -98,7 +99,7 @@ class LiveSession:
         try:
             return self._install_mesh()
         except _CLIENT_ERRORS as exc:
-            raise SessionSetupFailed(describe_error(exc)) from exc
+            raise SessionSetupFailed(unreachable_text(exc) or describe_error(exc)) from exc
 
     def _install_mesh(self) -> Environment:
         o = self.options
@@ -109,6 +110,7 @@ class LiveSession:
             provider.context,
             progress=lambda what, elapsed: self.say(f"{what} ({elapsed:.0f}s so far)"),
             progress_every=PROGRESS_EVERY_S,
+            notice=self.say,  # fields a forced apply took over from another manager
         )
         kubectl = tools.ensure_tool("kubectl")
         istioctl = tools.ensure_tool("istioctl", istio_version=o.istio)
