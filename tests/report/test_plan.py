@@ -85,7 +85,7 @@ def test_agent_arguments_pass_through_to_the_agent() -> None:
     # `--help` after `agent` is the agent's own help, not the harness's.
     proc = run_cli("agent", "proxy", "--help")
     assert proc.returncode == 0, proc.stderr
-    assert "usage: agent proxy" in proc.stdout and "x-probe-timeout" in proc.stdout
+    assert "usage: ambient-harness agent proxy" in proc.stdout and "x-probe-timeout" in proc.stdout
     refused = run_cli("agent", "proxy", "--listen", "10.0.0.1:1")
     assert refused.returncode == 2
     assert "refusing to listen on '10.0.0.1'" in refused.stderr
