@@ -158,17 +158,7 @@ def _waypoints(
     ]
     found += [(d, ("metadata", "name"), name, ns) for d, name, ns in gateways]
     for d, path, name, ns in found:
-        if s.mode_of(ns) == "sidecar":
-            _add(
-                out,
-                seen,
-                d,
-                path,
-                f'waypoint "{name}" is in namespace {ns}, which runs sidecars: a waypoint serves '
-                "ambient workloads only; here the client sidecar routes and the server sidecar "
-                "authorizes, so Istio sends no traffic through this waypoint",
-            )
-        elif name not in used:
+        if name not in used:
             _add(
                 out,
                 seen,
@@ -178,6 +168,20 @@ def _waypoints(
                 f"{USE_WAYPOINT}={name}, so Istio deploys it but sends no traffic through it "
                 "(ztunnel alone decides, no L7); list the Services in waypoints[].services or "
                 "set enroll_namespace",
+            )
+        elif s.mode_of(ns) == "sidecar":
+            # The model follows istiod's sidecar interop (predict/path.py): a client sidecar
+            # hands a Service with a waypoint to it, routing included.
+            _add(
+                out,
+                seen,
+                d,
+                path,
+                f'waypoint "{name}" is in namespace {ns}, which runs sidecars: Istio sends the '
+                "sidecars' requests for its Services to the waypoint and leaves routing to it, "
+                "so the client sidecar no longer routes them (VirtualService) and the scenario "
+                "no longer shows sidecar mode; remove the waypoint or run the namespace in "
+                "ambient",
             )
 
 
@@ -194,8 +198,8 @@ def _target_refs(
         svc = world.services.get((ns, name or ""))
         if svc is None:
             continue  # an unknown Service is reported by the reference checks
-        if world.mode(ns) == "ambient" and world.service_waypoint(svc) is not None:
-            continue
+        if world.service_waypoint(svc) is not None:
+            continue  # ambient clients and sidecars (interop) both reach it through its waypoint
         _add(
             out,
             seen,
