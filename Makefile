@@ -31,8 +31,12 @@ schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_C
 # The offline suite is xdist-safe and mostly waits on subprocesses: one worker per core
 # (PYTEST_WORKERS=0 runs it in one process; a -n in PYTEST_ARGS wins, being later).
 PYTEST_WORKERS ?= auto
+# pytest's exit 5 (nothing collected) is a broken suite, not a pass: said here, because make
+# turns every failing recipe into its own exit 2.
 test: $(STAMP) $(CRD_FILES)  ## offline suite (live tests skip with a reason when no cluster is configured)
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests: the suite is broken" >&2; fi; \
+	exit $$rc
 
 lint: $(STAMP) $(CRD_FILES)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/ruff check harness tests benchmarks

@@ -69,3 +69,13 @@ def test_make_help_lists_every_documented_target() -> None:
     ).stdout
     listed = {line.split("\t")[0] for line in out.splitlines()}
     assert "e2e" in documented and listed == documented
+
+
+def test_make_test_says_when_nothing_was_collected() -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "test", "PYTEST_WORKERS=0",
+         "PYTEST_ARGS=-q -k no_test_is_named_like_this tests/test_errors.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "error: pytest collected no tests" in done.stderr
