@@ -43,7 +43,14 @@ from harness.lint.references import (
 from harness.lint.resolution import resolve
 from harness.lint.silent import check_silent, gateway_class_problem
 from harness.model.outcome import Kind
-from harness.model.scenario import Expect, Probe, Scenario, one_document, parse_scenario
+from harness.model.scenario import (
+    SCENARIO_FILE,
+    Expect,
+    Probe,
+    Scenario,
+    one_document,
+    parse_scenario,
+)
 from harness.model.source import (
     Document,
     PathKey,
@@ -128,6 +135,24 @@ def _check_duplicates(docs: list[Document], out: Findings) -> None:
 
 def _normal(rel: str) -> str:
     return posixpath.normpath(rel)
+
+
+def _check_partner(s: Scenario, doc: Document, out: Findings) -> None:
+    """`compare_with` names a scenario beside this one (same parent directory): a typo would
+    silently drop the pair from the demo's closing matrix. Only its file is looked for, not
+    parsed (each scenario is parsed once per run); a partner on the same data plane is simply
+    never paired."""
+    if s.compare_with is None or s.compare_with == s.name or not s.directory.name:
+        return  # the loader already refused a scenario naming itself
+    catalogue = s.directory.parent
+    if not (catalogue / s.compare_with / SCENARIO_FILE).is_file():
+        names = {p.parent.name for p in catalogue.glob(f"*/{SCENARIO_FILE}")} - {s.name}
+        out.add(
+            doc,
+            ["compare_with"],
+            f"no scenario {s.compare_with!r} in {catalogue}{hint(s.compare_with, names)}; "
+            "expected a scenario directory beside this one",
+        )
 
 
 def _check_steps(s: Scenario, doc: Document, out: Findings) -> None:
@@ -347,6 +372,7 @@ def lint_parsed(
         for d in m:
             check_document(d, index, ctx, out)
     _check_steps(scenario, doc, out)
+    _check_partner(scenario, doc, out)
     _check_probes(scenario, doc, ctx, out, probe_warning)
     if not out.problems:
         # Only a scenario that is otherwise sound is worth comparing with the mesh model.

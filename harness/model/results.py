@@ -81,6 +81,7 @@ class ScenarioResult:
     skipped_reason: str | None = None
     description: str = ""  # the scenario's description and references, for a replay
     references: list[str] = field(default_factory=list)
+    compare_with: str | None = None  # the scenario's declared comparison partner
 
     @property
     def verdict(self) -> Verdict:

@@ -253,6 +253,9 @@ class Scenario(Model):
     references: list[str] = Field(default_factory=list)
     dataplane: Dataplane
     features: list[Feature] = Field(default_factory=list)
+    # The scenario of the other data plane the talk sets beside this one (the closing matrix);
+    # without it, `sidecar-X` pairs with `ambient-X` by name.
+    compare_with: DnsLabel | None = None
     namespaces: list[Namespace] = Field(min_length=1)
     backends: list[Backend] = Field(default_factory=list)
     clients: list[Client] = Field(min_length=1)
@@ -312,6 +315,10 @@ def _cross_check(s: Scenario, doc: Document) -> list[Problem]:
     dup("step", [st.name for st in s.steps], "steps", "name")
     dup("waypoint", [w.name for w in s.waypoints], "waypoints", "name")
 
+    if s.compare_with == s.name:
+        problems.append(
+            at(["compare_with"], "names this scenario itself; name one of the other data plane")
+        )
     if s.directory.name and s.name != s.directory.name:
         problems.append(
             at(["name"], f"name {s.name!r} must match its directory {s.directory.name!r}")

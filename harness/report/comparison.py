@@ -27,7 +27,8 @@ COMPARISON_HEADER: Final = (
 
 @dataclass(frozen=True)
 class Pair:
-    """`sidecar-X` and `ambient-X`: the same policy on both data planes."""
+    """A sidecar and an ambient scenario the talk sets side by side: declared by either one's
+    `compare_with`, else `sidecar-X` beside `ambient-X`."""
 
     topic: str
     sidecar: ScenarioResult
@@ -42,17 +43,42 @@ class ComparisonRow:
     ambient: ProbeResult | None
 
 
+def _topic(sidecar: str, ambient: str) -> str:
+    """What the pair is about: the shared part of the two names (`authz-l7` for
+    `sidecar-authz-l7` and `ambient-authz-l7-waypoint`), whole words only."""
+    left = sidecar.removeprefix("sidecar-").split("-")
+    right = ambient.removeprefix("ambient-").split("-")
+    common = []
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        common.append(a)
+    return "-".join(common) or f"{'-'.join(left)} / {'-'.join(right)}"
+
+
 def pair_scenarios(scenarios: Sequence[ScenarioResult]) -> list[Pair]:
-    """Pairs by name, in the order the sidecar scenarios appear."""
+    """Declared pairs (`compare_with`, from either side, to a scenario of the other data plane
+    in this run), then name pairs for the scenarios that declare none; in the order the sidecar
+    scenarios appear. A scenario may be in several pairs; a pair is listed once."""
+    by_name = {s.name: s for s in scenarios}
+    found: dict[tuple[str, str], tuple[ScenarioResult, ScenarioResult]] = {}
+    for s in scenarios:
+        partner = by_name.get(s.compare_with) if s.compare_with else None
+        if partner is not None and {s.dataplane, partner.dataplane} == {"sidecar", "ambient"}:
+            side, amb = (s, partner) if s.dataplane == "sidecar" else (partner, s)
+            found.setdefault((side.name, amb.name), (side, amb))
     ambient = {
-        s.name.removeprefix("ambient-"): s for s in scenarios if s.name.startswith("ambient-")
+        s.name.removeprefix("ambient-"): s
+        for s in scenarios
+        if s.name.startswith("ambient-") and s.compare_with is None
     }
-    pairs = []
     for s in scenarios:
         topic = s.name.removeprefix("sidecar-")
-        if s.name.startswith("sidecar-") and topic in ambient:
-            pairs.append(Pair(topic, s, ambient[topic]))
-    return pairs
+        if s.name.startswith("sidecar-") and s.compare_with is None and topic in ambient:
+            found.setdefault((s.name, ambient[topic].name), (s, ambient[topic]))
+    order = {s.name: i for i, s in enumerate(scenarios)}
+    pairs = sorted(found.values(), key=lambda p: (order[p[0].name], order[p[1].name]))
+    return [Pair(_topic(side.name, amb.name), side, amb) for side, amb in pairs]
 
 
 def _probe_key(p: ProbeResult) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:

@@ -155,6 +155,9 @@ class ScenarioDoc(_Doc):
     skipped_reason: str | None
     description: str
     references: list[str]
+    compare_with: str | None = Field(
+        default=None, description="the scenario it is compared with (its compare_with)"
+    )
     steps: list[StepDoc]
 
 
@@ -234,6 +237,7 @@ def _scenario_doc(s: ScenarioResult) -> ScenarioDoc:
             "skipped_reason": s.skipped_reason,
             "description": s.description,
             "references": list(s.references),
+            "compare_with": s.compare_with,
             "steps": [_step_doc(st) for st in s.steps],
         }
     )
@@ -326,6 +330,7 @@ def from_document(doc: ReportDocument) -> RunResult:
                 skipped_reason=sc.skipped_reason,
                 description=sc.description,
                 references=list(sc.references),
+                compare_with=sc.compare_with,
             )
             for sc in doc.scenarios
         ],

@@ -38,6 +38,7 @@ def record_scenario(result: ScenarioResult, scenario: Scenario) -> None:
     """The description and references, and every recorded step (run or not)."""
     result.description = scenario.description
     result.references = list(scenario.references)
+    result.compare_with = scenario.compare_with
     steps = {st.name: st for st in scenario.steps}
     for sr in result.steps:
         step = steps.get(sr.name)

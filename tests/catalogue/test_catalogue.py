@@ -214,6 +214,9 @@ ENFORCEMENT: dict[str, set[str]] = {
     "ambient-l7-features": {"waypoint"},
 }
 
+# Pairs the talk compares that the name rule (sidecar-X beside ambient-X) would miss.
+COMPARE_WITH: dict[str, str] = {"ambient-authz-l7-waypoint": "sidecar-authz-l7"}
+
 # Today's APIs only (no v1beta1 policies, no v1alpha3 routing); TCPRoute has no newer version.
 CURRENT_APIS = {
     ("security.istio.io/v1", "AuthorizationPolicy"),
@@ -319,6 +322,11 @@ def test_scenario_means_what_the_catalogue_says(name: str) -> None:
     assert s.dataplane == dataplane
     got = [(st.name, [probe_row(p) for p in st.probes]) for st in s.steps]
     assert got == steps
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_comparison_partners(name: str) -> None:
+    assert load(name).compare_with == COMPARE_WITH.get(name)
 
 
 @pytest.mark.parametrize("name", NAMES)

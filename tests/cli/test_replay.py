@@ -100,7 +100,9 @@ def test_every_screen_of_a_replay_is_marked(recorded: RunResult) -> None:
     live_text = live.export_text()
     for needle in ("kind: AuthorizationPolicy", "X-Test: not-istio", "The mental model"):
         assert needle in text and needle in live_text
-    assert "sidecar-authz-l7 vs ambient-authz-l7-waypoint" not in text  # pairs by name only
+    # The talk's L7 comparison, paired by the ambient scenario's compare_with (not by name).
+    assert "authz-l7: sidecar-authz-l7 vs ambient-authz-l7-waypoint" in text
+    assert "authz-l7: sidecar-authz-l7 vs ambient-authz-l7-waypoint" in live_text
 
 
 def test_replay_shows_a_step_that_did_not_run() -> None:

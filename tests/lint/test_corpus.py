@@ -86,8 +86,8 @@ def test_output_is_sorted_by_file_and_line() -> None:
     assert out.splitlines()[:2] == [
         'manifests/policy.yaml:10: spec.acton: unknown field "acton" (did you mean "action"?)',
         "scenario.yaml:5: dataplan: unknown field (did you mean 'dataplane'?); valid fields: "
-        "name, title, description, references, dataplane, features, namespaces, backends, "
-        "clients, waypoints, steps",
+        "name, title, description, references, dataplane, features, compare_with, namespaces, "
+        "backends, clients, waypoints, steps",
     ]
 
 

@@ -24,8 +24,8 @@ from harness.model.source import (
 
 NAME = "demo"
 TOP_FIELDS = (
-    "name, title, description, references, dataplane, features, namespaces, backends, "
-    "clients, waypoints, steps"
+    "name, title, description, references, dataplane, features, compare_with, namespaces, "
+    "backends, clients, waypoints, steps"
 )
 
 BASE = """\

@@ -344,6 +344,52 @@ def test_unmatched_probes_and_step_names() -> None:
     ]
 
 
+def _side(name: str, dataplane: str, compare_with: str | None = None) -> ScenarioResult:
+    return ScenarioResult(name, name, dataplane, compare_with=compare_with)
+
+
+def test_pairs_declared_by_compare_with_from_either_side_then_by_name() -> None:
+    run = [
+        _side("sidecar-authz-l7", "sidecar"),
+        _side("sidecar-authz-l4", "sidecar"),
+        _side("sidecar-routing", "sidecar", compare_with="ambient-header-routes"),
+        _side("ambient-authz-l4", "ambient"),
+        _side("ambient-authz-l7-waypoint", "ambient", compare_with="sidecar-authz-l7"),
+        _side("ambient-header-routes", "ambient"),
+    ]
+    assert [(p.topic, p.sidecar.name, p.ambient.name) for p in pair_scenarios(run)] == [
+        ("authz-l7", "sidecar-authz-l7", "ambient-authz-l7-waypoint"),
+        ("authz-l4", "sidecar-authz-l4", "ambient-authz-l4"),
+        ("routing / header-routes", "sidecar-routing", "ambient-header-routes"),
+    ]
+
+
+def test_a_declared_pair_replaces_the_name_rule_and_never_pairs_one_data_plane() -> None:
+    run = [
+        _side("sidecar-x", "sidecar"),
+        _side("ambient-x", "ambient", compare_with="ambient-y"),  # same data plane: no pair
+        _side("ambient-y", "ambient"),
+        _side("ambient-z", "ambient", compare_with="sidecar-absent"),  # not in this run
+    ]
+    assert pair_scenarios(run) == []
+    # Both sides naming each other is one pair.
+    both = [_side("sidecar-a", "sidecar", "ambient-b"), _side("ambient-b", "ambient", "sidecar-a")]
+    assert [(p.sidecar.name, p.ambient.name) for p in pair_scenarios(both)] == [
+        ("sidecar-a", "ambient-b")
+    ]
+
+
+def test_compare_with_survives_the_json_report(tmp_path: Path) -> None:
+    run = RunResult(
+        Environment(provider="kind"),
+        [_side("sidecar-a", "sidecar"), _side("ambient-b", "ambient", "sidecar-a")],
+    )
+    write_json_report(run, tmp_path / "r.json")
+    back = load_json_report(tmp_path / "r.json")
+    assert [s.compare_with for s in back.scenarios] == [None, "sidecar-a"]
+    assert len(pair_scenarios(back.scenarios)) == 1
+
+
 # --- Markdown -------------------------------------------------------------------------------
 
 
