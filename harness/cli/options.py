@@ -53,6 +53,11 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--artifacts", type=Path, default=Path("artifacts"), help="diagnostics directory"
     )
+    g.add_argument(
+        "--skip-doctor",
+        action="store_true",
+        help="set up without the host and cluster checks (`ambient-harness doctor`)",
+    )
 
 
 def session_options(args: argparse.Namespace) -> SessionOptions:
@@ -69,4 +74,5 @@ def session_options(args: argparse.Namespace) -> SessionOptions:
         keep=bool(args.keep),
         istio_version=args.istio_version,
         artifacts=Path(args.artifacts or "artifacts"),
+        skip_doctor=bool(getattr(args, "skip_doctor", False)),
     )

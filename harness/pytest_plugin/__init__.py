@@ -67,6 +67,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="directory for failure diagnostics (default: artifacts/)",
     )
     g.addoption("--report-json", default=None, help="write the JSON run report to this path")
+    g.addoption(
+        "--skip-doctor",
+        action="store_true",
+        help="set up the cluster without the host and cluster checks (ambient-harness doctor)",
+    )
     parser.addini(
         SCENARIO_ROOTS_INI,
         type="paths",

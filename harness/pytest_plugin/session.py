@@ -63,6 +63,7 @@ def session_options(config: pytest.Config) -> SessionOptions:
         artifacts=Path(opt("artifacts") or "artifacts"),
         kind_image=opt("kind_image"),
         kind_bin=opt("kind_bin"),
+        skip_doctor=bool(opt("skip_doctor")),
     )
 
 

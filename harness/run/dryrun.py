@@ -235,6 +235,14 @@ def print_session_plan(p: Printer, options: SessionOptions, provider: ClusterPro
     """The cluster and mesh set-up a live run performs, with exact command lines."""
     istio = options.istio
     with p.section("session set-up"):
+        if options.skip_doctor:
+            p.line("doctor: skipped (--skip-doctor)")
+        else:
+            p.line(
+                "doctor: the host checks (`ambient-harness doctor`: Python, container engine "
+                "and its memory, inotify, cgroup, disk, ports; an existing cluster's Istio and "
+                "Gateway API) print their findings; a failed one stops before anything is created"
+            )
         p.line(f"cluster: {provider.describe()}")
         for argv in provider.commands():
             p.line("run " + " ".join(argv))

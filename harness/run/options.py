@@ -29,6 +29,7 @@ class SessionOptions:
     artifacts: Path = Path("artifacts")
     kind_image: str | None = None
     kind_bin: str | None = None
+    skip_doctor: bool = False  # --skip-doctor: no host/cluster checks before set-up
 
     @property
     def existing_requested(self) -> bool:

@@ -24,11 +24,13 @@ from kubernetes.config import ConfigException
 from harness import mesh
 from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider
+from harness.host.docker import container_engine
 from harness.host.existing import unreachable_text
-from harness.host.kind import KindProvider
+from harness.host.kind import KindProvider, default_kind_config
 from harness.host.portforward import close_all
 from harness.kube.client import Kube
 from harness.lint import lint_or_raise
+from harness.mesh.doctor import preflight
 from harness.model.results import Environment, RunResult, ScenarioResult
 from harness.model.scenario import Scenario
 from harness.run import diagnostics as diag
@@ -56,8 +58,10 @@ class LiveSession:
         options: SessionOptions,
         observer: RunObserver | None = None,
         say: Callable[[str], None] | None = None,
+        scenarios: Sequence[Scenario] = (),
     ) -> None:
         self.options = options
+        self.scenarios = list(scenarios)  # for the doctor's warnings about istiod settings
         self.observer = observer or RunObserver()
         # Detail lines of long set-up work (istioctl's output, "still waiting for X (40s)").
         self.say = say or _to_stderr
@@ -84,12 +88,41 @@ class LiveSession:
         would otherwise "reuse".
         """
         provider = self.provider = self.options.provider()
+        self.doctor(provider)  # before anything is created: DoctorFailed leaves no trace
         try:
             with self._phase(f"cluster: {provider.describe()}"):
                 self.say(provider.up())
         finally:
             self.created_cluster = isinstance(provider, KindProvider) and provider.created
         return self.created_cluster
+
+    def doctor(self, provider: ClusterProvider) -> None:
+        """The doctor's checks for this provider, findings through `say`; `DoctorFailed`
+        on a failed one (unless --skip-doctor)."""
+        if self.options.skip_doctor:
+            self.say("doctor skipped (--skip-doctor)")
+            return
+        kind = isinstance(provider, KindProvider)
+        opened: list[Kube] = []
+
+        def connect() -> Kube:
+            opened.append(Kube.from_kubeconfig(provider.kubeconfig, provider.context))
+            return opened[-1]
+
+        try:
+            with self._phase("doctor: host and cluster checks"):
+                preflight(
+                    kind=kind,
+                    cache_dir=paths.cache_root(),
+                    kind_config=default_kind_config() if kind else None,
+                    engine=container_engine(),
+                    kube=None if kind else connect,
+                    scenarios=self.scenarios,
+                    output=self.say,
+                )
+        finally:
+            for kube in opened:
+                kube.close()
 
     def install_mesh(self) -> Environment:
         """Tools, Gateway API CRDs, Istio (unless present), readiness; the run's Environment.
@@ -202,7 +235,8 @@ def run_scenarios(
 ) -> RunResult:
     """Bring up the session (cluster, mesh), run each scenario, tear the session down.
 
-    Raises `LintFailed` before anything is done if a scenario fails lint; `NoClusterChosen`,
+    Raises `LintFailed` before anything is done if a scenario fails lint, `DoctorFailed` if a
+    doctor check fails (also before anything is created); `NoClusterChosen`,
     `ClusterOptionError`, `DockerUnavailable` / `ClusterError` when
     there is no cluster, and the set-up's `HarnessError`s.
     `into` receives results as they come, so a caller still has them after a Ctrl-C.
@@ -210,7 +244,7 @@ def run_scenarios(
     lint_or_raise([s.directory for s in scenarios])  # nothing of a rejected scenario is applied
     run = into if into is not None else RunResult(Environment(provider="none"))
     run.started_at = run.started_at or now_rfc3339()
-    session = LiveSession(options, observer)
+    session = LiveSession(options, observer, scenarios=scenarios)
     try:
         session.prepare()
         for s in scenarios:
