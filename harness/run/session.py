@@ -88,12 +88,18 @@ class LiveSession:
         would otherwise "reuse".
         """
         provider = self.provider = self.options.provider()
-        self.doctor(provider)  # before anything is created: DoctorFailed leaves no trace
+        kind = isinstance(provider, KindProvider)
+        if kind:
+            self.doctor(provider)  # before anything is created: DoctorFailed leaves no trace
         try:
             with self._phase(f"cluster: {provider.describe()}"):
                 self.say(provider.up())
         finally:
-            self.created_cluster = isinstance(provider, KindProvider) and provider.created
+            self.created_cluster = kind and provider.created
+        if not kind:
+            # An existing cluster's `up` only checks that its API server answers (one short
+            # line when not); the doctor then reads its Istio, still before any write.
+            self.doctor(provider)
         return self.created_cluster
 
     def doctor(self, provider: ClusterProvider) -> None:

@@ -11,7 +11,7 @@ from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kind import calls, install_fake_kind, kubeconfig_text
 
 from harness.cli.main import main
-from harness.host import doctor
+from harness.host import doctor, existing
 from harness.host.doctor import HostReadings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,8 +60,14 @@ def test_skip_doctor_goes_on_to_create_the_cluster(
 
 
 def test_a_failed_doctor_check_writes_nothing_to_an_existing_cluster(
-    tmp_path: Path, api: FakeApiServer, old_python: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api: FakeApiServer,
+    old_python: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The API server stand-in has no /version: `up`'s reachability check is answered here.
+    monkeypatch.setattr(existing, "api_reachable", lambda *a: (True, "Kubernetes v1.36.0"))
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(kubeconfig_text(api.url))
     assert main(["run", f"--kubeconfig={kubeconfig}", SCENARIO]) == 1

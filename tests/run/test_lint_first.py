@@ -59,9 +59,7 @@ def test_dry_run_lints_first(cli: Cli, rejected: Path, tmp_path: Path) -> None:
     assert proc.stdout == ""  # no plan of a scenario that would not do what it says
 
 
-def test_run_lints_before_touching_the_cluster(
-    cli: Cli, rejected: Path, tmp_path: Path
-) -> None:
+def test_run_lints_before_touching_the_cluster(cli: Cli, rejected: Path, tmp_path: Path) -> None:
     port = closed_port()
     kubeconfig = tmp_path / "kc.yaml"
     kubeconfig.write_text(kubeconfig_text(f"https://127.0.0.1:{port}", "mine"))
