@@ -836,7 +836,8 @@ def test_a_half_created_kind_cluster_is_deleted_not_left_for_reuse(
     provider = HalfCreatingKind()
     monkeypatch.setattr(SessionOptions, "provider", lambda self: provider)
     # The CLI: prepare() fails, close() (in run_scenarios' finally) removes the remains.
-    session = LiveSession(SessionOptions("kind", "half"), say=lambda line: None)
+    # The doctor is not the subject (and this host fails it): skipped.
+    session = LiveSession(SessionOptions("kind", "half", skip_doctor=True), say=lambda line: None)
     with pytest.raises(ClusterError):
         session.prepare()
     assert session.created_cluster
@@ -844,7 +845,7 @@ def test_a_half_created_kind_cluster_is_deleted_not_left_for_reuse(
     assert provider.downs == 1
     # pytest: the worker that failed removes them at once, before releasing the set-up lock.
     provider.downs = 0
-    config = FakeConfig({"cluster": "kind"}, tmp_path / "base")
+    config = FakeConfig({"cluster": "kind", "skip_doctor": True}, tmp_path / "base")
     failed = live_session(config)  # type: ignore[arg-type]
     assert failed.setup_error == "ClusterError: `kind create cluster` failed (exit 1)"
     assert provider.downs == 1
