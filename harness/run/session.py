@@ -95,7 +95,7 @@ class LiveSession:
             with self._phase(f"cluster: {provider.describe()}"):
                 self.say(provider.up())
         finally:
-            self.created_cluster = kind and provider.created
+            self.created_cluster = isinstance(provider, KindProvider) and provider.created
         if not kind:
             # An existing cluster's `up` only checks that its API server answers (one short
             # line when not); the doctor then reads its Istio, still before any write.
