@@ -54,6 +54,17 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
         "--artifacts", type=Path, default=Path("artifacts"), help="diagnostics directory"
     )
     g.add_argument(
+        "--image-registry",
+        default=None,
+        help="hub for the Istio images, e.g. the mirror gcr.io/istio-release or a local registry",
+    )
+    g.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=None,
+        help="seconds each readiness wait may take, image pulls in progress not counted",
+    )
+    g.add_argument(
         "--skip-doctor",
         action="store_true",
         help="set up without the host and cluster checks (`ambient-harness doctor`)",
@@ -75,4 +86,6 @@ def session_options(args: argparse.Namespace) -> SessionOptions:
         istio_version=args.istio_version,
         artifacts=Path(args.artifacts or "artifacts"),
         skip_doctor=bool(getattr(args, "skip_doctor", False)),
+        image_registry=getattr(args, "image_registry", None),
+        ready_timeout=getattr(args, "ready_timeout", None),
     )

@@ -68,6 +68,17 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     )
     g.addoption("--report-json", default=None, help="write the JSON run report to this path")
     g.addoption(
+        "--image-registry",
+        default=None,
+        help="hub for the Istio images (a mirror such as gcr.io/istio-release)",
+    )
+    g.addoption(
+        "--ready-timeout",
+        type=float,
+        default=None,
+        help="seconds each readiness wait may take (image pulls in progress not counted)",
+    )
+    g.addoption(
         "--skip-doctor",
         action="store_true",
         help="set up the cluster without the host and cluster checks (ambient-harness doctor)",

@@ -64,6 +64,8 @@ def session_options(config: pytest.Config) -> SessionOptions:
         kind_image=opt("kind_image"),
         kind_bin=opt("kind_bin"),
         skip_doctor=bool(opt("skip_doctor")),
+        image_registry=opt("image_registry"),
+        ready_timeout=opt("ready_timeout"),
     )
 
 

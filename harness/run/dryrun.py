@@ -18,6 +18,8 @@ from harness import mesh
 from harness.host import argv as commands
 from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider
+from harness.host.docker import container_engine
+from harness.host.images import preload_lines
 from harness.host.kind import KindProvider
 from harness.host.portforward import port_forward_argv
 from harness.judge.derived import derived_words, split_check
@@ -246,6 +248,14 @@ def print_session_plan(p: Printer, options: SessionOptions, provider: ClusterPro
         p.line(f"cluster: {provider.describe()}")
         for argv in provider.commands():
             p.line("run " + " ".join(argv))
+        if isinstance(provider, KindProvider):
+            for line in preload_lines(
+                options.image_plan(),
+                engine=container_engine(),
+                kind=tools.planned_path("kind"),
+                cluster=provider.name,
+            ):
+                p.line(line)
         bundle = paths.crd_dir() / versions.GATEWAY_API_CRDS.filename
         p.line(
             f"apply Gateway API {versions.GATEWAY_API_VERSION} ({versions.GATEWAY_API_CHANNEL} "
@@ -260,7 +270,11 @@ def print_session_plan(p: Printer, options: SessionOptions, provider: ClusterPro
             p.line("wait every CustomResourceDefinition of the bundle: Established=True")
         istioctl = tools.planned_path("istioctl", istio_version=istio)
         argv = mesh.istio_install_command(
-            istioctl, istio, kubeconfig=provider.kubeconfig, context=provider.context
+            istioctl,
+            istio,
+            kubeconfig=provider.kubeconfig,
+            context=provider.context,
+            sets=options.image_plan().istioctl_sets(),
         )
         p.line(f"unless an istiod is already installed: run {' '.join(argv)}")
         for check in mesh.istio_readiness():

@@ -7,7 +7,7 @@ the diagnostics collectors, kubectl port-forwards and the probe (`ForwardedAgent
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ NAMESPACE_GONE_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
 WAYPOINT_TIMEOUT_S = 180.0  # Programmed, then a Ready proxy: its image may still be pulling
 ENROLLMENT_TIMEOUT_S = 30.0
+PULL_ALLOWANCE_S = 600.0  # extra time while an image pull visibly progresses (a slow link)
 
 
 # --- ClusterOps over a real cluster --------------------------------------------------------
@@ -41,6 +42,9 @@ class LiveOps:
     artifacts: Path | None = Path("artifacts")
     ready_timeout_s: float = READY_TIMEOUT_S
     enrollment_timeout_s: float = ENROLLMENT_TIMEOUT_S
+    waypoint_timeout_s: float = WAYPOINT_TIMEOUT_S
+    pull_allowance_s: float = PULL_ALLOWANCE_S
+    output: Callable[[str], None] | None = None  # progress of long waits (image pulls)
     links: list[ForwardedAgent] = field(default_factory=list)
     collected: dict[str, list[diag.Diagnostics]] = field(default_factory=dict)
 
@@ -68,7 +72,13 @@ class LiveOps:
             mesh.require_sidecars(self.kube, plan.name)
 
     def setup_waypoint(self, plan: WaypointPlan) -> None:
-        mesh.apply_waypoint(self.kube, plan, timeout=WAYPOINT_TIMEOUT_S)
+        mesh.apply_waypoint(
+            self.kube,
+            plan,
+            timeout=self.waypoint_timeout_s,
+            output=self.output,
+            pull_allowance=self.pull_allowance_s,
+        )
 
     def connect(self, agent: AgentPlan) -> AgentLink:
         # Waits for a Ready agent pod and follows its replacements (docs/architecture.md §3);

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.host import versions
 from harness.host.cluster import DEFAULT_CLUSTER_NAME, ClusterProvider
+from harness.host.images import ImagePlan, image_plan
 from harness.host.providers import provider_from_options
 from harness.run.errors import NoClusterChosen
 
@@ -30,6 +31,11 @@ class SessionOptions:
     kind_image: str | None = None
     kind_bin: str | None = None
     skip_doctor: bool = False  # --skip-doctor: no host/cluster checks before set-up
+    image_registry: str | None = None  # --image-registry: a hub (mirror) for the Istio images
+    ready_timeout: float | None = None  # --ready-timeout: seconds per readiness wait (pulls aside)
+
+    def image_plan(self) -> ImagePlan:
+        return image_plan(self.istio, self.image_registry)
 
     @property
     def existing_requested(self) -> bool:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import urllib3
 from kubernetes.client.exceptions import OpenApiException
@@ -26,6 +27,7 @@ from harness.host import paths, tools, versions
 from harness.host.cluster import ClusterProvider
 from harness.host.docker import container_engine
 from harness.host.existing import unreachable_text
+from harness.host.images import preload_images
 from harness.host.kind import KindProvider, default_kind_config
 from harness.host.portforward import close_all
 from harness.kube.client import Kube
@@ -41,6 +43,7 @@ from harness.run.live import LiveOps
 from harness.run.options import SessionOptions
 from harness.run.runner import Runner, describe_error
 
+ISTIO_READY_TIMEOUT_S = 300.0  # install_istio's own default, unless --ready-timeout
 PROGRESS_EVERY_S = 10.0  # a line per this many seconds of any long wait
 # Raised by the kubernetes client and urllib3 for an unreachable or refusing API server.
 _CLIENT_ERRORS = (OSError, OpenApiException, ConfigException, urllib3.exceptions.HTTPError)
@@ -94,6 +97,8 @@ class LiveSession:
         try:
             with self._phase(f"cluster: {provider.describe()}"):
                 self.say(provider.up())
+            if isinstance(provider, KindProvider):
+                self.preload_images(provider)
         finally:
             self.created_cluster = isinstance(provider, KindProvider) and provider.created
         if not kind:
@@ -101,6 +106,15 @@ class LiveSession:
             # line when not); the doctor then reads its Istio, still before any write.
             self.doctor(provider)
         return self.created_cluster
+
+    def preload_images(self, provider: KindProvider) -> None:
+        """Pull the run's images once on the host and load them into the nodes."""
+        plan = self.options.image_plan()
+        kind = Path(self.options.kind_bin) if self.options.kind_bin else tools.ensure_tool("kind")
+        with self._phase(f"images: {len(plan.images)} pulled on the host, loaded into the nodes"):
+            preload_images(
+                plan, engine=container_engine(), kind=kind, cluster=provider.name, output=self.say
+            )
 
     def doctor(self, provider: ClusterProvider) -> None:
         """The doctor's checks for this provider, findings through `say`; `DoctorFailed`
@@ -161,8 +175,17 @@ class LiveSession:
                 tools.fetch_crds(bundles=(versions.GATEWAY_API_CRDS,))
             mesh.install_gateway_api(kube, bundle, output=self.say)
         with self._phase(f"Istio {o.istio} (ambient profile) ready"):
-            setup = mesh.install_istio(kube, istioctl, o.istio, output=self.say)
-        self.ops = LiveOps(kube, kubectl, istioctl, o.artifacts)
+            setup = mesh.install_istio(
+                kube,
+                istioctl,
+                o.istio,
+                output=self.say,
+                sets=o.image_plan().istioctl_sets(),
+                ready_timeout=o.ready_timeout or ISTIO_READY_TIMEOUT_S,
+            )
+        self.ops = LiveOps(kube, kubectl, istioctl, o.artifacts, output=self.say)
+        if o.ready_timeout:
+            self.ops.ready_timeout_s = self.ops.waypoint_timeout_s = o.ready_timeout
         kind = isinstance(provider, KindProvider)
         self.environment = Environment(
             provider="kind" if kind else "existing",
@@ -170,7 +193,7 @@ class LiveSession:
             istio_version=setup.install.version,
             gateway_api_version=versions.GATEWAY_API_VERSION,
             kind_version=versions.KIND_VERSION if kind else None,
-            node_image=(o.kind_image or versions.NODE_IMAGE.ref) if kind else None,
+            node_image=node_image(o, provider),
             context=provider.context,
         )
         return self.environment
@@ -221,6 +244,14 @@ class LiveSession:
         self._closed = True
         self.close_connections()
         self.delete_cluster()
+
+
+def node_image(o: SessionOptions, provider: ClusterProvider) -> str | None:
+    """What the kind nodes run: read from a reused cluster's nodes, else what was asked."""
+    if not isinstance(provider, KindProvider):
+        return None
+    found = sorted(set(provider.node_images.values()))
+    return ", ".join(found) if found else (o.kind_image or versions.NODE_IMAGE.ref)
 
 
 def _to_stderr(line: str) -> None:

@@ -57,6 +57,8 @@ def test_skip_doctor_goes_on_to_create_the_cluster(
     err = capsys.readouterr().err
     assert "doctor skipped (--skip-doctor)" in err
     assert any("create" in argv for argv in calls(tmp_path)), err
+    # Then the images, pulled once on the host and loaded into the nodes.
+    assert "pulling image 1/5: docker.io/istio/pilot:" in err, err
 
 
 def test_a_failed_doctor_check_writes_nothing_to_an_existing_cluster(
@@ -80,3 +82,14 @@ def test_the_dry_run_says_the_doctor_would_run(capsys: pytest.CaptureFixture[str
     assert "doctor: the host checks" in capsys.readouterr().out
     assert main(["run", "--dry-run", "--skip-doctor", SCENARIO]) == 0
     assert "doctor: skipped (--skip-doctor)" in capsys.readouterr().out
+
+
+def test_the_dry_run_preloads_images_and_passes_the_registry_to_istioctl(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "--dry-run", "--image-registry=gcr.io/istio-release", SCENARIO]) == 0
+    out = capsys.readouterr().out
+    assert "run docker pull gcr.io/istio-release/ztunnel:" in out
+    assert "load docker-image --name=ambient-harness" in out
+    assert "--set hub=gcr.io/istio-release" in out
+    assert out.index("docker pull") < out.index("istioctl")
