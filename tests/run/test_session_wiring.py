@@ -15,12 +15,14 @@ from helpers import closed_port
 
 from harness.cli.main import main
 from harness.errors import HarnessError
+from harness.host import versions
 from harness.host.cluster import ClusterError
 from harness.host.existing import ExistingProvider
+from harness.host.kind import KindProvider
 from harness.run import session as session_module
 from harness.run.errors import SessionSetupFailed
 from harness.run.options import SessionOptions
-from harness.run.session import LiveSession
+from harness.run.session import LiveSession, node_image
 
 AGENT = Path(__file__).resolve().parents[2] / "harness" / "inpod" / "agent.py"
 
@@ -106,3 +108,15 @@ def test_agent_help_names_the_command_it_was_run_as(
         [sys.executable, str(AGENT), "--help"], capture_output=True, text=True, check=True
     )
     assert own.stdout.startswith("usage: agent ")
+
+
+def test_the_report_records_what_a_reused_kind_clusters_nodes_run() -> None:
+    provider = KindProvider("demo")
+    options = SessionOptions("kind", "demo")
+    assert node_image(options, provider) == versions.NODE_IMAGE.ref  # created: the pin
+    provider.node_images = {
+        "demo-control-plane": "kindest/node:v1.31.0",
+        "demo-worker": "kindest/node:v1.31.0",
+    }
+    assert node_image(options, provider) == "kindest/node:v1.31.0"  # reused: what runs
+    assert node_image(options, ExistingProvider(None)) is None
