@@ -9,28 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import yaml
 
 from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
-from harness.errors import HarnessError
-from harness.lint import LintFailed
-from harness.model.source import SourceError
+from harness.cli.loading import load_for_command
 from harness.report.plan import plan_dict, plan_text
-from harness.run.scenarios import load_scenarios
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    try:
-        scenarios = load_scenarios(list(args.scenarios))
-    except (SourceError, LintFailed) as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_USAGE
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    scenarios = load_for_command(list(args.scenarios))
+    if scenarios is None:
         return EXIT_USAGE
     if args.output == "text":
         print("\n\n".join(plan_text(s) for s in scenarios))

@@ -16,20 +16,18 @@ from types import FrameType
 from typing import TextIO
 
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DOCKER, EXIT_OK, EXIT_USAGE
+from harness.cli.loading import load_for_command
 from harness.cli.options import session_options
 from harness.errors import HarnessError
 from harness.host.docker import DockerUnavailable
-from harness.lint import LintFailed
 from harness.model.results import Environment, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
-from harness.model.source import SourceError
 from harness.report.document import write_json_report
 from harness.report.summary import failure_summary, summarize, summary_line
 from harness.run.dryrun import dry_run
 from harness.run.events import RunObserver
 from harness.run.options import SessionOptions
 from harness.run.runner import describe_error
-from harness.run.scenarios import load_scenarios
 from harness.run.session import run_scenarios
 
 NO_CLUSTER_MESSAGE = (
@@ -91,14 +89,8 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        scenarios = load_scenarios(list(args.scenarios or []))
-    except (SourceError, LintFailed) as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_USAGE
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    scenarios = load_for_command(list(args.scenarios or []))
+    if scenarios is None:
         return EXIT_USAGE
     if args.dry_run:
         try:
