@@ -20,6 +20,7 @@ import yaml
 from harness.host import argv as commands
 from harness.host import doctor, versions
 from harness.host.doctor import Finding
+from harness.host.existing import unreachable_text
 from harness.kube.client import Kube
 from harness.kube.objects import crd_ref
 from harness.mesh.gateway_api import bundle_version, parse_version
@@ -221,7 +222,8 @@ def preflight(
                 Finding(
                     "cluster",
                     "fail",
-                    f"cannot read the cluster: {type(exc).__name__}: {exc}",
+                    "cannot read the cluster: "
+                    + (unreachable_text(exc) or f"{type(exc).__name__}: {exc}"),
                     "check the context: `kubectl --context CONTEXT get nodes` must work "
                     "(and --kubeconfig, if the context is not in ~/.kube/config)",
                 )

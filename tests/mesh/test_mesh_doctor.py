@@ -3,11 +3,14 @@ read through the fake API server; `preflight` stops on a failed check."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.fake_apiserver import FakeApiServer
+from fakes.fake_kind import kubeconfig_text
+from helpers import closed_port
 from mesh_objects import GATEWAY_BUNDLE, ISTIO, add_ns, istiod
 
 from harness.host.doctor import DoctorFailed, Finding
@@ -124,6 +127,19 @@ def test_preflight_on_an_unreadable_cluster_fails_with_the_reason(tmp_path: Path
         doctor.preflight(kind=False, cache_dir=tmp_path, kube=connect)
     assert "FAIL  cluster  cannot read the cluster" in str(err.value)
     assert "kubectl --context CONTEXT get nodes" in str(err.value)
+
+
+def test_an_unreachable_cluster_is_named_in_one_short_line(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(kubeconfig_text(f"http://127.0.0.1:{closed_port()}", "mine"))
+
+    with pytest.raises(DoctorFailed) as err:
+        doctor.preflight(
+            kind=False, cache_dir=tmp_path, kube=lambda: Kube.from_kubeconfig(kubeconfig, "mine")
+        )
+    line = next(ln for ln in str(err.value).splitlines() if "cannot read the cluster" in ln)
+    refused = r"cannot read the cluster: API server http://127.0.0.1:\d+: connection refused$"
+    assert re.search(refused, line)
 
 
 def catalogue() -> list[Scenario]:
