@@ -379,6 +379,9 @@ def lint_parsed(
         check_silent(scenario, doc, loaded, out)
     if not out.problems:
         out.problems.extend(contradictions(scenario, doc))
+    if not out.problems and not any(st.probes for st in scenario.steps):
+        # Said once the rest is sound: a run of it would pass without observing anything.
+        out.add(doc, ["steps"], "no step has a probe: a run would pass without testing anything")
     return out
 
 
