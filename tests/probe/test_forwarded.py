@@ -21,6 +21,7 @@ import pytest
 from fakes.envoy_fixture import Program, agent_args, echo_args, running, start_program
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_link import Call, FakeLink
+from fakes.pods import running_pod, set_ready
 from helpers import closed_port
 
 from harness.host.portforward import PortForward
@@ -42,20 +43,7 @@ SELECTOR = "app=agent-a"
 
 
 def pod(name: str, app: str = "agent-a", *, ready: bool = True) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
-        "spec": {"containers": [{"name": "agent"}]},
-        "status": {
-            "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-def set_ready(obj: dict[str, Any], ready: bool) -> None:
-    obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return running_pod(name, app, NS, ready=ready, container="agent")
 
 
 class Routes:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fakes.envoy_fixture import agent_args, echo_args, running
 from fakes.fake_apiserver import FakeApiServer
+from fakes.pods import running_pod, set_ready
 from fakes.scripted_cluster import FakeClock, Recorder, ScriptedOps
 
 from harness.cli.main import main
@@ -35,20 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def pod(name: str, app: str, *, ready: bool = True) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
-        "spec": {"containers": [{"name": "c"}]},
-        "status": {
-            "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-def set_ready(obj: dict[str, Any], ready: bool) -> None:
-    obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return running_pod(name, app, NS, ready=ready, container="c")
 
 
 @pytest.fixture
