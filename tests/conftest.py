@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes.fake_apiserver import FakeApiServer
+from fakes.fake_kind import ApiServer, install_fake_kind
 from helpers import CRDS
 
 from harness.host import paths
@@ -51,3 +52,19 @@ def kube(api: FakeApiServer) -> Iterator[Kube]:
     k = Kube(api.api_client(), poll_interval=0.005)
     yield k
     k.close()
+
+
+@pytest.fixture
+def version_api() -> Iterator[ApiServer]:
+    """Answers only /version: all a cluster provider asks of a cluster (not `api`)."""
+    server = ApiServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
+    """Stand-in kind, kubectl and docker on PATH, their clusters answering at `version_api`."""
+    return install_fake_kind(tmp_path, monkeypatch, version_api.url)

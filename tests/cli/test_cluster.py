@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import argparse
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.fake_kind import ApiServer, calls, install_fake_kind, kubeconfig_text, script
+from fakes.fake_kind import ApiServer, calls, kubeconfig_text, script
 
 from harness.cli.cluster import cluster_command
 from harness.cli.exitcodes import EXIT_NO_DOCKER
-
-
-@pytest.fixture
-def version_api() -> Iterator[ApiServer]:
-    server = ApiServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
-    return install_fake_kind(tmp_path, monkeypatch, version_api.url)
 
 
 def cli_args(action: str, **overrides: object) -> argparse.Namespace:

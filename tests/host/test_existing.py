@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,6 @@ from helpers import closed_port
 
 from harness.host.cluster import ClusterError, ClusterProvider
 from harness.host.existing import ExistingProvider
-
-
-@pytest.fixture
-def version_api() -> Iterator[ApiServer]:
-    """Answers only /version: all ExistingProvider asks of a cluster (not conftest's `api`)."""
-    server = ApiServer()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_existing_cluster_is_used_and_never_deleted(version_api: ApiServer, tmp_path: Path) -> None:

@@ -3,12 +3,11 @@ pytest-kind included, run them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from fakes.fake_kind import ApiServer, calls, install_fake_kind, script
+from fakes.fake_kind import calls, script
 
 from harness.host import argv as commands
 from harness.host import kind, versions
@@ -46,20 +45,6 @@ def test_kind_up_without_docker_runs_nothing(tmp_path: Path) -> None:
     with pytest.raises(DockerUnavailable):
         provider.up()
     assert resolved == []  # no tool resolved, nothing downloaded
-
-
-@pytest.fixture
-def version_api() -> Iterator[ApiServer]:
-    server = ApiServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
-    return install_fake_kind(tmp_path, monkeypatch, version_api.url)
 
 
 def kind_provider(tmp_path: Path, bin_dir: Path, keep: bool = False) -> KindProvider:
