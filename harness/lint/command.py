@@ -87,7 +87,12 @@ def run_lint(
     results = lint_files(files, index, probe_warning)
     for problem in lost_found:
         results.append(Findings(problems=[problem]))
-    problems = _ordered([*general.problems, *(p for r in results for p in r.problems)])
+    # A broken set-up (a damaged CRD bundle) comes first wherever its file sorts: it explains
+    # the findings after it.
+    problems = [
+        *_ordered(general.problems),
+        *_ordered([p for r in results for p in r.problems]),
+    ]
     notes = _ordered([n for r in results for n in r.notes])
     for line in [*general.errors, *problems, *notes]:
         print(line, file=out)

@@ -73,14 +73,16 @@ def test_no_schemas_skips_them_on_purpose_and_says_so(tmp_path: Path, monkeypatc
 def test_a_truncated_bundle_is_damaged_not_a_note(
     crd_dir: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    bundle_dir = copy_crds(crd_dir, tmp_path / "crds")
+    # The bundle's path sorts after the scenario's (as /tmp does after /check/...): the
+    # damaged bundle is still named first, whatever the two paths are.
+    bundle_dir = copy_crds(crd_dir, tmp_path / "z-crds")
     istio = bundle_dir / "istio-1.30.3-crd-all.gen.yaml"
     istio.chmod(0o644)
     text = istio.read_text()
     # Cut at a document boundary: still valid YAML, but the last CRDs are gone.
     istio.write_text(text[: text.rindex("\n---\n")] + "\n")
     monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(bundle_dir))
-    case = CORPUS / "crd-unknown-field"
+    case = shutil.copytree(CORPUS / "crd-unknown-field", tmp_path / "a-case")
     rc, out = lint_output([case], strip=case)
     assert rc == 2
     digest = hashlib.sha256(istio.read_bytes()).hexdigest()
