@@ -41,6 +41,7 @@ from harness.errors import HarnessError
 FORWARDING_RE: Final = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 ROUTINE_RE: Final = re.compile(r"^Handling connection for \d+")
 START_TIMEOUT_S: Final = 30.0
+MAX_TOTAL_RESTARTS: Final = 5
 STOP_TIMEOUT_S: Final = 3.0
 TAIL_LINES: Final = 20
 
@@ -164,6 +165,7 @@ class PortForward:
         kubeconfig: Path | None = None,
         context: str | None = None,
         max_restarts: int = 1,
+        max_total_restarts: int = MAX_TOTAL_RESTARTS,
         start_timeout_s: float = START_TIMEOUT_S,
         resolve: Callable[[], str] | None = None,
     ) -> None:
@@ -173,7 +175,12 @@ class PortForward:
         self.remote_port = remote_port
         self.kubeconfig = kubeconfig
         self.context = context
+        # `max_restarts` in a row without the forward carrying an answer in between (see
+        # `carried`); `max_total_restarts` over its life, so a pod replaced again and again
+        # ends the run instead of stretching every probe by a pod start-up.
         self.max_restarts = max_restarts
+        self.max_total_restarts = max_total_restarts
+        self._unproven = 0
         self.start_timeout_s = start_timeout_s
         # Re-resolves the target on restart (the agent's pod may have been replaced).
         self.resolve = resolve
@@ -239,11 +246,18 @@ class PortForward:
 
     def check_budget(self, reason: str = "") -> None:
         """Raise PortForwardError if the forward may not be restarted any more."""
-        if self.restarts >= self.max_restarts:
-            tail = self._proc.output() if self._proc is not None else ""
+        tail = self._proc.output() if self._proc is not None else ""
+        if self._unproven >= self.max_restarts:
             raise PortForwardError(
                 f"port-forward to {self.namespace}/{self.target} dropped again after "
-                f"{self.restarts} restart(s){': ' + reason if reason else ''}\n{tail}"
+                f"{self._unproven} restart(s){': ' + reason if reason else ''}\n{tail}"
+            )
+        if self.restarts >= self.max_total_restarts:
+            raise PortForwardError(
+                f"port-forward to {self.namespace}/{self.target} dropped after "
+                f"{self.restarts} restarts in this run (the agent's pod keeps being replaced; "
+                f"see: kubectl get events -n {self.namespace})"
+                f"{': ' + reason if reason else ''}\n{tail}"
             )
 
     def reconnect(self, target: str | None = None) -> int:
@@ -272,6 +286,12 @@ class PortForward:
         """A replaced forward carried an answer again: it counts against the budget."""
         with self._lock:
             self.restarts += 1
+            self._unproven += 1
+
+    def carried(self) -> None:
+        """A probe's answer came through: the next drop may be restarted again."""
+        with self._lock:
+            self._unproven = 0
 
     def restart(self, reason: str = "") -> int:
         """Replace a dropped forward (within the budget); returns the local port, normally
@@ -280,6 +300,7 @@ class PortForward:
             self.check_budget(reason)
             port = self._reconnect(self.resolve() if self.resolve is not None else None)
             self.restarts += 1
+            self._unproven += 1
             return port
 
     def close(self) -> None:

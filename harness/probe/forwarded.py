@@ -6,7 +6,9 @@ Recovery follows what real clusters do (docs/architecture.md §3):
 - real `kubectl port-forward` exits on the first connection the pod refuses, so reconnecting
   to a container that is not listening yet kills the new forward: wait for Ready first, and
   stop waiting for /healthz as soon as the forward has died;
-- a restart counts against the forward's budget only once the agent answered through it;
+- a restart counts against the forward's budget only once the agent answered through it,
+  and once the restarted forward has carried a probe the next drop may be restarted too
+  (pods are replaced more than once in a run), up to the forward's budget for the run;
 - the agent answers within the probe timeout whatever the upstream does, so an answer that is
   merely late (`AgentLate`) while the agent still answers /healthz is reported, never a
   reason to restart the forward.
@@ -170,14 +172,20 @@ class ForwardedAgent:
     def _call(self, send: Callable[[Prober], T]) -> T:
         prober = self.prober
         try:
-            return send(prober)
+            result = send(prober)
         except AgentLate:
             if prober.healthy():
                 raise  # the agent is there and answering: a stall to report, not a restart
             self._recover("the agent stopped answering through the port-forward", prober)
         except AgentUnreachable as exc:
             self._recover(str(exc), prober)
-        return send(self.prober)
+        else:
+            return result
+        result = send(self.prober)
+        # The restarted forward carried a probe: a later replacement (a second eviction, a
+        # rollout) may be recovered too, within the forward's budget for the run.
+        self.forward.carried()
+        return result
 
     # --- AgentLink ------------------------------------------------------------------------
 

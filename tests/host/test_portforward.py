@@ -265,6 +265,28 @@ def test_reconnect_retargets_without_spending_the_budget(kubectl: Path) -> None:
             fwd.check_budget("agent unreachable")
 
 
+def test_the_budget_refills_once_a_restart_carried_an_answer_up_to_a_total(
+    kubectl: Path,
+) -> None:
+    with PortForward(kubectl, "ns", "pod/agent-a", 15000, max_total_restarts=3) as fwd:
+        fwd.count_restart()
+        with pytest.raises(PortForwardError, match="dropped again after 1 restart"):
+            fwd.check_budget()  # restarted, then dropped before carrying anything
+        fwd.carried()
+        fwd.check_budget()
+        fwd.restart("agent unreachable")
+        fwd.carried()
+        fwd.restart("agent unreachable")
+        fwd.carried()
+        assert fwd.restarts == 3
+        with pytest.raises(
+            PortForwardError,
+            match=r"dropped after 3 restarts in this run .*"
+            r"kubectl get events -n ns\): agent unreachable",
+        ):
+            fwd.check_budget("agent unreachable")
+
+
 def test_wait_healthy_stops_when_the_forward_is_gone() -> None:
     checks: list[int] = []
 

@@ -662,7 +662,7 @@ def test_live_ops_set_up_fails_on_a_pod_outside_the_mesh(
     kube.close()
 
 
-def test_forwarded_agent_recovers_one_dropped_forward(
+def test_forwarded_agent_recovers_each_dropped_forward_that_carried_a_probe(
     tmp_path: Path, loopback_mesh: dict[str, Any]
 ) -> None:
     zt = loopback_mesh["ztunnel"]
@@ -678,11 +678,13 @@ def test_forwarded_agent_recovers_one_dropped_forward(
         forward._proc.popen.wait(5)  # type: ignore[union-attr]
         assert link.probe("GET", url, {}, 2).served_by == "ratings-v1"
         assert forward.restarts == 1
+        # The restarted forward carried that probe: a second drop in the run (another
+        # eviction, a rollout) is recovered too, not a failure of every later probe.
         assert forward.pid is not None
         os.kill(forward.pid, signal.SIGKILL)
         forward._proc.popen.wait(5)  # type: ignore[union-attr]
-        with pytest.raises(Exception, match="dropped again after 1 restart"):
-            link.probe("GET", url, {}, 2)
+        assert link.probe("GET", url, {}, 2).served_by == "ratings-v1"
+        assert forward.restarts == 2
     finally:
         link.close()
 
