@@ -15,7 +15,6 @@ The run's results (`harness.model.results`) stay plain dataclasses; `to_document
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
@@ -36,11 +35,23 @@ from harness.model.results import (
     Verdict,
 )
 from harness.model.scenario import Dataplane, Expect
+from harness.report.model_doc import (
+    ModelDoc,
+    ObservedDoc,
+    PredictedDoc,
+    model_check,
+    model_doc,
+    observed_doc,
+    predicted_doc,
+    predicted_outcome,
+)
 from harness.report.summary import summarize
+from harness.report.versions import migrate
 
-SCHEMA_VERSION: Final = 2
-# Versions `run_from_dict` still reads, each migrated to the current shape on load.
-READABLE_VERSIONS: Final = (1, 2)
+SCHEMA_VERSION: Final = 3
+# Versions `run_from_dict` still reads, each migrated to the current shape on load
+# (harness.report.versions). Version 3 added the mesh model's prediction per probe.
+READABLE_VERSIONS: Final = (1, 2, 3)
 SCHEMA_ID: Final = f"urn:ambient-harness:report:{SCHEMA_VERSION}"
 SCHEMA_FILE: Final = Path(__file__).with_name("report_schema.json")
 ENVIRONMENT_FIELDS: Final = (
@@ -85,6 +96,11 @@ class SummaryDoc(_Doc):
     failed: int = Field(ge=0)
     skipped: int = Field(ge=0)
     errors: int = Field(ge=0)
+    model_findings: int = Field(
+        ge=0,
+        description="probes where Istio did not do what the mesh model predicts; a finding "
+        "changes no verdict and not the exit code",
+    )
 
 
 class ObservationDoc(_Doc):
@@ -125,6 +141,15 @@ class ProbeDoc(_Doc):
         description="a waypoint of the scenario serves the destination (null: not known)"
     )
     observations: list[ObservationDoc]
+    predicted: PredictedDoc | None = Field(
+        description="the mesh model's prediction, as `explain -o json` (null: not predicted)"
+    )
+    observed: ObservedDoc | None = Field(
+        description="the newest observation, in the prediction's terms (derived, not read back)"
+    )
+    model: ModelDoc | None = Field(
+        description="the observation against the prediction (null: not predicted)"
+    )
 
     @field_serializer("expect")
     def _expect_as_written(self, expect: Expect) -> dict[str, Any]:
@@ -164,7 +189,7 @@ class ScenarioDoc(_Doc):
 class ReportDocument(_Doc):
     """ambient-harness run report."""
 
-    schema_version: Literal[2]
+    schema_version: Literal[3]
     environment: EnvironmentDoc
     started_at: str = Field(description="RFC 3339, or empty when unknown")
     finished_at: str = Field(description="RFC 3339, or empty when unknown")
@@ -206,6 +231,9 @@ def _probe_doc(p: ProbeResult) -> ProbeDoc:
         identity=p.identity,
         waypoint=p.waypoint,
         observations=[_observation_doc(o) for o in p.observations],
+        predicted=predicted_doc(p.predicted),
+        observed=observed_doc(p),
+        model=model_doc(p.model),
     )
 
 
@@ -256,6 +284,7 @@ def to_document(run: RunResult) -> ReportDocument:
             failed=s.failed,
             skipped=s.skipped,
             errors=s.errors,
+            model_findings=s.model_findings,
         ),
         scenarios=[_scenario_doc(sc) for sc in run.scenarios],
     )
@@ -299,6 +328,8 @@ def _probe_result(d: ProbeDoc) -> ProbeResult:
         identity=d.identity,
         waypoint=d.waypoint,
         observations=[_outcome(o) for o in d.observations],
+        predicted=predicted_outcome(d.predicted),
+        model=model_check(d.model),
     )
 
 
@@ -352,44 +383,16 @@ def _first_problem(err: ValidationError) -> str:
     return text + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
-def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 measured `time_to_consistency_s` from the step's apply only, and recorded
-    nothing of the scenario beyond its name, title and data plane."""
-    data = copy.deepcopy(data)
-    probes = [
-        p
-        for sc in _list(data.get("scenarios"))
-        for st in _list(sc.get("steps") if isinstance(sc, dict) else None)
-        for p in _list(st.get("probes") if isinstance(st, dict) else None)
-        if isinstance(p, dict)
-    ]
-    for p in probes:
-        p["time_to_consistency_from_apply_s"] = p.get("time_to_consistency_s")
-        p["time_to_consistency_s"] = None  # not measured by version 1
-        p.update(identity=None, waypoint=None)
-    for sc in _list(data.get("scenarios")):
-        if isinstance(sc, dict):
-            sc.update(description="", references=[])
-            for st in _list(sc.get("steps")):
-                if isinstance(st, dict):
-                    st.update(narrative=None, manifests={})
-    return {**data, "schema_version": SCHEMA_VERSION}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def run_from_dict(data: Any) -> RunResult:
     """The inverse of `run_to_dict`; raises ReportError on anything else."""
     if not isinstance(data, dict):
         raise ReportError("a report is a JSON object")
     version = data.get("schema_version")
     if version not in READABLE_VERSIONS:
-        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+        *older, newest = (str(v) for v in READABLE_VERSIONS)
+        readable = f"{', '.join(older)} or {newest}" if older else newest
         raise ReportError(f"schema_version {version!r} is not supported (expected {readable})")
-    if version == 1:
-        data = _from_v1(data)
+    data = migrate(data, version, SCHEMA_VERSION)
     try:
         doc = ReportDocument.model_validate(data)
     except ValidationError as err:

@@ -23,6 +23,7 @@ class Summary:
     failed: int
     skipped: int
     errors: int
+    model_findings: int = 0  # beside the verdicts: no verdict counts them
 
 
 def summarize(run: RunResult) -> Summary:
@@ -33,6 +34,7 @@ def summarize(run: RunResult) -> Summary:
         failed=verdicts.count("fail"),
         skipped=verdicts.count("skipped"),
         errors=verdicts.count("error"),
+        model_findings=run.model_findings,
     )
 
 

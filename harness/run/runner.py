@@ -23,7 +23,10 @@ Policy decisions, in one place:
 - namespaces are always deleted at the end (also on failure and on Ctrl-C), unless `keep`;
   then port-forwards are closed;
 - on a failed step or set-up, diagnostics are collected and their location is attached to
-  the result.
+  the result;
+- every probe result carries the mesh model's prediction (computed once per scenario, offline)
+  and the observation judged against it (`harness.run.findings`): a model finding of its own,
+  which changes no verdict.
 """
 
 from __future__ import annotations
@@ -43,11 +46,13 @@ from harness.probe.link import AgentLink
 from harness.report.record import record_scenario, record_step
 from harness.run.checker import probe_result
 from harness.run.events import RunObserver
+from harness.run.findings import ProbePrediction, scenario_predictions, with_model
 from harness.run.ports import Checker, ClusterOps, checker_for
 from harness.run.workloads import deployments, workload_manifests
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+Predictions = dict[tuple[int, int], ProbePrediction]
 
 # --- the runner -----------------------------------------------------------------------------
 
@@ -67,10 +72,12 @@ class Runner:
         topo = topology(scenario)
         touched: list[str] = []
         interrupted = False
+        predictions = _predictions(scenario)
         try:
             links = self._set_up(scenario, topo, touched, result)
             if links is not None:
-                self._run_steps(scenario, links, result, checker_for(self.checker, topo))
+                checker = checker_for(self.checker, topo)
+                self._run_steps(scenario, links, result, checker, predictions)
         except KeyboardInterrupt:
             interrupted = True
             result.error = "interrupted (Ctrl-C)"
@@ -148,17 +155,28 @@ class Runner:
         links: dict[str, AgentLink],
         result: ScenarioResult,
         checker: Checker,
+        predictions: Predictions,
     ) -> None:
+        def of(i: int) -> list[ProbePrediction | None]:
+            return [predictions.get((i, j)) for j in range(len(s.steps[i].probes))]
+
         for i, step in enumerate(s.steps):
-            sr = self._run_step(s, step, links, checker)
+            sr = self._run_step(s, step, links, checker, of(i))
             result.steps.append(sr)
             if sr.verdict != "pass":
                 reason = f"not run: step {step.name!r} failed"
-                result.steps += [_not_run(later, reason) for later in s.steps[i + 1 :]]
+                result.steps += [
+                    _not_run(s.steps[k], reason, of(k)) for k in range(i + 1, len(s.steps))
+                ]
                 return
 
     def _run_step(
-        self, s: Scenario, step: Step, links: dict[str, AgentLink], checker: Checker
+        self,
+        s: Scenario,
+        step: Step,
+        links: dict[str, AgentLink],
+        checker: Checker,
+        predicted: Sequence[ProbePrediction | None],
     ) -> StepResult:
         texts = {
             p: s.manifest_path(p).read_text(encoding="utf-8") for p in (*step.apply, *step.delete)
@@ -179,8 +197,8 @@ class Runner:
             sr.error = f"apply failed: {describe_error(exc)}"
         if sr.error is None:
             since = self.clock()
-            for probe in step.probes:
-                pr = self._probe(checker, links, probe, since)
+            for probe, pp in zip(step.probes, predicted, strict=True):
+                pr = with_model(self._probe(checker, links, probe, since), probe, pp)
                 sr.probes.append(pr)
                 self.observer.probe_finished(s, step, pr)
         sr.duration_s = self.clock() - t0
@@ -225,10 +243,24 @@ def _load(s: Scenario, paths: Sequence[str]) -> list[Manifest]:
     return docs
 
 
-def _not_run(step: Step, reason: str) -> StepResult:
+def _not_run(step: Step, reason: str, predicted: Sequence[ProbePrediction | None]) -> StepResult:
     return StepResult(
         step.name,
         step.title,
-        probes=[probe_result(p, "skipped", message=reason) for p in step.probes],
+        probes=[
+            with_model(probe_result(p, "skipped", message=reason), p, pp)
+            for p, pp in zip(step.probes, predicted, strict=True)
+        ],
         skipped_reason=reason,
     )
+
+
+def _predictions(s: Scenario) -> Predictions:
+    """The mesh model's prediction for every probe, once per scenario (pure and offline, so
+    dry runs and scripted runs carry it too). A defect of the model must not stop a run: the
+    probes then carry no prediction, and the warning says why."""
+    try:
+        return scenario_predictions(s)
+    except Exception as exc:
+        print(f"warning: {s.name}: no model predictions: {describe_error(exc)}", file=sys.stderr)
+        return {}

@@ -142,7 +142,9 @@ def test_written_report_has_the_documented_shape(tmp_path: Path, schema: dict[st
     write_json_report(small_run(), path)
     data = json.loads(path.read_text())
     jsonschema.validate(data, schema)
-    assert data["summary"] == {"scenarios": 3, "passed": 2, "failed": 0, "skipped": 1, "errors": 0}
+    assert data["summary"] == {
+        "scenarios": 3, "passed": 2, "failed": 0, "skipped": 1, "errors": 0, "model_findings": 0
+    }  # fmt: skip
     obs = data["scenarios"][0]["steps"][0]["probes"][1]["observations"][0]
     assert obs["kind"] == "denied-l4"
     assert obs["probe_error"] == "reset"
@@ -201,7 +203,7 @@ def test_rewriting_replaces_the_file(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("old")
     write_json_report(small_run(), path)
-    assert json.loads(path.read_text())["schema_version"] == 2
+    assert json.loads(path.read_text())["schema_version"] == 3
 
 
 def _probe0(d: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +233,7 @@ def test_schema_is_strict(mutate: Any, where: str, schema: dict[str, Any]) -> No
     ("content", "message"),
     [
         ("{not json", "not JSON"),
-        ('{"schema_version": 3}', "schema_version 3 is not supported (expected 1 or 2)"),
+        ('{"schema_version": 4}', "schema_version 4 is not supported (expected 1, 2 or 3)"),
         (
             '{"schema_version": 2, "environment": {"provider": "kind"}}',
             "missing field 'started_at' (and 9 more problems)",
