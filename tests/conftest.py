@@ -17,6 +17,10 @@ from helpers import CRDS
 from harness.host import paths
 from harness.kube.client import Kube
 
+# pytester runs pytest in this process (tests/pytest_plugin); it must be declared here, in the
+# top conftest.
+pytest_plugins = ["pytester"]
+
 # Every test, and every CLI it starts, sees the one directory the Makefile resolves.
 os.environ.setdefault(paths.CRD_DIR_ENV, str(CRDS))
 

@@ -1,8 +1,11 @@
 """The pytest plugin: scenarios as items, markers, the no-cluster skip, reports, failures.
 
-Runs pytest in a subprocess on the repository's real scenarios. The live path is replaced by a
-plugin module written here that answers with recorded results, so the plugin's own behaviour
-(sections, failure text, JUnit properties, JSON report) is checked without a cluster.
+Runs pytest on the repository's real scenarios, in this process (pytester's in-process run,
+which restores modules, sys.path, the directory and the environment after each run; under
+`-n 2` its workers are processes), and once in a subprocess, as a user starts it. The live
+path is replaced by a plugin module written here that answers with recorded results, so the
+plugin's own behaviour (sections, failure text, JUnit properties, JSON report) is checked
+without a cluster.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
+import pytest
 from fakes.fake_kind import kubeconfig_text
 from helpers import REPO, closed_port, copy_scenario
 
+import harness.run.session  # noqa: F401  (imported once here, not again by every in-process run)
 from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
 
@@ -54,9 +61,62 @@ class FakeSession:
         return []
 
 
+real_live_session = harness.pytest_plugin.session.live_session
+
+
 def pytest_configure(config):
     harness.pytest_plugin.session.live_session = lambda config: FakeSession()
+
+
+def pytest_unconfigure(config):
+    # An in-process run shares the module with the process running it: put the real one back.
+    harness.pytest_plugin.session.live_session = real_live_session
 """
+
+
+@dataclass
+class Ran:
+    """What a pytest run printed and returned, alike for a subprocess and an in-process run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class InnerPytest:
+    """`pytest -p no:cacheprovider ARGS` from `cwd`, in this process: the interpreter and the
+    harness are already loaded, so a run costs its configuration and collection only.
+    pytester drops PYTEST_ADDOPTS (a user's -x, -n 4, ... must not change the inner run) and
+    restores sys.modules and sys.path after each run; monkeypatch restores the directory and
+    PYTEST_PLUGINS."""
+
+    def __init__(self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.pytester, self.monkeypatch = pytester, monkeypatch
+
+    def __call__(
+        self,
+        *args: str,
+        fake_live: Path | None = None,
+        cwd: Path = REPO,
+        plugins: Sequence[object] = (),
+    ) -> Ran:
+        self.monkeypatch.chdir(cwd)
+        self.monkeypatch.delenv("PYTEST_PLUGINS", raising=False)
+        cmd = ["-p", "no:cacheprovider", *args]
+        if fake_live is not None:
+            self.monkeypatch.syspath_prepend(str(fake_live))
+            cmd[2:2] = ["-p", "fake_live"]
+        result = self.pytester.runpytest_inprocess(*cmd, plugins=list(plugins))
+        return Ran(int(result.ret), text(result.outlines), text(result.errlines))
+
+
+def text(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+@pytest.fixture
+def inner_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> InnerPytest:
+    return InnerPytest(pytester, monkeypatch)
 
 
 def pytest_run(
@@ -73,10 +133,10 @@ def pytest_run(
 
 
 def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
-    tmp_path: Path,
+    tmp_path: Path, inner_pytest: InnerPytest
 ) -> None:
     report = tmp_path / "report.json"
-    proc = pytest_run("scenarios", "-q", "-rs", f"--report-json={report}")
+    proc = inner_pytest("scenarios", "-q", "-rs", f"--report-json={report}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
     assert f"SKIPPED [{len(names)}]" in proc.stdout
@@ -90,61 +150,47 @@ def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
     assert {s["skipped_reason"] for s in data["scenarios"]} == {NO_CLUSTER}
 
 
-COLLECT_EACH = """
-import json, sys
-import pytest
-
 class Items:
-    def pytest_collection_finish(self, session):
-        Items.names = sorted(item.name for item in session.items)
+    """Records the names of the items a run selected."""
 
-runs = []
-for selection in json.loads(sys.argv[1]):
-    Items.names = None
-    code = pytest.main(["-p", "no:cacheprovider", "scenarios", "-q", "--co", *selection],
-                       plugins=[Items()])
-    runs.append([int(code), Items.names])
-print(json.dumps(runs))
-"""
+    names: list[str] | None = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.names = sorted(item.name for item in session.items)
 
 
-def collected(*selections: list[str]) -> list[list[str]]:
+def collected(inner_pytest: InnerPytest, *selections: list[str]) -> list[list[str] | None]:
     """The scenario items `pytest --co` selects, by name, for each selection: one pytest run
-    per selection, all in one interpreter (pytest.main again and again, as pytester does), so
-    the interpreter and the harness start once."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    proc = subprocess.run(
-        [sys.executable, "-c", COLLECT_EACH, json.dumps(selections)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert [code for code, _ in runs] == [0] * len(selections), proc.stdout
-    return [names for _, names in runs]
+    per selection, in this process."""
+    runs = []
+    for selection in selections:
+        items = Items()
+        proc = inner_pytest("scenarios", "-q", "--co", *selection, plugins=[items])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs.append(items.names)
+    return runs
 
 
-def test_markers_and_keywords_select_scenarios() -> None:
+def test_markers_and_keywords_select_scenarios(inner_pytest: InnerPytest) -> None:
     # The data plane marker comes from each scenario file, so compare with what they declare.
     by_plane: dict[str, list[str]] = {"ambient": [], "sidecar": []}
     for path in sorted((REPO / "scenarios").glob("*/scenario.yaml")):
         by_plane[load_scenario(path).dataplane].append(path.parent.name)
     assert by_plane["ambient"] and by_plane["sidecar"]
     sidecar, ambient, shift = collected(
-        ["-m", "sidecar"], ["-m", "ambient"], ["-k", "traffic-shift"]
+        inner_pytest, ["-m", "sidecar"], ["-m", "ambient"], ["-k", "traffic-shift"]
     )
     assert sidecar == by_plane["sidecar"]
     assert ambient == by_plane["ambient"]
     assert shift == ["ambient-traffic-shift", "sidecar-traffic-shift"]
 
 
-def test_live_results_become_failures_sections_and_reports(tmp_path: Path) -> None:
+def test_live_results_become_failures_sections_and_reports(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    proc = pytest_run(
+    proc = inner_pytest(
         "scenarios/ambient-authz-l4",
         "scenarios/sidecar-authz-l4",
         "--cluster=kind",
@@ -184,11 +230,11 @@ def unreachable_kubeconfig(tmp_path: Path) -> tuple[Path, int]:
 
 
 def test_kubeconfig_alone_selects_the_cluster_and_an_unreachable_one_is_one_error(
-    tmp_path: Path,
+    tmp_path: Path, inner_pytest: InnerPytest
 ) -> None:
     kubeconfig, port = unreachable_kubeconfig(tmp_path)
     report = tmp_path / "report.json"
-    proc = pytest_run("scenarios", f"--kubeconfig={kubeconfig}", f"--report-json={report}")
+    proc = inner_pytest("scenarios", f"--kubeconfig={kubeconfig}", f"--report-json={report}")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert NO_CLUSTER not in out and "skipped" not in out
@@ -202,9 +248,11 @@ def test_kubeconfig_alone_selects_the_cluster_and_an_unreachable_one_is_one_erro
     assert {s["verdict"] for s in data["scenarios"]} == {"error"}
 
 
-def test_an_unreachable_cluster_under_xdist_is_one_error_too(tmp_path: Path) -> None:
+def test_an_unreachable_cluster_under_xdist_is_one_error_too(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     kubeconfig, port = unreachable_kubeconfig(tmp_path)
-    proc = pytest_run("scenarios", "-n", "2", f"--kubeconfig={kubeconfig}")
+    proc = inner_pytest("scenarios", "-n", "2", f"--kubeconfig={kubeconfig}")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert NO_CLUSTER not in out and "skipped" not in out
@@ -215,9 +263,11 @@ def test_an_unreachable_cluster_under_xdist_is_one_error_too(tmp_path: Path) -> 
 # --- pytest-xdist: every scenario reaches the reports -----------------------------------------
 
 
-def test_xdist_reports_hold_every_scenario_without_a_cluster(tmp_path: Path) -> None:
+def test_xdist_reports_hold_every_scenario_without_a_cluster(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     report = tmp_path / "report.json"
-    proc = pytest_run("scenarios", "-q", "-n", "2", f"--report-json={report}")
+    proc = inner_pytest("scenarios", "-q", "-n", "2", f"--report-json={report}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.yaml"))
     data = json.loads(report.read_text())
@@ -226,6 +276,8 @@ def test_xdist_reports_hold_every_scenario_without_a_cluster(tmp_path: Path) -> 
 
 
 def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(tmp_path: Path) -> None:
+    # A subprocess: pytest-xdist gives its workers the sys.path its controller started with,
+    # so the fake live plugin must be on PYTHONPATH from the start.
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
     proc = pytest_run(
@@ -261,8 +313,8 @@ def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(tmp_path
 # --- features are markers for selection, never for outcomes -----------------------------------
 
 
-def test_features_are_registered_markers() -> None:
-    proc = pytest_run("--markers")
+def test_features_are_registered_markers(inner_pytest: InnerPytest) -> None:
+    proc = inner_pytest("--markers")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     features = {
         f.replace("-", "_")
@@ -274,13 +326,15 @@ def test_features_are_registered_markers() -> None:
         assert f"@pytest.mark.{feature}: scenario feature" in proc.stdout, feature
 
 
-def test_a_reserved_feature_never_becomes_a_marker(tmp_path: Path) -> None:
+def test_a_reserved_feature_never_becomes_a_marker(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     # pytest's and well-known plugins' markers are refused by the scenario loader: the file
     # does not load (a collection error, as for a test module that does not import).
     for feature in ("skip", "xfail", "timeout"):
         copy_scenario("ambient-authz-l4", tmp_path, f"feature-{feature}", features=[feature])
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
-    proc = pytest_run("scenarios", "--cluster=kind", fake_live=tmp_path, cwd=tmp_path)
+    proc = inner_pytest("scenarios", "--cluster=kind", fake_live=tmp_path, cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "3 errors" in out.splitlines()[-1], out
@@ -295,14 +349,16 @@ def pytest_configure(config):
 """
 
 
-def test_a_feature_named_like_a_marker_of_this_run_is_an_error_item(tmp_path: Path) -> None:
+def test_a_feature_named_like_a_marker_of_this_run_is_an_error_item(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     # A marker no static list knows, registered by a plugin of this run, is refused too.
     copy_scenario("ambient-authz-l4", tmp_path, "feature-slowpoke", features=["slowpoke"])
     copy_scenario("ambient-authz-l4", tmp_path, "feature-fine", features=["authz"])
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
     (tmp_path / "marker_plugin.py").write_text(MARKER_PLUGIN)
     report = tmp_path / "report.json"
-    proc = pytest_run(
+    proc = inner_pytest(
         "scenarios",
         "--cluster=kind",
         "-p",
@@ -322,12 +378,14 @@ def test_a_feature_named_like_a_marker_of_this_run_is_an_error_item(tmp_path: Pa
 # --- lint first: nothing of a rejected scenario is applied ------------------------------------
 
 
-def test_a_scenario_lint_rejects_is_an_error_item_and_never_run(tmp_path: Path) -> None:
+def test_a_scenario_lint_rejects_is_an_error_item_and_never_run(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     copy_scenario("ambient-authz-l4", tmp_path, "typo", edit={"action: ALLOW": "acton: ALLOW"})
     copy_scenario("ambient-authz-l4", tmp_path, "fine")
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
     report = tmp_path / "report.json"
-    proc = pytest_run(
+    proc = inner_pytest(
         "scenarios", "--cluster=kind", f"--report-json={report}", fake_live=tmp_path, cwd=tmp_path
     )
     out = proc.stdout + proc.stderr
@@ -347,21 +405,23 @@ def scenario_items(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return sorted(line for line in proc.stdout.splitlines() if "scenario.yaml::" in line)
 
 
-def test_a_directory_of_scenarios_is_collected_whatever_its_name(tmp_path: Path) -> None:
+def test_a_directory_of_scenarios_is_collected_whatever_its_name(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     copy_scenario("ambient-authz-l4", tmp_path, "mine")
     copy_scenario("sidecar-authz-l4", tmp_path, "theirs")
     (tmp_path / "scenarios").rename(tmp_path / "my-scenarios")
     # Deeper too, as pytest finds test modules: a team's folder of folders.
     (tmp_path / "my-scenarios" / "team").mkdir()
     (tmp_path / "my-scenarios" / "theirs").rename(tmp_path / "my-scenarios" / "team" / "theirs")
-    proc = pytest_run("my-scenarios", "-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("my-scenarios", "-q", "--co", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert scenario_items(proc) == [
         "my-scenarios/mine/scenario.yaml::mine",
         "my-scenarios/team/theirs/scenario.yaml::theirs",
     ]
     # One scenario directory, or its file, named on its own.
-    proc = pytest_run("my-scenarios/team/theirs", "-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("my-scenarios/team/theirs", "-q", "--co", cwd=tmp_path)
     assert scenario_items(proc) == ["my-scenarios/team/theirs/scenario.yaml::theirs"]
 
 
@@ -373,42 +433,44 @@ scenario_roots = [{roots}]
 
 
 def test_scenario_roots_in_the_ini_file_are_collected_when_no_path_is_given(
-    tmp_path: Path,
+    tmp_path: Path, inner_pytest: InnerPytest
 ) -> None:
     copy_scenario("ambient-authz-l4", tmp_path, "platform-policy")
     (tmp_path / "scenarios").rename(tmp_path / "platform")
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_unit.py").write_text("def test_unit():\n    pass\n")
     (tmp_path / "pyproject.toml").write_text(ROOTS_PROJECT.format(roots='"platform"'))
-    proc = pytest_run("-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("-q", "--co", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert scenario_items(proc) == ["platform/platform-policy/scenario.yaml::platform-policy"]
     assert "tests/test_unit.py::test_unit" in proc.stdout
     # From a subdirectory too: the roots are relative to the ini file, not the shell.
-    proc = pytest_run("-q", "--co", cwd=tmp_path / "tests")
+    proc = inner_pytest("-q", "--co", cwd=tmp_path / "tests")
     assert len(scenario_items(proc)) == 1, proc.stdout + proc.stderr
     # An explicit path means only that path, as with testpaths.
-    proc = pytest_run("tests", "-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("tests", "-q", "--co", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert scenario_items(proc) == []
     # A root given on the command line as well is collected once.
-    proc = pytest_run("platform", "-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("platform", "-q", "--co", cwd=tmp_path)
     assert len(scenario_items(proc)) == 1, proc.stdout
 
 
-def test_a_scenario_root_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_scenario_root_that_does_not_exist_is_a_usage_error(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_unit.py").write_text("def test_unit():\n    pass\n")
     (tmp_path / "pyproject.toml").write_text(ROOTS_PROJECT.format(roots='"platfrom"'))
-    proc = pytest_run("-q", "--co", cwd=tmp_path)
+    proc = inner_pytest("-q", "--co", cwd=tmp_path)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert f"{tmp_path / 'pyproject.toml'}: scenario_roots: no such directory" in proc.stderr
     assert str(tmp_path / "platfrom") in proc.stderr
 
 
-def test_the_malformed_corpus_is_never_collected_as_scenarios() -> None:
+def test_the_malformed_corpus_is_never_collected_as_scenarios(inner_pytest: InnerPytest) -> None:
     # Its cases are broken on purpose (tests/lint checks them); as items each would be an error.
-    proc = pytest_run("tests/malformed", "-q", "--co")
+    proc = inner_pytest("tests/malformed", "-q", "--co")
     assert proc.returncode == 5, proc.stdout + proc.stderr  # no tests collected
     assert "scenario.yaml" not in proc.stdout + proc.stderr
     assert len(list((REPO / "tests" / "malformed").glob("*/scenario.yaml"))) > 50
