@@ -23,7 +23,12 @@ from harness.host.docker import DockerUnavailable
 from harness.model.results import Environment, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.report.document import write_json_report
-from harness.report.summary import failure_summary, summarize, summary_line
+from harness.report.summary import (
+    failure_summary,
+    model_findings_summary,
+    summarize,
+    summary_line,
+)
 from harness.run.dryrun import dry_run
 from harness.run.events import RunObserver
 from harness.run.options import SessionOptions
@@ -132,6 +137,10 @@ def run_live(
         failures = failure_summary(run)
         if failures:
             print(failures)
+        # Model findings whether or not the run passed: they change no verdict, no exit code.
+        findings = model_findings_summary(run)
+        if findings:
+            print(findings)
         print(summary_line(summarize(run)))
     if report_json is not None:
         write_json_report(run, report_json)

@@ -140,4 +140,8 @@ def _step_text(step: StepResult) -> str:
             f", consistent after {p.time_to_consistency_s:.1f}s" if p.time_to_consistency_s else ""
         )
         lines.append(f"  {p.verdict:4} {p.client} -> {p.url}: saw {seen}{ttc}")
+        if p.predicted is not None:
+            lines.append(f"       predicted {p.predicted.describe()} at {p.predicted.enforced_by}")
+        if p.model_finding is not None:
+            lines.append(f"       {p.model_finding}")
     return "\n".join(lines)

@@ -153,6 +153,9 @@ class HarnessSession:
             item.result_sent = True  # type: ignore[attr-defined]
             env = self.environment
             setattr(report, RESULT_ATTRIBUTE, run_to_dict(RunResult(env, [result])))
+            # JUnit <properties> of the testcase: junitxml writes the teardown report's, which
+            # copies the item's (and travels to the xdist controller).
+            item.user_properties += model_properties(result)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -191,17 +194,33 @@ class HarnessSession:
             write_json_report(self.run_result(), Path(path))
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        """Quiet on success; on failure, every failed probe with expected vs observed."""
+        """Quiet on success; on failure, every failed probe with expected vs observed; and
+        every model finding, pass or fail (a finding changes no outcome and no exit code)."""
         if self.setup_error is not None:
             terminalreporter.write_sep("=", "ambient-harness: session set-up failed")
             terminalreporter.write_line(self.setup_error)
             return
-        if not any(r.verdict in ("fail", "error") for r in self.results):
-            return
-        from harness.report.summary import failure_summary
+        if any(r.verdict in ("fail", "error") for r in self.results):
+            from harness.report.summary import failure_summary
 
-        terminalreporter.write_sep("=", "ambient-harness: failed probes")
-        terminalreporter.write_line(failure_summary(self.run_result()))
+            terminalreporter.write_sep("=", "ambient-harness: failed probes")
+            terminalreporter.write_line(failure_summary(self.run_result()))
+        if any(r.model_findings for r in self.results):
+            from harness.report.summary import model_findings_summary
+
+            terminalreporter.write_sep("=", "ambient-harness: model findings")
+            terminalreporter.write_line(model_findings_summary(self.run_result()))
+
+
+def model_properties(result: ScenarioResult) -> list[tuple[str, object]]:
+    """`model_findings` (a count) and one `model_finding` per finding, `step: text`."""
+    found = [(st.name, p.model_finding) for st in result.steps for p in st.probes]
+    texts = [(step, text) for step, text in found if text is not None]
+    if not any(p.predicted for st in result.steps for p in st.probes):
+        return []  # not predicted (not run, rejected): nothing to say
+    return [("model_findings", len(texts))] + [
+        ("model_finding", f"{step}: {text}") for step, text in texts
+    ]
 
 
 def harness_session(config: pytest.Config) -> HarnessSession:

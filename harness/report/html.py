@@ -20,12 +20,16 @@ from harness.report.comparison import (
 from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
+    MODEL_FINDINGS_NOTE,
     SYMBOL,
     describe_identity,
+    describe_model,
     describe_observed,
+    describe_predicted,
     describe_target,
     environment_line,
     max_time_to_consistency,
+    model_findings,
     scenario_duration,
     seconds,
     steps_passed,
@@ -74,6 +78,9 @@ code { font-size: 13px; }
 table.fixed { table-layout: fixed; }
 td.miss { background: #fff5f5; }
 .hdrs { font-size: 12px; color: var(--muted); }
+.badge.model { background: #8250df; }
+.finding { color: #8250df; }
+.model { font-size: 12px; white-space: nowrap; }
 .label { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 6px 12px;
   margin: 0 0 14px; font-weight: 600; }
 """
@@ -93,10 +100,11 @@ def _anchor(name: str) -> str:
 
 # Column widths in per cent, so that the tables of different steps and pairs line up.
 _CMP_WIDTHS: Final = (10, 22, 17, 17, 17, 17)
-_PROBE_WIDTHS: Final = (24, 14, 18, 8, 18, 8, 10)
+_PROBE_WIDTHS: Final = (20, 13, 17, 15, 8, 13, 6, 8)
 PROBE_HEADER: Final = (
     "Client → destination",
     "Expected",
+    "Predicted",
     "Observed",
     "Verdict",
     "Enforced by",
@@ -175,11 +183,15 @@ def _html_cell(cell: Cell) -> str:
 
 def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
     failed = p.verdict != "pass"
+    finding = p.model_finding
+    mark = "model finding" if finding else "model"
     row = (
         f'<tr class="{"failed" if failed else ""}">'
         f"<td>{_h(describe_target(p, headers=False))}{_html_headers(p.headers)}"
         f'<br><span class="hdrs">as {_h(describe_identity(p))}</span></td>'
         f"<td>{_h(describe_expect(p.expect))}</td>"
+        f"<td>{_h(describe_predicted(p))}"
+        f'<br><span class="{mark}">{_h(describe_model(p))}</span></td>'
         f"<td>{_h(describe_observed(p))}</td>"
         f"<td>{_pill(p.verdict)}</td>"
         f'<td class="by">{_h(enforcement_point(sc.dataplane, p, p.waypoint))}</td>'
@@ -190,6 +202,9 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
     extra = []
     if p.note:
         extra.append(f'<p class="muted">Note: {_h(p.note)}</p>')
+    if finding is not None and p.model is not None:
+        items = "".join(f"<li>{_h(d)}</li>" for d in p.model.differences)
+        extra.append(f'<p class="finding"><b>Model finding</b>: {_h(finding)}</p><ul>{items}</ul>')
     if failed:
         extra.append(
             f'<p><b>Expected</b> <span class="expected">{_h(describe_expect(p.expect))}</span>'
@@ -202,7 +217,7 @@ def _html_probe_rows(sc: ScenarioResult, p: ProbeResult) -> str:
             extra.append(f"<p>Last observations, newest last:</p><ol>{seen}</ol>")
     if extra:
         row += (
-            f'<tr class="{"failed" if failed else ""}"><td colspan="7">{"".join(extra)}</td></tr>'
+            f'<tr class="{"failed" if failed else ""}"><td colspan="8">{"".join(extra)}</td></tr>'
         )
     return row
 
@@ -269,6 +284,28 @@ def _html_scenario(sc: ScenarioResult) -> str:
     )
 
 
+def _html_model_findings(run: RunResult) -> str:
+    """The findings, each linked to its scenario (nothing for a run recorded without
+    predictions)."""
+    if not any(p.predicted for sc in run.scenarios for st in sc.steps for p in st.probes):
+        return ""
+    items = "".join(
+        f'<li><a href="#{_anchor(sc.name)}"><code>{_h(sc.name)}</code></a> / {_h(step)}: '
+        f"{_h(describe_target(p))} {_pill(p.verdict)}<br>"
+        f'<span class="finding">{_h(p.model_finding)}</span></li>'
+        for sc, step, p in model_findings(run)
+    )
+    body = (
+        f"<ul>{items}</ul>"
+        if items
+        else ('<p class="muted">None: every observation agrees with the model\'s prediction.</p>')
+    )
+    return (
+        f'<h2>Model findings</h2><p class="muted">Model findings are {_h(MODEL_FINDINGS_NOTE)}.'
+        f"</p>{body}"
+    )
+
+
 def render_html(run: RunResult, *, label: str | None = None) -> str:
     """One self-contained page: inline CSS, no scripts, no external resources.
 
@@ -283,6 +320,7 @@ def render_html(run: RunResult, *, label: str | None = None) -> str:
             ("fail", s.failed, "failed"),
             ("skipped", s.skipped, "skipped"),
             ("error", s.errors, "errors"),
+            *((("model", s.model_findings, "model findings"),) if s.model_findings else ()),
         )
     )
     when = ""
@@ -301,6 +339,7 @@ def render_html(run: RunResult, *, label: str | None = None) -> str:
         f'<div class="badges">{badges}</div>'
         "<h2>Conformance matrix</h2>"
         f"{_html_matrix(run)}"
+        f"{_html_model_findings(run)}"
         "<h2>Sidecar vs ambient: same policy, different enforcement point</h2>"
         f"{_html_comparison(run)}"
         "<h2>Scenarios</h2>"

@@ -16,11 +16,15 @@ from harness.report.comparison import (
 from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
+    MODEL_FINDINGS_NOTE,
     describe_identity,
+    describe_model,
     describe_observed,
+    describe_predicted,
     describe_target,
     environment_line,
     max_time_to_consistency,
+    model_findings,
     plural,
     scenario_duration,
     seconds,
@@ -54,7 +58,8 @@ def render_markdown(run: RunResult) -> str:
         "## ambient-harness conformance report",
         "",
         f"**{s.passed} passed** · **{s.failed} failed** · {s.skipped} skipped · "
-        f"{plural(s.errors, 'error')} — {s.scenarios} scenarios",
+        f"{plural(s.errors, 'error')} — {s.scenarios} scenarios"
+        + (f" · {plural(s.model_findings, 'model finding')}" if s.model_findings else ""),
         "",
         _md(environment_line(run.environment)),
     ]
@@ -91,6 +96,7 @@ def render_markdown(run: RunResult) -> str:
                 COMPARISON_HEADER,
                 rows,
             )
+    out += _md_model(run)
     failures = [
         (sc, st, p)
         for sc in run.scenarios
@@ -110,6 +116,36 @@ def render_markdown(run: RunResult) -> str:
                 f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))} "
                 f"as {_md(describe_identity(p))}: "
                 f"expected *{_md(describe_expect(p.expect))}*, "
-                f"observed *{_md(describe_observed(p))}*"
+                + (f"predicted *{_md(describe_predicted(p))}*, " if p.predicted else "")
+                + f"observed *{_md(describe_observed(p))}*"
             )
     return "\n".join(out) + "\n"
+
+
+PROBE_HEADER: Final = ("Step", "Client → destination", "Expected", "Predicted", "Observed", "Model")
+
+
+def _md_model(run: RunResult) -> list[str]:
+    """The model findings, then every probe: expected, predicted, observed (a run recorded
+    before predictions has neither section)."""
+    if not any(p.predicted for sc in run.scenarios for st in sc.steps for p in st.probes):
+        return []
+    out = ["", "### Model findings", "", f"Model findings are {_md(MODEL_FINDINGS_NOTE)}.", ""]
+    found = model_findings(run)
+    out += [
+        f"- **{_md(sc.name)}** / {_md(step)}: {_md(describe_target(p))} "
+        f"({MD_VERDICT[p.verdict]}): {_md(p.model_finding)}"
+        for sc, step, p in found
+    ] or ["None: every observation agrees with the model's prediction."]
+    out += ["", "### Probes: expected, predicted, observed"]
+    for sc in run.scenarios:
+        rows = [
+            [st.name, describe_target(p), describe_expect(p.expect), describe_predicted(p),
+             f"{describe_observed(p)} {MD_VERDICT[p.verdict]}", describe_model(p)]
+            for st in sc.steps
+            for p in st.probes
+        ]  # fmt: skip
+        if rows:
+            out += ["", f"#### {_md(sc.name)} ({_md(sc.dataplane)})", ""]
+            out += _md_table(PROBE_HEADER, rows)
+    return out

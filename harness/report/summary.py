@@ -8,10 +8,14 @@ from harness.judge.enforcement import enforcement_point
 from harness.model.describe import describe_expect
 from harness.model.results import RunResult
 from harness.report.words import (
+    MODEL_FINDINGS_NOTE,
     SYMBOL,
     describe_headers,
     describe_identity,
     describe_observed,
+    describe_predicted,
+    describe_target,
+    model_findings,
     plural,
 )
 
@@ -39,10 +43,14 @@ def summarize(run: RunResult) -> Summary:
 
 
 def summary_line(s: Summary) -> str:
-    return (
+    """The tally; model findings beside it when there are any (they are not a verdict)."""
+    line = (
         f"{s.scenarios} scenarios: {s.passed} passed, {s.failed} failed, "
         f"{s.skipped} skipped, {plural(s.errors, 'error')}"
     )
+    if s.model_findings:
+        line += f"; {plural(s.model_findings, 'model finding')} (no verdict changed)"
+    return line
 
 
 def failure_summary(run: RunResult) -> str:
@@ -70,6 +78,8 @@ def failure_summary(run: RunResult) -> str:
                 lines.append(f"    {SYMBOL[p.verdict]} {p.client} → {p.method} {p.url}{sent}")
                 lines.append(f"        as: {describe_identity(p)}")
                 lines.append(f"        expected: {describe_expect(p.expect)}")
+                if p.predicted is not None:
+                    lines.append(f"        predicted: {describe_predicted(p)}")
                 lines.append(
                     f"        observed: {describe_observed(p)} "
                     f"({p.attempts} request(s); {enforcement_point(s.dataplane, p, p.waypoint)})"
@@ -79,3 +89,26 @@ def failure_summary(run: RunResult) -> str:
         return ""
     failed = sum(s.verdict in ("fail", "error") for s in run.scenarios)
     return f"{failed} of {len(run.scenarios)} scenarios did not pass:\n" + "\n".join(lines)
+
+
+def model_findings_summary(run: RunResult) -> str:
+    """Every model finding: expected, predicted, observed and what the model missed.
+
+    Printed whether the run passed or not (a passing probe may disagree with the model);
+    empty when there is none.
+    """
+    found = model_findings(run)
+    if not found:
+        return ""
+    lines = [f"{plural(len(found), 'model finding')}: {MODEL_FINDINGS_NOTE}"]
+    for sc, step, p in found:
+        lines.append(
+            f"  {SYMBOL[p.verdict]} {sc.name} / {step}: {describe_target(p)} ({p.verdict})"
+        )
+        lines.append(f"        expected: {describe_expect(p.expect)}")
+        lines.append(f"        predicted: {describe_predicted(p)}")
+        lines.append(f"        observed: {describe_observed(p)}")
+        lines.append(f"        {p.model_finding}")
+        if p.model is not None:
+            lines += [f"          - {d}" for d in p.model.differences]
+    return "\n".join(lines)

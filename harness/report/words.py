@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from harness.judge.enforcement import NOT_APPLICABLE
-from harness.model.results import Environment, ProbeResult, ScenarioResult, Verdict
+from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, Verdict
 
 VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "fail", "skipped", "error")
 SYMBOL: Final[dict[str, str]] = {"pass": "✔", "fail": "✘", "skipped": "○", "error": "!"}
@@ -56,6 +56,43 @@ def describe_observed(p: ProbeResult) -> str:
     if p.expect.attempts is not None and obs.attempt is not None:
         text += f", {obs.attempt} attempt(s)"
     return text
+
+
+# Every rendering says what a model finding is, and that it changes nothing of the verdict.
+MODEL_FINDINGS_NOTE: Final = (
+    "where Istio did not do what the mesh model (harness/predict) predicts: a finding about "
+    "the model or Istio's docs, beside pass/fail; it changes no verdict and not the exit code"
+)
+MODEL_MARK: Final[dict[str, str]] = {
+    "agrees": "= model",
+    "disagrees": "≠ model",
+    "uncertain": "model uncertain",
+    "unobserved": "not observed",
+}
+
+
+def describe_predicted(p: ProbeResult) -> str:
+    """`denied-l4 at destination ztunnel`, or — when the result carries no prediction."""
+    if p.predicted is None:
+        return NOT_APPLICABLE
+    at = f" at {p.predicted.enforced_by}" if p.predicted.enforced_by else ""
+    return f"{p.predicted.describe()}{at}"
+
+
+def describe_model(p: ProbeResult) -> str:
+    """`= model`, `≠ model`, `model uncertain`, `not observed`, or — without a prediction."""
+    return MODEL_MARK[p.model.verdict] if p.model is not None else NOT_APPLICABLE
+
+
+def model_findings(run: RunResult) -> list[tuple[ScenarioResult, str, ProbeResult]]:
+    """(scenario, step name, probe) of every model finding, in run order."""
+    return [
+        (sc, st.name, p)
+        for sc in run.scenarios
+        for st in sc.steps
+        for p in st.probes
+        if p.model_finding is not None
+    ]
 
 
 def describe_target(p: ProbeResult, *, headers: bool = True) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -326,3 +327,92 @@ def test_a_split_far_from_the_model_is_found() -> None:
     rng = random.Random(7)
     even = {"v1": 50.0, "v2": 50.0}
     assert all(_sampled(NINETY_TEN, NINETY_TEN, even, rng) for _ in range(100))
+
+
+# --- every rendering shows it, beside the verdict ---------------------------------------------
+
+
+def _gap_and_miss(tmp_path: Path) -> RunResult:
+    """Two scenarios: a model_gap probe that passes (a finding) and a policy Istio ignored
+    (a fail, and a finding: neither expected it)."""
+    gap = run(scenario(tmp_path / "gap", "denied-l7", "a future ztunnel answering 403"),
+              b_sees(DENIED_L7))  # fmt: skip
+    miss = run(scenario(tmp_path / "miss"), b_sees(ALLOWED))
+    miss.name = "mf-ignored"
+    return RunResult(Environment("kind"), [gap, miss])
+
+
+def test_markdown_html_and_the_terminal_show_each_finding_and_keep_the_verdicts(
+    tmp_path: Path,
+) -> None:
+    from harness.report.html import render_html
+    from harness.report.markdown import render_markdown
+    from harness.report.summary import (
+        failure_summary,
+        model_findings_summary,
+        summarize,
+        summary_line,
+    )
+
+    r = _gap_and_miss(tmp_path)
+    assert [s.verdict for s in r.scenarios] == ["pass", "fail"]
+    gap_finding = r.scenarios[0].steps[0].probes[1].model_finding
+    miss_finding = r.scenarios[1].steps[0].probes[1].model_finding
+    assert gap_finding is not None and miss_finding is not None
+
+    md = render_markdown(r)
+    assert (
+        "**1 passed** · **1 failed** · 0 skipped · 0 errors — 2 scenarios · 2 model findings" in md
+    )
+    assert "it changes no verdict and not the exit code" in md
+    assert f"- **mf** / policy: b → ratings:9080/ratings/1 (✅ pass): {gap_finding}" in md
+    assert f"- **mf-ignored** / policy: b → ratings:9080/ratings/1 (❌ fail): {miss_finding}" in md
+    assert (
+        "| policy | b → ratings:9080/ratings/1 | denied-l7 | denied-l4 at destination ztunnel "
+        "| denied-l7 (403 RBAC: access denied) ✅ pass | ≠ model |" in md
+    )
+    assert (
+        "| policy | a → ratings:9080/ratings/1 | allowed | allowed (200, ratings-v1), l7 false "
+        in md
+    )
+    assert "expected *denied-l4*, predicted *denied-l4 at destination ztunnel*, observed" in md
+
+    page = render_html(r)
+    assert '<div class="badge model"><b>2</b>model findings</div>' in page
+    assert '<div class="badge pass"><b>1</b>passed</div>' in page
+    assert "<h2>Model findings</h2>" in page
+    assert f"<b>Model finding</b>: {html_escape(gap_finding)}</p>" in page
+    assert '<span class="model finding">≠ model</span>' in page
+    assert '<span class="model">= model</span>' in page
+
+    terminal = model_findings_summary(r)
+    assert terminal.startswith("2 model findings: where Istio did not do what the mesh model")
+    assert "  ✔ mf / policy: b → ratings:9080/ratings/1 (pass)" in terminal
+    assert f"        {gap_finding}" in terminal
+    assert "          - predicted denied-l4, saw denied-l7 (403 RBAC: access denied)" in terminal
+    assert "        predicted: denied-l4 at destination ztunnel" in failure_summary(r)
+    assert summary_line(summarize(r)).endswith(
+        "1 passed, 1 failed, 0 skipped, 0 errors; 2 model findings (no verdict changed)"
+    )
+
+
+def test_ambient_harness_run_prints_the_findings_and_exits_as_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness.cli.run as cli_run
+    from harness.run.options import SessionOptions
+
+    gap = scenario(tmp_path, "denied-l7", "a future ztunnel answering 403")
+
+    def run_scenarios(scenarios: object, options: object, observer: object, *, into: RunResult
+                      ) -> None:  # fmt: skip
+        into.scenarios.append(run(gap, b_sees(DENIED_L7)))
+
+    monkeypatch.setattr(cli_run, "run_scenarios", run_scenarios)
+    report = tmp_path / "report.json"
+    assert cli_run.run_live([gap], SessionOptions(cluster="kind"), report) == 0  # passed
+    out = capsys.readouterr().out
+    assert "1 model finding: where Istio did not do what the mesh model" in out
+    assert "the scenario acknowledges this gap: a future ztunnel answering 403" in out
+    assert out.rstrip().endswith("1 model finding (no verdict changed)")
+    assert json.loads(report.read_text())["summary"]["model_findings"] == 1
