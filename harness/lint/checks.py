@@ -92,7 +92,7 @@ def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: 
     if res.note is not None:
         out.notes.append(Problem(doc.file, doc.line_of(["apiVersion"]), f"note: {res.note}"))
     for err in validate_object(data, res):
-        out.add(doc, err.path, err.message)
+        out.add(doc, err.path, err.message, at=err.at)
     if ctx is None:
         return
     check_namespace(doc, data, res, ctx, out)

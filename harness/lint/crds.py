@@ -29,9 +29,9 @@ from harness.host import paths, versions
 Schema = Mapping[str, Any]
 Scope = Literal["Namespaced", "Cluster"]
 
-INDEX_FORMAT = 1
-# Schema keywords the validator never reads: dropped from the cached index to keep it small.
-_UNUSED_KEYWORDS = frozenset({"description", "x-kubernetes-validations", "default", "example"})
+INDEX_FORMAT = 2  # 2: keeps `default` and `x-kubernetes-validations` (CEL rules, defaulting)
+# Schema keywords lint never reads: dropped from the cached index to keep it small.
+_UNUSED_KEYWORDS = frozenset({"description", "example"})
 
 
 def default_crd_dir() -> Path:

@@ -30,5 +30,13 @@ class Findings:
     notes: list[Problem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # not about a line of a file
 
-    def add(self, doc: Document, path: PathKey | list[str | int], message: str) -> None:
-        self.problems.append(doc.problem(list(path), f"{format_path(tuple(path))}: {message}"))
+    def add(
+        self,
+        doc: Document,
+        path: PathKey | list[str | int],
+        message: str,
+        at: PathKey | None = None,
+    ) -> None:
+        """`<path>: <message>` at the line of `at` (default: of `path`)."""
+        line_path = list(path if at is None else at)
+        self.problems.append(doc.problem(line_path, f"{format_path(tuple(path))}: {message}"))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.lint.apimachinery import label_key, label_value
+from harness.lint.builtin_rules import invalid, validate_builtin
+from harness.lint.cel_rules import validate_rules
 from harness.lint.openapi import FieldError, got, show, suggest, validate
 from harness.lint.resolution import Resolution
 from harness.model.source import PathKey
@@ -13,7 +16,6 @@ from harness.model.source import PathKey
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _METADATA_FIELDS = (
     "name", "generateName", "namespace", "labels", "annotations", "finalizers", "ownerReferences",
 )  # fmt: skip
@@ -36,15 +38,6 @@ def _name_error(kind: str, name: str) -> str | None:
             f"{show(name)} is not {what}: lower-case letters, digits and '-', "
             f"at most {limit} characters"
         )
-    return None
-
-
-def _label_key_error(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        return f"label key {show(key)}: prefix must be a DNS subdomain"
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
-        return f"label key {show(key)} is not a valid qualified name"
     return None
 
 
@@ -84,16 +77,17 @@ def _string_map(meta: dict[str, Any], field: str, labels: bool) -> list[FieldErr
         return []
     if not isinstance(value, dict):
         return [FieldError(path, f"expected object, got {got(value)}")]
-    out = []
+    out: list[FieldError] = []
     for k, v in value.items():
         key = str(k)
-        if (problem := _label_key_error(key)) is not None:
-            out.append(FieldError((*path, key), problem))
+        # Worded as ValidateLabels/ValidateAnnotations: at the map's path, on the key's line.
+        checked = key if labels else key.lower()
+        out.extend(invalid(path, key, m, at=(*path, key)) for m in label_key(checked))
         if not isinstance(v, str):
             hint = " (quote it)" if isinstance(v, (bool, int, float)) else ""
-            out.append(FieldError((*path, key), f"expected string, got {got(v)}{hint}"))
-        elif labels and v and (len(v) > 63 or not _QUALIFIED_NAME.match(v)):
-            out.append(FieldError((*path, key), f"label value {show(v)} is not valid"))
+            out.append(FieldError((*path, key), f"expected string, got {got(v)}{hint}", True))
+        elif labels:
+            out.extend(invalid(path, v, m, at=(*path, key)) for m in label_value(v))
     return out
 
 
@@ -111,4 +105,8 @@ def validate_object(data: dict[str, Any], resolution: Resolution) -> list[FieldE
         k: v for k, v in (root.get("properties") or {}).items() if k not in _ENVELOPE
     }
     body = {k: v for k, v in data.items() if k not in _ENVELOPE}
-    return errors + validate(body, root)
+    errors += validate(body, root)
+    if any(e.blocking for e in errors):
+        return errors  # the API server does not evaluate the rules of a malformed object
+    errors += validate_builtin(resolution.group, resolution.kind, data)
+    return errors + validate_rules(data, resolution.schema)

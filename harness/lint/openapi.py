@@ -3,7 +3,7 @@
 It is deliberately *strict* where the API server is silently lenient: a field the schema does
 not declare would be pruned on apply, so it is an error (the classic `spec.acton` typo that
 turns a DENY policy into an ALLOW-all). Rules the schema encodes in CEL
-(`x-kubernetes-validations`) are not evaluated.
+(`x-kubernetes-validations`) are evaluated by cel_rules.py, after this check.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class FieldError:
 
     path: PathKey
     message: str
+    # The API server's type, required, enum and size errors: it then skips the CEL rules.
+    blocking: bool = False
+    # Where to point when `path` is the API server's (a map, not the offending key in it).
+    at: PathKey | None = None
 
     def __str__(self) -> str:
         return f"{format_path(self.path)}: {self.message}"
@@ -153,8 +157,8 @@ class _Validator:
         self.structural = structural
         self.errors: list[FieldError] = []
 
-    def err(self, path: PathKey, message: str) -> None:
-        self.errors.append(FieldError(path, message))
+    def err(self, path: PathKey, message: str, blocking: bool = False) -> None:
+        self.errors.append(FieldError(path, message, blocking))
 
     def check(self, value: Any, schema: Schema, path: PathKey) -> None:
         if not isinstance(schema, Mapping):
@@ -168,10 +172,10 @@ class _Validator:
             return
         if schema.get("x-kubernetes-int-or-string"):
             if type_name(value) not in ("integer", "string"):
-                self.err(path, f"expected integer or string, got {got(value)}")
+                self.err(path, f"expected integer or string, got {got(value)}", True)
                 return
         elif "type" in schema and not _is_type(value, str(schema["type"])):
-            self.err(path, f"expected {schema['type']}, got {got(value)}")
+            self.err(path, f"expected {schema['type']}, got {got(value)}", True)
             return
         if "enum" in schema:
             self.check_enum(value, schema["enum"], path)
@@ -191,7 +195,7 @@ class _Validator:
             return
         shown = ", ".join(a if isinstance(a, str) else json.dumps(a) for a in allowed)
         hint = suggest(value, [str(a) for a in allowed]) if isinstance(value, str) else ""
-        self.err(path, f"expected one of {shown}, got {show(value)}{hint}")
+        self.err(path, f"expected one of {shown}, got {show(value)}{hint}", True)
 
     def check_object(self, value: dict[Any, Any], schema: Schema, path: PathKey) -> None:
         props: Mapping[str, Schema] = schema.get("properties") or {}
@@ -199,7 +203,7 @@ class _Validator:
         open_ = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
         for name in schema.get("required") or []:
             if name not in value:
-                self.err((*path, str(name)), "required field missing")
+                self.err((*path, str(name)), "required field missing", True)
         for key, sub in value.items():
             name = str(key)
             if name in props:
@@ -210,7 +214,7 @@ class _Validator:
                 self.err((*path, name), f'unknown field "{name}"{suggest(name, props)}')
         n = len(value)
         if "maxProperties" in schema and n > schema["maxProperties"]:
-            self.err(path, f"must have at most {schema['maxProperties']} entries, got {n}")
+            self.err(path, f"must have at most {schema['maxProperties']} entries, got {n}", True)
         if "minProperties" in schema and n < schema["minProperties"]:
             self.err(path, f"must have at least {schema['minProperties']} entries, got {n}")
 
@@ -221,7 +225,7 @@ class _Validator:
                 self.check(item, items, (*path, i))
         n = len(value)
         if "maxItems" in schema and n > schema["maxItems"]:
-            self.err(path, f"must have at most {schema['maxItems']} items, got {n}")
+            self.err(path, f"must have at most {schema['maxItems']} items, got {n}", True)
         if "minItems" in schema and n < schema["minItems"]:
             self.err(path, f"must have at least {schema['minItems']} item(s), got {n}")
         if self.structural:
@@ -251,7 +255,8 @@ class _Validator:
         if text is None:
             return
         if "maxLength" in schema and len(text) > schema["maxLength"]:
-            self.err(path, f"must be at most {schema['maxLength']} characters, got {len(text)}")
+            n = len(text)
+            self.err(path, f"must be at most {schema['maxLength']} characters, got {n}", True)
         if "minLength" in schema and len(text) < schema["minLength"]:
             self.err(path, f"must be at least {schema['minLength']} character(s), got {len(text)}")
         if "pattern" in schema:
@@ -326,7 +331,7 @@ class _Validator:
 
 
 def validate(value: Any, schema: Schema, path: PathKey = ()) -> list[FieldError]:
-    """Every violation of `schema` by `value` (a strict structural check; CEL rules skipped)."""
+    """Every violation of `schema` by `value` (a strict structural check; no CEL rules)."""
     v = _Validator(structural=True)
     v.check(value, schema, path)
     return v.errors

@@ -1,0 +1,319 @@
+"""The CRDs' CEL rules (`x-kubernetes-validations`), evaluated as the API server does on create.
+
+The library is cel-expr-python (Google's cel-cpp) with the strings extension, plus the few
+Kubernetes functions the bundles call (cel_library.py). What the API server does, and so
+what this does:
+
+- rules run on the pruned, defaulted object (structural.py), node by node, each node's rules
+  before its children's, and not at all when the schema check found a type, required, enum or
+  size error (the server's "blocking" errors);
+- `self` is the node; object properties are seen under their CEL-escaped names
+  (`namespace` -> `__namespace__`), map keys as they are; a null node is not evaluated;
+- transition rules (those reading `oldSelf`) only run on update with an old object: never on
+  create, so never here;
+- a rule that is false yields `<path>: Invalid value: "<type>": <message>` (or the evaluated
+  messageExpression, or `failed rule: <rule>`), at the rule's `fieldPath` and with its
+  `reason` when given; a rule whose evaluation fails (a missing key, a string that is not a
+  duration) is a rejection too, worded `<error> evaluating rule: <message or rule>`.
+
+Each rule is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from harness.lint import cel_library
+from harness.lint.crds import Schema
+from harness.lint.openapi import FieldError
+from harness.lint.structural import server_view
+from harness.model.source import PathKey
+
+_RESERVED = frozenset(
+    {
+        "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+        "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+        "void", "while",
+    }
+)  # fmt: skip
+_ESCAPABLE = re.compile(r"^[a-zA-Z_.\-/][a-zA-Z0-9_.\-/]*$")
+_OLD_SELF = re.compile(r"\boldSelf\b")
+_STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
+_FIELD_PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\['((?:[^'\\]|\\.)*)'\]")
+
+
+def escape(name: str) -> str | None:
+    """A property name as CEL sees it, or None when CEL cannot address it."""
+    if name in _RESERVED:
+        return f"__{name}__"
+    if not _ESCAPABLE.match(name):
+        return None
+    return (
+        name.replace("__", "__underscores__")
+        .replace(".", "__dot__")
+        .replace("-", "__dash__")
+        .replace("/", "__slash__")
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule: str
+    message: str = ""
+    message_expression: str = ""
+    field_path: str = ""
+    reason: str = ""
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Rule:
+        return cls(
+            str(raw.get("rule") or ""),
+            str(raw.get("message") or "").strip(),
+            str(raw.get("messageExpression") or ""),
+            str(raw.get("fieldPath") or ""),
+            str(raw.get("reason") or ""),
+        )
+
+    @property
+    def transition(self) -> bool:
+        return bool(_OLD_SELF.search(self.rule))
+
+    @property
+    def error_string(self) -> str:
+        return self.message or self.rule.strip()
+
+    @property
+    def failure(self) -> str:
+        return self.message or f"failed rule: {self.rule.strip()}"
+
+
+# --------------------------------------------------------------------------------------------
+# The environment and the compiled programs (once per process).
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    # Imported here: lint without CRD rules to evaluate (--no-schemas) never loads it.
+    from cel_expr_python import cel
+    from cel_expr_python.ext import ext_strings
+
+    url = cel.Type.Map(cel.Type.STRING, cel.Type.STRING)
+    string, boolean = cel.Type.STRING, cel.Type.BOOL
+
+    def decl(name: str, ret: Any, params: list[Any], impl: Any, member: bool = False) -> Any:
+        overload = cel.Overload(f"k8s_{name}", ret, params, is_member=member, impl=impl)
+        return cel.FunctionDecl(name, [overload])
+
+    functions = [
+        decl("isURL", boolean, [string], cel_library.is_url),
+        decl("url", url, [string], cel_library.parse_request_uri),
+        decl("getScheme", string, [url], cel_library.get_scheme, member=True),
+        decl("isIP", boolean, [string], cel_library.is_ip),
+    ]
+    return cel.NewEnv(
+        variables={"self": cel.Type.DYN},
+        extensions=[ext_strings.ExtStrings()],
+        functions=functions,
+    )
+
+
+class CompileError(Exception):
+    """A rule cel-expr-python cannot compile (a function the engine lacks)."""
+
+
+_PROGRAMS: dict[str, Any] = {}
+
+
+def compiled(expression: str) -> Any:
+    """The program of `expression`, compiled on first use; CompileError if it cannot be."""
+    program = _PROGRAMS.get(expression)
+    if program is None:
+        try:
+            program = _env().compile(expression)
+        except Exception as exc:  # cel-expr-python raises RuntimeError with the checker's text
+            program = CompileError(str(exc).splitlines()[0])
+        _PROGRAMS[expression] = program
+    if isinstance(program, CompileError):
+        raise program
+    return program
+
+
+def _go_error(text: str) -> tuple[str, bool]:
+    """cel-cpp's evaluation error as cel-go (the API server) words it; True for an overload."""
+    text = _STATUS_PREFIX.sub("", text.strip())
+    if text.startswith("No matching overloads found"):
+        return "no such overload", True
+    missing = re.match(r'^Key not found in map : "?(.*?)"?$', text)
+    if missing:
+        return f"no such key: {missing.group(1)}", False
+    if text == "String to Duration conversion failed":
+        return "type conversion error from 'string' to 'google.protobuf.Duration'", False
+    if text == "cannot convert string to int":
+        return "type conversion error from 'string' to 'int'", False
+    return text, False
+
+
+def evaluate(expression: str, self_value: Any) -> tuple[Any, str | None]:
+    """(result, None) or (None, error text) of one program on `self`."""
+    result = compiled(expression).eval(data={"self": self_value})
+    if result.type().name().lower() == "error":
+        return None, str(result.value())
+    return result.value(), None
+
+
+# --------------------------------------------------------------------------------------------
+# Values as CEL sees them.
+
+
+def cel_value(value: Any, schema: Schema) -> Any:
+    """`value` (already pruned and defaulted) with object properties under escaped names."""
+    if not isinstance(schema, Mapping):
+        return value
+    if isinstance(value, dict):
+        props: Mapping[str, Schema] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            if key in props:
+                name = escape(key)
+                if name is not None:
+                    out[name] = cel_value(sub, props[key])
+            elif isinstance(extra, Mapping):
+                out[key] = cel_value(sub, extra)
+            else:
+                out[key] = sub
+        return out
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [cel_value(v, items if isinstance(items, Mapping) else {}) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The walk.
+
+_HAS_RULES: dict[int, tuple[Schema, bool]] = {}
+
+
+def _children(schema: Schema) -> list[Schema]:
+    subs = list((schema.get("properties") or {}).values())
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), Mapping):
+            subs.append(schema[key])
+    return subs
+
+
+def has_rules(schema: Schema) -> bool:
+    """Whether `schema` or any node under it carries a rule (memoised per schema object)."""
+    memo = _HAS_RULES.get(id(schema))
+    if memo is not None and memo[0] is schema:
+        return memo[1]
+    found = bool(schema.get("x-kubernetes-validations")) or any(
+        has_rules(s) for s in _children(schema) if isinstance(s, Mapping)
+    )
+    _HAS_RULES[id(schema)] = (schema, found)
+    return found
+
+
+def _with_field_path(path: PathKey, field_path: str) -> PathKey:
+    out = list(path)
+    for dotted, quoted in _FIELD_PATH_STEP.findall(field_path):
+        out.append(dotted or quoted)
+    return tuple(out)
+
+
+def _rejection(path: PathKey, kind: str, rule: Rule, detail: str) -> FieldError:
+    if rule.field_path:
+        path = _with_field_path(path, rule.field_path)
+    if rule.reason == "FieldValueForbidden":
+        return FieldError(path, f"Forbidden: {detail}")
+    if rule.reason == "FieldValueRequired":
+        return FieldError(path, f"Required value: {detail}")
+    if rule.reason == "FieldValueDuplicate":
+        return FieldError(path, f'Duplicate value: "{kind}"')
+    return FieldError(path, f'Invalid value: "{kind}": {detail}')
+
+
+def _message(rule: Rule, self_value: Any) -> str:
+    if rule.message_expression:
+        try:
+            text, error = evaluate(rule.message_expression, self_value)
+        except CompileError:
+            text, error = None, "not compiled"
+        if error is None and isinstance(text, str) and text.strip() and "\n" not in text:
+            return text.strip()
+    return rule.failure
+
+
+def _check_node(value: Any, schema: Schema, path: PathKey, out: list[FieldError]) -> None:
+    raw_rules = schema.get("x-kubernetes-validations") or []
+    if not raw_rules:
+        return
+    kind = str(schema.get("type") or "")
+    self_value = cel_value(value, schema)
+    for raw in raw_rules:
+        rule = Rule.of(raw)
+        if not rule.rule or rule.transition:
+            continue
+        try:
+            result, error = evaluate(rule.rule, self_value)
+        except CompileError:
+            continue  # counted by rule_census; never a finding the server would not make
+        if error is not None:
+            text, overload = _go_error(error)
+            if overload:
+                detail = (
+                    f"'{text}': call arguments did not match a supported operator, function or "
+                    f"macro signature for rule: {rule.error_string}"
+                )
+            else:
+                detail = f"{text} evaluating rule: {rule.error_string}"
+            out.append(FieldError(path, f'Invalid value: "{kind}": {detail}'))
+        elif result is not True:
+            out.append(_rejection(path, kind, rule, _message(rule, self_value)))
+
+
+def _walk(value: Any, schema: Schema, path: PathKey, out: list[FieldError]) -> None:
+    if value is None or not isinstance(schema, Mapping) or not has_rules(schema):
+        return
+    _check_node(value, schema, path, out)
+    if isinstance(value, dict):
+        props: Mapping[str, Schema] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, sub in value.items():
+            if key in props:
+                _walk(sub, props[key], (*path, key), out)
+            elif isinstance(extra, Mapping):
+                _walk(sub, extra, (*path, key), out)
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if isinstance(items, Mapping):
+            for i, item in enumerate(value):
+                _walk(item, items, (*path, i), out)
+
+
+_ROOT_META = ("name", "generateName")
+
+
+def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
+    """Every rejection the CEL rules of `schema` make of the object `data` (a whole manifest)."""
+    if not has_rules(schema):
+        return []
+    envelope = ("apiVersion", "kind", "metadata")
+    view = server_view({k: v for k, v in data.items() if k not in envelope}, schema)
+    if not isinstance(view, dict):
+        return []
+    # At the root `self` also has apiVersion, kind and metadata.name/generateName.
+    for key in ("apiVersion", "kind"):
+        if key in data:
+            view[key] = data[key]
+    meta = data.get("metadata")
+    if isinstance(meta, dict):
+        view["metadata"] = {k: meta[k] for k in _ROOT_META if k in meta}
+    out: list[FieldError] = []
+    _walk(view, schema, (), out)
+    return out
