@@ -20,8 +20,8 @@ from harness.cli.loading import load_for_command
 from harness.cli.options import session_options
 from harness.errors import HarnessError
 from harness.host.docker import DockerUnavailable
-from harness.model.results import Environment, RunResult, ScenarioResult, StepResult
-from harness.model.scenario import Scenario
+from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
+from harness.model.scenario import Scenario, Step
 from harness.report.document import write_json_report
 from harness.report.summary import (
     failure_summary,
@@ -57,6 +57,11 @@ class PrintObserver(RunObserver):
 
     def phase_done(self, message: str, elapsed_s: float) -> None:
         self.out.write(f"✔ {message} ({elapsed_s:.1f}s)\n")
+
+    def probe_finished(self, scenario: Scenario, step: Step, result: ProbeResult) -> None:
+        # As it happens: Istio did not do what the model says (the verdict stands as judged).
+        if result.model_finding is not None:
+            self.out.write(f"  {scenario.name} / {step.name}: {result.model_finding}\n")
 
     def step_finished(self, scenario: Scenario, result: StepResult) -> None:
         self.out.write(f"  {result.verdict:5} {scenario.name} / {result.name}\n")

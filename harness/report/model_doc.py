@@ -96,7 +96,8 @@ def predicted_outcome(d: PredictedDoc | None) -> PredictedOutcome | None:
 
 def observed_doc(p: ProbeResult) -> ObservedDoc | None:
     """The newest observation's fields (no status for a reset, no l7 without a response);
-    a split adds its shares and sample count. None: nothing was observed."""
+    a split has its shares and sample count instead of one `served_by`. None: nothing was
+    observed."""
     out: dict[str, Any] = {}
     if p.observations:
         o = p.observations[-1]
@@ -106,6 +107,7 @@ def observed_doc(p: ProbeResult) -> ObservedDoc | None:
     total = sum((p.split_counts or {}).values())
     if p.split_counts and total:
         out.setdefault("outcome", Kind.ALLOWED)
+        out.pop("served_by", None)  # the shares say who answered, not the newest sample
         out["split"] = {k: round(100 * v / total, 2) for k, v in p.split_counts.items()}
         out["samples"] = total
     return ObservedDoc.model_validate(out) if out else None

@@ -1,7 +1,8 @@
 """The pytest plugin reports model findings: in the terminal summary, the step sections, the
 JUnit testcase properties and the JSON report, while the outcome and exit code stay as judged.
 
-The live path is replaced by a plugin module that answers the real ambient-authz-l4 scenario:
+Runs pytest in this process (pytester, as tests/pytest_plugin/test_pytest_plugin.py does). The
+live path is replaced by a plugin module that answers the real ambient-authz-l4 scenario:
 every probe as its expectation says, but with an Envoy in the path (`l7` true) where the
 expectation leaves `l7` open, which the model does not predict (no waypoint).
 """
@@ -9,12 +10,10 @@ expectation leaves `l7` open, which the model does not predict (no waypoint).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from helpers import REPO
 
 FAKE_LIVE = """
@@ -56,22 +55,33 @@ class FakeSession:
         return []
 
 
+real_live_session = harness.pytest_plugin.session.live_session
+
+
 def pytest_configure(config):
     harness.pytest_plugin.session.live_session = lambda config: FakeSession()
+
+
+def pytest_unconfigure(config):
+    # An in-process run shares the module with the process running it: put the real one back.
+    harness.pytest_plugin.session.live_session = real_live_session
 """
 
 
-def test_a_model_finding_is_reported_and_the_run_still_passes(tmp_path: Path) -> None:
+def test_a_model_finding_is_reported_and_the_run_still_passes(
+    tmp_path: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "fake_live"]
-    cmd += ["scenarios/ambient-authz-l4", "--cluster=kind", "-rA"]
-    cmd += [f"--junitxml={junit}", f"--report-json={report}"]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
-    out = proc.stdout
-    assert proc.returncode == 0, out + proc.stderr  # a finding is not a failure
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("PYTEST_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "fake_live", "scenarios/ambient-authz-l4",
+        "--cluster=kind", "-rA", f"--junitxml={junit}", f"--report-json={report}",
+    )  # fmt: skip
+    out = "\n".join(result.outlines)
+    assert result.ret == 0, out + "\n".join(result.errlines)  # a finding is not a failure
     assert "1 passed" in out
     assert "ambient-harness: model findings" in out
     assert "ambient-harness: failed probes" not in out

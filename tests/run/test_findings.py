@@ -416,3 +416,18 @@ def test_ambient_harness_run_prints_the_findings_and_exits_as_judged(
     assert "the scenario acknowledges this gap: a future ztunnel answering 403" in out
     assert out.rstrip().endswith("1 model finding (no verdict changed)")
     assert json.loads(report.read_text())["summary"]["model_findings"] == 1
+
+
+def test_the_run_command_s_progress_names_a_finding_as_it_happens(tmp_path: Path) -> None:
+    import io
+
+    from harness.cli.run import PrintObserver
+
+    s = scenario(tmp_path)
+    out = io.StringIO()
+    clock = FakeClock()
+    checker = EventuallyChecker(clock=clock, sleep=clock.sleep)
+    Runner(ScriptedOps(clock, b_sees(ALLOWED)), checker, PrintObserver(out), clock=clock).run(s)
+    lines = [line for line in out.getvalue().splitlines() if "model:" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("  mf / policy: model: predicted denied-l4 at destination ztunnel")
