@@ -14,7 +14,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from harness.lint import apimachinery as am
+from harness.lint.apimachinery import (
+    config_map_key,
+    dns1123_label,
+    label_key,
+    label_value,
+    port_name,
+    port_number,
+)
 from harness.lint.openapi import FieldError
 from harness.model.source import PathKey
 
@@ -45,9 +52,9 @@ def labels(value: Any, path: PathKey, where: PathKey | None = None) -> list[Fiel
     out: list[FieldError] = []
     for key, v in value.items():
         k = str(key)
-        out.extend(invalid(path, k, m, at=(*base, k)) for m in am.label_key(k))
+        out.extend(invalid(path, k, m, at=(*base, k)) for m in label_key(k))
         if isinstance(v, str):
-            out.extend(invalid(path, v, m, at=(*base, k)) for m in am.label_value(v))
+            out.extend(invalid(path, v, m, at=(*base, k)) for m in label_value(v))
     return out
 
 
@@ -71,18 +78,18 @@ def _service_port(
     if need_name and not name:
         out.append(required((*path, "name")))
     elif isinstance(name, str) and name:
-        out.extend(invalid((*path, "name"), name, m) for m in am.dns1123_label(name))
+        out.extend(invalid((*path, "name"), name, m) for m in dns1123_label(name))
         if name in names:
             out.append(FieldError((*path, "name"), f"Duplicate value: {quoted(name)}"))
         names.add(name)
     target = p.get("targetPort")
     if isinstance(target, int) and not isinstance(target, bool) and target != 0:
-        out.extend(invalid((*path, "targetPort"), target, m) for m in am.port_number(target))
+        out.extend(invalid((*path, "targetPort"), target, m) for m in port_number(target))
     elif isinstance(target, str) and target:
-        out.extend(invalid((*path, "targetPort"), target, m) for m in am.port_name(target))
+        out.extend(invalid((*path, "targetPort"), target, m) for m in port_name(target))
     app = p.get("appProtocol")
     if isinstance(app, str):
-        out.extend(invalid((*path, "appProtocol"), app, m) for m in am.label_key(app))
+        out.extend(invalid((*path, "appProtocol"), app, m) for m in label_key(app))
     return out
 
 
@@ -154,7 +161,7 @@ def _selector(selector: dict[str, Any], path: PathKey) -> list[FieldError]:
             out.append(invalid((*here, "operator"), op, "not a valid selector operator"))
         key = expr.get("key")
         if isinstance(key, str):
-            out.extend(invalid((*here, "key"), key, m) for m in am.label_key(key))
+            out.extend(invalid((*here, "key"), key, m) for m in label_key(key))
     return out
 
 
@@ -195,7 +202,7 @@ def _data_keys(data: dict[str, Any]) -> list[FieldError]:
         for key in _dict(data.get(section)):
             k = str(key)
             path: PathKey = (f"{section}[{k}]",)
-            out.extend(invalid(path, k, m, at=(section, k)) for m in am.config_map_key(k))
+            out.extend(invalid(path, k, m, at=(section, k)) for m in config_map_key(k))
     both = set(_dict(data.get("data"))) & set(_dict(data.get("binaryData")))
     for k in sorted(both, key=str):
         msg = "duplicate of key present in binaryData"

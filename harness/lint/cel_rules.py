@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from harness.lint import cel_library
+from harness.lint.cel_library import get_scheme, is_ip, is_url, parse_request_uri
 from harness.lint.crds import Schema
 from harness.lint.openapi import FieldError
 from harness.lint.structural import server_view
@@ -109,10 +109,10 @@ def _env() -> Any:
         return cel.FunctionDecl(name, [overload])
 
     functions = [
-        decl("isURL", boolean, [string], cel_library.is_url),
-        decl("url", url, [string], cel_library.parse_request_uri),
-        decl("getScheme", string, [url], cel_library.get_scheme, member=True),
-        decl("isIP", boolean, [string], cel_library.is_ip),
+        decl("isURL", boolean, [string], is_url),
+        decl("url", url, [string], parse_request_uri),
+        decl("getScheme", string, [url], get_scheme, member=True),
+        decl("isIP", boolean, [string], is_ip),
     ]
     return cel.NewEnv(
         variables={"self": cel.Type.DYN},
