@@ -26,7 +26,7 @@ _HEX = frozenset(string.hexdigits)
 _HOST_OK = frozenset(string.ascii_letters + string.digits + "-_.~!$&'()*+,;=:[]<>\"")
 
 
-class URLError(ValueError):
+class _URLError(ValueError):
     """`url()` of a string Go's ParseRequestURI refuses; worded as the API server words it."""
 
 
@@ -40,7 +40,7 @@ def _scheme(raw: str) -> tuple[str, str]:
             continue
         if c == ":":
             if i == 0:
-                raise URLError("missing protocol scheme")
+                raise _URLError("missing protocol scheme")
             return raw[:i], raw[i + 1 :]
         return "", raw  # a character no scheme has: there is no scheme
     return "", raw
@@ -53,13 +53,13 @@ def _check_escapes(text: str, host: bool) -> None:
         if c == "%":
             code = text[i + 1 : i + 3]
             if len(code) < 2 or not set(code) <= _HEX:
-                raise URLError(f'invalid URL escape "{text[i : i + 3]}"')
+                raise _URLError(f'invalid URL escape "{text[i : i + 3]}"')
             if host and int(code[0], 16) < 8 and code != "25":
-                raise URLError(f'invalid URL escape "{text[i : i + 3]}"')
+                raise _URLError(f'invalid URL escape "{text[i : i + 3]}"')
             i += 3
             continue
         if host and ord(c) < 0x80 and c not in _HOST_OK:
-            raise URLError(f'invalid character "{c}" in host name')
+            raise _URLError(f'invalid character "{c}" in host name')
         i += 1
 
 
@@ -74,31 +74,31 @@ def _host(authority: str) -> str:
     if host.startswith("["):
         end = host.rfind("]")
         if end < 0:
-            raise URLError("missing ']' in host")
+            raise _URLError("missing ']' in host")
         port = host[end + 1 :]
         if not _valid_port(port):
-            raise URLError(f'invalid port "{port}" after host')
+            raise _URLError(f'invalid port "{port}" after host')
     elif (colon := host.rfind(":")) >= 0 and not _valid_port(host[colon:]):
-        raise URLError(f'invalid port "{host[colon:]}" after host')
+        raise _URLError(f'invalid port "{host[colon:]}" after host')
     _check_escapes(host, host=True)
     return host
 
 
 def parse_request_uri(raw: str) -> dict[str, str]:
-    """The parts of `raw` as Go's `url.ParseRequestURI` splits them, or URLError."""
+    """The parts of `raw` as Go's `url.ParseRequestURI` splits them, or a ValueError."""
     try:
         return _parse(raw)
-    except URLError as exc:
-        raise URLError(
+    except _URLError as exc:
+        raise _URLError(
             f'URL parse error during conversion from string: parse "{raw}": {exc}'
         ) from None
 
 
 def _parse(raw: str) -> dict[str, str]:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-        raise URLError("net/url: invalid control character in URL")
+        raise _URLError("net/url: invalid control character in URL")
     if raw == "":
-        raise URLError("empty url")
+        raise _URLError("empty url")
     if raw == "*":
         return {"scheme": "", "host": "", "path": "*"}
     scheme, rest = _scheme(raw)
@@ -108,7 +108,7 @@ def _parse(raw: str) -> dict[str, str]:
     if not rest.startswith("/"):
         if scheme:
             return {"scheme": scheme, "host": "", "path": ""}  # opaque: mailto:x
-        raise URLError("invalid URI for request")
+        raise _URLError("invalid URI for request")
     host = ""
     if scheme and rest.startswith("//"):
         authority, slash, path = rest[2:].partition("/")
@@ -120,7 +120,7 @@ def _parse(raw: str) -> dict[str, str]:
 def is_url(raw: str) -> bool:
     try:
         _parse(raw)
-    except URLError:
+    except _URLError:
         return False
     return True
 

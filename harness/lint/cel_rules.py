@@ -121,7 +121,7 @@ def _env() -> Any:
     )
 
 
-class CompileError(Exception):
+class _NotCompiled(Exception):
     """A rule cel-expr-python cannot compile (a function the engine lacks)."""
 
 
@@ -129,17 +129,26 @@ _PROGRAMS: dict[str, Any] = {}
 
 
 def compiled(expression: str) -> Any:
-    """The program of `expression`, compiled on first use; CompileError if it cannot be."""
+    """The program of `expression`, compiled on first use; _NotCompiled if it cannot be."""
     program = _PROGRAMS.get(expression)
     if program is None:
         try:
             program = _env().compile(expression)
         except Exception as exc:  # cel-expr-python raises RuntimeError with the checker's text
-            program = CompileError(str(exc).splitlines()[0])
+            program = _NotCompiled(str(exc).splitlines()[0])
         _PROGRAMS[expression] = program
-    if isinstance(program, CompileError):
+    if isinstance(program, _NotCompiled):
         raise program
     return program
+
+
+def compile_problem(expression: str) -> str | None:
+    """Why `expression` cannot be compiled, or None when it can (the census of the rules)."""
+    try:
+        compiled(expression)
+    except _NotCompiled as exc:
+        return str(exc)
+    return None
 
 
 def _go_error(text: str) -> tuple[str, bool]:
@@ -242,7 +251,7 @@ def _message(rule: Rule, self_value: Any) -> str:
     if rule.message_expression:
         try:
             text, error = evaluate(rule.message_expression, self_value)
-        except CompileError:
+        except _NotCompiled:
             text, error = None, "not compiled"
         if error is None and isinstance(text, str) and text.strip() and "\n" not in text:
             return text.strip()
@@ -261,7 +270,7 @@ def _check_node(value: Any, schema: Schema, path: PathKey, out: list[FieldError]
             continue
         try:
             result, error = evaluate(rule.rule, self_value)
-        except CompileError:
+        except _NotCompiled:
             continue  # counted by rule_census; never a finding the server would not make
         if error is not None:
             text, overload = _go_error(error)

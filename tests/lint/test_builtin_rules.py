@@ -38,7 +38,7 @@ def test_is_url_is_gos_parse_request_uri(raw: str, ok: bool) -> None:
 
 def test_url_errors_and_scheme_as_the_api_server_words_them() -> None:
     assert cel_library.parse_request_uri("HTTPS://x/")["scheme"] == "https"
-    with pytest.raises(cel_library.URLError) as err:
+    with pytest.raises(ValueError) as err:
         cel_library.parse_request_uri("example.com/jwks")
     assert str(err.value) == (
         'URL parse error during conversion from string: parse "example.com/jwks": '
