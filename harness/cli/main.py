@@ -79,6 +79,14 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_command(args)
 
 
+def _report_format(value: str) -> str:
+    if value in ("markdown", "html"):
+        return value
+    # `-o report.html` meant a file before -o became the format, as in kubectl.
+    hint = f"; to write a file: --output-file {value}" if "." in value or "/" in value else ""
+    raise argparse.ArgumentTypeError(f"{value!r} is not a format (markdown, html){hint}")
+
+
 def _report(args: argparse.Namespace) -> int:
     from harness.cli.report import report_command
 
@@ -180,8 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="render a JSON report as markdown or HTML")
     p.add_argument("path", type=Path, help="JSON report written by --report-json")
-    p.add_argument("--format", choices=["markdown", "html"], default="markdown")
-    p.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        "--format",  # the older spelling
+        dest="format",
+        type=_report_format,
+        metavar="{markdown,html}",
+        default="markdown",
+        help="output format (default: markdown), as kubectl's -o",
+    )
+    p.add_argument(
+        "--output-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write to FILE (its directory must exist; default: stdout)",
+    )
     p.set_defaults(handler=_report)
 
     p = sub.add_parser(

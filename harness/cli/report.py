@@ -1,4 +1,4 @@
-"""`ambient-harness report PATH [--format markdown|html] [-o FILE]`: render a JSON report."""
+"""`ambient-harness report PATH [-o markdown|html] [--output-file FILE]`: render a JSON report."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     text = render_html(run) if args.format == "html" else render_markdown(run)
-    if args.output is None:
+    if args.output_file is None:
         sys.stdout.write(text)
         return EXIT_OK
     try:
-        write_atomic(Path(args.output), text, make_parents=False)
+        write_atomic(Path(args.output_file), text, make_parents=False)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot write {args.output_file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

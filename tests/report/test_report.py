@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness.cli.report import report_command
+from harness.cli.main import main as cli_main
 from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
@@ -184,7 +183,7 @@ def test_reports_are_written_0644(tmp_path: Path) -> None:
     write_json_report(small_run(), path)
     assert path.stat().st_mode & 0o777 == 0o644
     html_out = tmp_path / "r.html"
-    assert report_command(argparse.Namespace(path=path, format="html", output=html_out)) == 0
+    assert cli_main(["report", str(path), "-o", "html", "--output-file", str(html_out)]) == 0
     assert html_out.stat().st_mode & 0o777 == 0o644
 
 
@@ -192,7 +191,7 @@ def test_report_into_a_missing_directory_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "site" / "report.html"
-    assert report_command(argparse.Namespace(path=FIXTURE, format="html", output=out)) == 2
+    assert cli_main(["report", str(FIXTURE), "-o", "html", "--output-file", str(out)]) == 2
     assert f"error: cannot write {out}: directory {out.parent} does not exist" in (
         capsys.readouterr().err
     )
@@ -248,14 +247,31 @@ def test_unreadable_reports_say_why(tmp_path: Path, content: str, message: str) 
         load_json_report(path)
 
 
+def test_report_o_is_the_format_as_in_kubectl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.html"
+    # The older spellings: -o FILE (now a format, as kubectl reads it) says what to use instead.
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["report", str(FIXTURE), "-o", str(out)])
+    assert exit_info.value.code == 2
+    assert (
+        f"argument -o/--output/--format: {str(out)!r} is not a format (markdown, html); "
+        f"to write a file: --output-file {out}"
+    ) in capsys.readouterr().err
+    assert not out.exists()
+    assert cli_main(["report", str(FIXTURE), "--format", "html", "--output-file", str(out)]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
 def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert report_command(argparse.Namespace(path=FIXTURE, format="markdown", output=None)) == 0
+    assert cli_main(["report", str(FIXTURE), "-o", "markdown"]) == 0
     assert "### Conformance matrix" in capsys.readouterr().out
     out = tmp_path / "r.html"
-    assert report_command(argparse.Namespace(path=FIXTURE, format="html", output=out)) == 0
+    assert cli_main(["report", str(FIXTURE), "-o", "html", "--output-file", str(out)]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")
     missing = tmp_path / "missing.json"
-    assert report_command(argparse.Namespace(path=missing, format="html", output=None)) == 2
+    assert cli_main(["report", str(missing), "-o", "html"]) == 2
     assert "cannot read" in capsys.readouterr().err
 
 
