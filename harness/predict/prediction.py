@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.model.results import PredictedOutcome
+
 ALLOWED = "allowed"
 DENIED_L4 = "denied-l4"
 DENIED_L7 = "denied-l7"
@@ -57,50 +59,27 @@ class Prediction:
             return {self.served_by.rsplit("-", 1)[-1]}
         return set()
 
+    def record(self) -> PredictedOutcome:
+        """The prediction as a result records it (and reports and explain word it)."""
+        return PredictedOutcome(
+            outcome=self.outcome,
+            enforced_by=self.enforced_by,
+            because=self.because,
+            status=self.status,
+            served_by=self.served_by,
+            split=dict(self.split) if self.split else None,
+            l7=self.l7,
+            attempts=self.attempts,
+            headers=dict(self.headers),
+            backend_saw=dict(self.backend_saw),
+            path=list(self.path),
+            uncertain=self.uncertain,
+        )
+
     def describe(self) -> str:
         """`allowed (200, ratings-v1), l7 false`, `denied-l4`, `status 503`."""
-        if self.outcome == ALLOWED:
-            inner = [str(self.status or 200)]
-            if self.served_by:
-                inner.append(self.served_by)
-            text = f"allowed ({', '.join(inner)})"
-        elif self.outcome == STATUS:
-            text = f"status {self.status}"
-        else:
-            text = self.outcome
-        if self.split:
-            text += ", split " + " / ".join(f"{k} {v:g}" for k, v in self.split.items())
-        if self.l7 is not None:
-            text += f", l7 {'true' if self.l7 else 'false'}"
-        for k, v in self.headers.items():
-            text += f", header {k}: {v}"
-        for k, v in self.backend_saw.items():
-            text += f", backend saw {k}: {v}"
-        if self.attempts is not None and (self.attempts != 1 or self.outcome != ALLOWED):
-            text += f", attempts {self.attempts}"
-        if self.uncertain:
-            text += f" (uncertain: {self.uncertain})"
-        return text
+        text = self.record().describe()
+        return f"{text} (uncertain: {self.uncertain})" if self.uncertain else text
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"outcome": self.outcome}
-        if self.status is not None:
-            out["status"] = self.status
-        if self.served_by is not None:
-            out["served_by"] = self.served_by
-        if self.split:
-            out["split"] = dict(self.split)
-        if self.l7 is not None:
-            out["l7"] = self.l7
-        if self.attempts is not None:
-            out["attempts"] = self.attempts
-        if self.headers:
-            out["headers"] = dict(self.headers)
-        if self.backend_saw:
-            out["backend_saw"] = dict(self.backend_saw)
-        out["path"] = list(self.path)
-        out["enforced_by"] = self.enforced_by
-        out["because"] = self.because
-        if self.uncertain:
-            out["uncertain"] = self.uncertain
-        return out
+        return self.record().as_dict()

@@ -32,28 +32,10 @@ from harness.judge.split import SplitCheck
 from harness.model.outcome import Kind
 from harness.model.results import ModelCheck, PredictedOutcome, ProbeResult
 from harness.model.scenario import Expect, Probe, Scenario
-from harness.predict import Prediction, predict_scenario, probe_disagreements
+from harness.predict import predict_scenario, probe_disagreements
 from harness.report.words import describe_split
 
 _OUTCOME_WORDS = ("allowed", "denied-l4", "denied-l7", "unreachable")
-
-
-def recorded(p: Prediction) -> PredictedOutcome:
-    """The model's `Prediction` as a result records it."""
-    return PredictedOutcome(
-        outcome=p.outcome,
-        enforced_by=p.enforced_by,
-        because=p.because,
-        status=p.status,
-        served_by=p.served_by,
-        split=dict(p.split) if p.split else None,
-        l7=p.l7,
-        attempts=p.attempts,
-        headers=dict(p.headers),
-        backend_saw=dict(p.backend_saw),
-        path=list(p.path),
-        uncertain=p.uncertain,
-    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +51,7 @@ def scenario_predictions(s: Scenario) -> dict[tuple[int, int], ProbePrediction]:
     """(step index, probe index) -> the prediction, for every probe of `s` (pure, offline)."""
     return {
         (item.step_index, item.probe_index): ProbePrediction(
-            recorded(item.prediction), not probe_disagreements(item), item.probe.model_gap
+            item.prediction.record(), not probe_disagreements(item), item.probe.model_gap
         )
         for item in predict_scenario(s)
     }
