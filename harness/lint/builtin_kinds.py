@@ -75,10 +75,45 @@ _SERVICE = _root(
         )
     }
 )
+
+
+def _open(props: Mapping[str, Schema]) -> Schema:
+    """An object whose listed fields are typed and whose other fields are not checked."""
+    return {**_obj(props), "x-kubernetes-preserve-unknown-fields": True}
+
+
+_CONTAINER_PORT = _obj(
+    {
+        "name": _S,
+        "containerPort": _I,
+        "hostPort": _I,
+        "hostIP": _S,
+        "protocol": _enum("TCP", "UDP", "SCTP"),
+    }
+)
+_CONTAINER = _open(
+    {
+        "name": _S,
+        "image": _S,
+        "command": {"type": "array", "items": _S},
+        "args": {"type": "array", "items": _S},
+        "ports": {"type": "array", "items": _CONTAINER_PORT},
+        "env": {"type": "array", "items": _open({"name": _S, "value": _S})},
+        "imagePullPolicy": _enum("Always", "Never", "IfNotPresent"),
+    }
+)
+_POD_SPEC = _open(
+    {
+        "containers": {"type": "array", "items": _CONTAINER},
+        "initContainers": {"type": "array", "items": _CONTAINER},
+        "serviceAccountName": _S,
+        "restartPolicy": _enum("Always", "OnFailure", "Never"),
+    }
+)
 _POD_TEMPLATE = _obj(
     {
         "metadata": _obj({"labels": _MAP_S, "annotations": _MAP_S, "name": _S, "namespace": _S}),
-        "spec": _ANY_OBJ,
+        "spec": _POD_SPEC,
     }
 )
 _LABEL_SELECTOR = _obj({"matchLabels": _MAP_S, "matchExpressions": _ANY_LIST})
@@ -132,7 +167,7 @@ def _builtins() -> dict[tuple[str, str], Builtin]:
         "": {
             "Binding": ns, "ComponentStatus": cl, "Endpoints": ns, "Event": ns,
             "LimitRange": ns, "Node": cl, "PersistentVolume": cl,
-            "PersistentVolumeClaim": ns, "Pod": ns, "PodTemplate": ns,
+            "PersistentVolumeClaim": ns, "PodTemplate": ns,
             "ReplicationController": ns, "ResourceQuota": ns,
         },
         "apps": {"StatefulSet": ns, "DaemonSet": ns, "ReplicaSet": ns, "ControllerRevision": ns},
@@ -147,6 +182,7 @@ def _builtins() -> dict[tuple[str, str], Builtin]:
         "policy": {"PodDisruptionBudget": ns},
         "discovery.k8s.io": {"EndpointSlice": ns},
     }  # fmt: skip
+    table[("", "Pod")] = Builtin(v1, ns, _root({"spec": _POD_SPEC}))
     for group, kinds in generic.items():
         for kind, scope in kinds.items():
             table[(group, kind)] = Builtin(v1, scope, _GENERIC)

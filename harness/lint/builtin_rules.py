@@ -17,6 +17,7 @@ from typing import Any
 from harness.lint.apimachinery import (
     config_map_key,
     dns1123_label,
+    dns1123_subdomain,
     label_key,
     label_value,
     port_name,
@@ -104,7 +105,14 @@ def service(data: dict[str, Any]) -> list[FieldError]:
     names: set[str] = set()
     for i, p in enumerate(ports):
         out.extend(_service_port(p, ("spec", "ports", i), len(ports) > 1, names))
-    if kind != "ExternalName":
+    if kind == "ExternalName":
+        cname = str(spec.get("externalName") or "").removesuffix(".")
+        if cname:
+            path: PathKey = ("spec", "externalName")
+            out.extend(invalid(path, cname, m) for m in dns1123_subdomain(cname))
+        else:
+            out.append(required(("spec", "externalName")))
+    else:
         out.extend(labels(spec.get("selector"), ("spec", "selector")))
     seen: set[tuple[str, Any]] = set()
     for i, p in enumerate(ports):
@@ -165,6 +173,63 @@ def _selector(selector: dict[str, Any], path: PathKey) -> list[FieldError]:
     return out
 
 
+def not_supported(path: PathKey, value: Any, supported: list[str]) -> FieldError:
+    shown = ", ".join(quoted(v) for v in supported)
+    return FieldError(path, f"Unsupported value: {quoted(value)}: supported values: {shown}")
+
+
+def _container_ports(ports: Any, path: PathKey) -> list[FieldError]:
+    out: list[FieldError] = []
+    names: set[str] = set()
+    for i, port in enumerate(ports if isinstance(ports, list) else []):
+        if not isinstance(port, dict):
+            continue
+        here: PathKey = (*path, i)
+        name = port.get("name")
+        if isinstance(name, str) and name:
+            if msgs := port_name(name):
+                out.extend(invalid((*here, "name"), name, m) for m in msgs)
+            elif name in names:
+                out.append(FieldError((*here, "name"), f"Duplicate value: {quoted(name)}"))
+            names.add(name)
+        number = port.get("containerPort")
+        if not number:
+            out.append(required((*here, "containerPort")))
+        elif isinstance(number, int):
+            out.extend(invalid((*here, "containerPort"), number, m) for m in port_number(number))
+        host = port.get("hostPort")
+        if isinstance(host, int) and host:
+            out.extend(invalid((*here, "hostPort"), host, m) for m in port_number(host))
+    return out
+
+
+def pod_spec(spec: dict[str, Any], path: PathKey) -> list[FieldError]:
+    """validateContainers' common part: names, images, ports (of containers and init containers)."""
+    out: list[FieldError] = []
+    containers = spec.get("containers")
+    if not containers:
+        out.append(required((*path, "containers")))
+    for section in ("initContainers", "containers"):
+        names: set[str] = set()
+        for i, ctr in enumerate(spec.get(section) or []):
+            if not isinstance(ctr, dict):
+                continue
+            here: PathKey = (*path, section, i)
+            name = ctr.get("name")
+            if not name:
+                out.append(required((*here, "name")))
+            elif isinstance(name, str):
+                out.extend(invalid((*here, "name"), name, m) for m in dns1123_label(name))
+            if not ctr.get("image"):
+                out.append(required((*here, "image")))
+            out.extend(_container_ports(ctr.get("ports"), (*here, "ports")))
+            if isinstance(name, str) and name:
+                if name in names:
+                    out.append(FieldError((*here, "name"), f"Duplicate value: {quoted(name)}"))
+                names.add(name)
+    return out
+
+
 def deployment(data: dict[str, Any]) -> list[FieldError]:
     spec = _dict(data.get("spec"))
     selector = _dict(spec.get("selector"))
@@ -189,6 +254,11 @@ def deployment(data: dict[str, Any]) -> list[FieldError]:
         detail = "`selector` does not match template `labels`"
         path: PathKey = ("spec", "template", "metadata", "labels")
         out.append(FieldError(path, f"Invalid value: {_go_map(tlabels)}: {detail}"))
+    pod = _dict(template.get("spec"))
+    out.extend(pod_spec(pod, ("spec", "template", "spec")))
+    policy = pod.get("restartPolicy") or "Always"  # the default
+    if policy != "Always":
+        out.append(not_supported(("spec", "template", "spec", "restartPolicy"), policy, ["Always"]))
     # ValidatePodTemplateSpec reports the template's labels at spec.template.labels.
     out.extend(
         labels(tlabels, ("spec", "template", "labels"), ("spec", "template", "metadata", "labels"))
@@ -210,9 +280,14 @@ def _data_keys(data: dict[str, Any]) -> list[FieldError]:
     return out
 
 
+def pod(data: dict[str, Any]) -> list[FieldError]:
+    return pod_spec(_dict(data.get("spec")), ("spec",))
+
+
 VALIDATORS: dict[tuple[str, str], Callable[[dict[str, Any]], list[FieldError]]] = {
     ("", "Service"): service,
     ("apps", "Deployment"): deployment,
+    ("", "Pod"): pod,
     ("", "ConfigMap"): _data_keys,
     ("", "Secret"): _data_keys,
 }

@@ -117,7 +117,10 @@ def test_service_port_rules_follow_the_defaults() -> None:
 
 
 def test_deployment_selector_expressions() -> None:
-    template = {"metadata": {"labels": {"app": "r", "version": "v1"}}}
+    template = {
+        "metadata": {"labels": {"app": "r", "version": "v1"}},
+        "spec": {"containers": [{"name": "r", "image": "r:1"}]},
+    }
     ok = {"matchExpressions": [{"key": "version", "operator": "In", "values": ["v1"]}]}
     assert _messages("apps", "Deployment", {"spec": {"selector": ok, "template": template}}) == []
     bad = {
@@ -147,3 +150,36 @@ def test_config_map_keys() -> None:
         "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
         'data[both]: Invalid value: "both": duplicate of key present in binaryData',
     ]
+
+
+def test_pod_template_containers() -> None:
+    spec = {
+        "containers": [
+            {
+                "name": "Web",
+                "image": "w:1",
+                "ports": [
+                    {"containerPort": 0},
+                    {"name": "http", "containerPort": 70000},
+                    {"name": "http", "containerPort": 80},
+                ],
+            },
+            {"name": "w2"},
+        ]
+    }
+    selector = {"matchLabels": {"app": "r"}}
+    template = {"metadata": {"labels": {"app": "r"}}, "spec": spec}
+    deployment = {"spec": {"selector": selector, "template": template}}
+    base = "spec.template.spec.containers"
+    assert _messages("apps", "Deployment", deployment) == [
+        f'{base}[0].name: Invalid value: "Web": a lowercase RFC 1123 label must consist of lower '
+        "case alphanumeric characters or '-', and must start and end with an alphanumeric "
+        "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        f"{base}[0].ports[0].containerPort: Required value",
+        f"{base}[0].ports[1].containerPort: Invalid value: 70000: must be between 1 and 65535, "
+        "inclusive",
+        f'{base}[0].ports[2].name: Duplicate value: "http"',
+        f"{base}[1].image: Required value",
+    ]
+    assert _messages("", "Pod", {"spec": {}}) == ["spec.containers: Required value"]
