@@ -5,6 +5,7 @@ agent excepted), and only the faces see argparse or pytest."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +62,19 @@ def modules() -> Iterator[tuple[str, Path]]:
 
 def imported(path: Path) -> Iterator[tuple[int, str]]:
     """Every module an import statement names, anywhere in the file (function bodies too)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+    yield from _imports(path)
+
+
+@functools.cache  # five tests read the same files: parse each once per process
+def _imports(path: Path) -> tuple[tuple[int, str], ...]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
+            found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.lineno, node.module
-            for alias in node.names:
-                yield node.lineno, f"{node.module}.{alias.name}"
+            found.append((node.lineno, node.module))
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return tuple(found)
 
 
 def package_of(module: str) -> str | None:

@@ -4,8 +4,6 @@ name or path, options only where they mean something, a dry run that does not po
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -39,16 +37,12 @@ def test_context_is_kubectls_spelling_and_kube_context_still_works(
         assert "--context=mine" in out or "--context mine" in out
 
 
-def test_pytest_takes_context_too() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert "--context=KUBE_CONTEXT, --kube-context=KUBE_CONTEXT" in proc.stdout
+def test_pytest_takes_context_too(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)  # pytester moved to its own directory
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--help")
+    assert "--context=KUBE_CONTEXT, --kube-context=KUBE_CONTEXT" in result.stdout.str()
 
 
 def test_plan_output_formats_and_names(capsys: pytest.CaptureFixture[str]) -> None:

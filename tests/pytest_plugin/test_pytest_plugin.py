@@ -25,6 +25,7 @@ from fakes.fake_kind import kubeconfig_text
 from helpers import REPO, closed_port, copy_scenario
 
 import harness.run.session  # noqa: F401  (imported once here, not again by every in-process run)
+from harness.host import paths
 from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
 
@@ -74,6 +75,9 @@ def pytest_unconfigure(config):
 """
 
 
+CACHE_ROOT = paths.cache_root()  # read before any pytester fixture changes HOME
+
+
 @dataclass
 class Ran:
     """What a pytest run printed and returned, alike for a subprocess and an in-process run."""
@@ -102,6 +106,9 @@ class InnerPytest:
     ) -> Ran:
         self.monkeypatch.chdir(cwd)
         self.monkeypatch.delenv("PYTEST_PLUGINS", raising=False)
+        # pytester points HOME at its own directory; the CRD index cache stays the one this
+        # process uses, or every pytest-xdist worker of an inner run parses the bundles again.
+        self.monkeypatch.setenv(paths.CACHE_ENV, str(CACHE_ROOT))
         cmd = ["-p", "no:cacheprovider", *args]
         if fake_live is not None:
             self.monkeypatch.syspath_prepend(str(fake_live))

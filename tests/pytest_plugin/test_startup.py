@@ -5,11 +5,16 @@ imported only where a download or a probe starts."""
 
 from __future__ import annotations
 
+import collections
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from helpers import REPO
+
+from harness.model import source
 
 PROBE = """
 import json, sys
@@ -62,35 +67,26 @@ def test_collection_imports_no_http_client_and_the_kind_options_keep_their_meani
     }
 
 
-COUNT_PARSES = """
-import collections, json, sys
-import pytest
-from harness.model import source
-
-parsed = collections.Counter()
-real = source.parse_documents
-
-def counting(file, text):
-    parsed[file.name] += 1
-    return real(file, text)
-
-source.parse_documents = counting
-code = pytest.main(["-p", "no:cacheprovider", "--collect-only", "-q", *sys.argv[1:]])
-print(json.dumps({"rc": int(code), "scenario.yaml": parsed["scenario.yaml"]}))
-"""
-
-
-def test_collection_parses_each_scenario_file_once() -> None:
+def test_collection_parses_each_scenario_file_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The plugin reads every scenario at configure time (its features become markers), then
-    collects and lints it: one parse serves both."""
+    collects and lints it: one parse serves both. (In this process: pytester restores the
+    modules after the run, monkeypatch the parser.)"""
     count = len(list((REPO / "scenarios").glob("*/scenario.yaml")))
-    proc = subprocess.run(
-        [sys.executable, "-c", COUNT_PARSES, "scenarios"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    parsed: collections.Counter[str] = collections.Counter()
+    real = source.parse_documents
+
+    def counting(file: Path, text: str) -> list[source.Document]:
+        parsed[file.name] += 1
+        return real(file, text)
+
+    monkeypatch.setattr(source, "parse_documents", counting)
+    monkeypatch.chdir(REPO)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--collect-only", "-q", "scenarios"
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert seen == {"rc": 0, "scenario.yaml": count}
+    assert {"rc": int(result.ret), "scenario.yaml": parsed["scenario.yaml"]} == {
+        "rc": 0,
+        "scenario.yaml": count,
+    }, result.outlines
