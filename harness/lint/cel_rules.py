@@ -46,6 +46,7 @@ _STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
 _FIELD_PATH_STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\['((?:[^'\\]|\\.)*)'\]")
 
 
+@lru_cache(maxsize=4096)
 def escape(name: str) -> str | None:
     """A property name as CEL sees it, or None when CEL cannot address it."""
     if name in _RESERVED:
@@ -178,10 +179,24 @@ def evaluate(expression: str, self_value: Any) -> tuple[Any, str | None]:
 # Values as CEL sees them.
 
 
-def cel_value(value: Any, schema: Schema) -> Any:
-    """`value` (already pruned and defaulted) with object properties under escaped names."""
-    if not isinstance(schema, Mapping):
+def cel_value(value: Any, schema: Schema, memo: dict[int, Any] | None = None) -> Any:
+    """`value` (already pruned and defaulted) with object properties under escaped names.
+
+    `memo` (id of a node of the value -> its CEL form) lets the walk convert each node once
+    although every node with rules needs its whole subtree converted."""
+    if memo is None:
+        memo = {}
+    if not isinstance(schema, Mapping) or not isinstance(value, (dict, list)):
         return value
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    out = _convert(value, schema, memo)
+    memo[id(value)] = out
+    return out
+
+
+def _convert(value: dict[str, Any] | list[Any], schema: Schema, memo: dict[int, Any]) -> Any:
     if isinstance(value, dict):
         props: Mapping[str, Schema] = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
@@ -190,22 +205,31 @@ def cel_value(value: Any, schema: Schema) -> Any:
             if key in props:
                 name = escape(key)
                 if name is not None:
-                    out[name] = cel_value(sub, props[key])
+                    out[name] = cel_value(sub, props[key], memo)
             elif isinstance(extra, Mapping):
-                out[key] = cel_value(sub, extra)
+                out[key] = cel_value(sub, extra, memo)
             else:
                 out[key] = sub
         return out
-    if isinstance(value, list):
-        items = schema.get("items")
-        return [cel_value(v, items if isinstance(items, Mapping) else {}) for v in value]
-    return value
+    items = schema.get("items")
+    return [cel_value(v, items if isinstance(items, Mapping) else {}, memo) for v in value]
 
 
 # --------------------------------------------------------------------------------------------
 # The walk.
 
 _HAS_RULES: dict[int, tuple[Schema, bool]] = {}
+_RULES: dict[int, tuple[Schema, list[Rule]]] = {}
+
+
+def rules_of(schema: Schema) -> list[Rule]:
+    """The rules on one schema node, parsed once (memoised per schema object)."""
+    memo = _RULES.get(id(schema))
+    if memo is not None and memo[0] is schema:
+        return memo[1]
+    rules = [Rule.of(r) for r in schema.get("x-kubernetes-validations") or []]
+    _RULES[id(schema)] = (schema, rules)
+    return rules
 
 
 def _children(schema: Schema) -> list[Schema]:
@@ -258,14 +282,15 @@ def _message(rule: Rule, self_value: Any) -> str:
     return rule.failure
 
 
-def _check_node(value: Any, schema: Schema, path: PathKey, out: list[FieldError]) -> None:
-    raw_rules = schema.get("x-kubernetes-validations") or []
-    if not raw_rules:
+def _check_node(
+    value: Any, schema: Schema, path: PathKey, out: list[FieldError], memo: dict[int, Any]
+) -> None:
+    rules = rules_of(schema)
+    if not rules:
         return
     kind = str(schema.get("type") or "")
-    self_value = cel_value(value, schema)
-    for raw in raw_rules:
-        rule = Rule.of(raw)
+    self_value = cel_value(value, schema, memo)
+    for rule in rules:
         if not rule.rule or rule.transition:
             continue
         try:
@@ -286,23 +311,25 @@ def _check_node(value: Any, schema: Schema, path: PathKey, out: list[FieldError]
             out.append(_rejection(path, kind, rule, _message(rule, self_value)))
 
 
-def _walk(value: Any, schema: Schema, path: PathKey, out: list[FieldError]) -> None:
+def _walk(
+    value: Any, schema: Schema, path: PathKey, out: list[FieldError], memo: dict[int, Any]
+) -> None:
     if value is None or not isinstance(schema, Mapping) or not has_rules(schema):
         return
-    _check_node(value, schema, path, out)
+    _check_node(value, schema, path, out, memo)
     if isinstance(value, dict):
         props: Mapping[str, Schema] = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for key, sub in value.items():
             if key in props:
-                _walk(sub, props[key], (*path, key), out)
+                _walk(sub, props[key], (*path, key), out, memo)
             elif isinstance(extra, Mapping):
-                _walk(sub, extra, (*path, key), out)
+                _walk(sub, extra, (*path, key), out, memo)
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, Mapping):
             for i, item in enumerate(value):
-                _walk(item, items, (*path, i), out)
+                _walk(item, items, (*path, i), out, memo)
 
 
 _ROOT_META = ("name", "generateName")
@@ -324,5 +351,5 @@ def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
     if isinstance(meta, dict):
         view["metadata"] = {k: meta[k] for k in _ROOT_META if k in meta}
     out: list[FieldError] = []
-    _walk(view, schema, (), out)
+    _walk(view, schema, (), out, {})
     return out
