@@ -186,7 +186,11 @@ def cel_value(value: Any, schema: Schema, memo: dict[int, Any] | None = None) ->
     although every node with rules needs its whole subtree converted."""
     if memo is None:
         memo = {}
-    if not isinstance(schema, Mapping) or not isinstance(value, (dict, list)):
+    if not isinstance(schema, Mapping):
+        return value
+    if not isinstance(value, (dict, list)):
+        if schema.get("type") == "number" and type(value) is int:
+            return float(value)  # a `number` is a double in CEL, even when written 100
         return value
     known = memo.get(id(value))
     if known is not None:

@@ -175,3 +175,15 @@ def test_a_null_node_is_not_evaluated() -> None:
     }
     assert validate_rules({"a": None}, schema) == []
     assert len(validate_rules({"a": {}}, schema)) == 1
+
+
+def test_a_number_is_a_double_in_cel_even_when_written_as_an_integer() -> None:
+    """`value: 100` in a `type: number` field: Kubernetes types it double."""
+    schema = _rules(
+        {"rule": "type(self.value) == double && self.value > 0.0", "message": "positive"},
+        properties={"value": {"type": "number"}},
+    )
+    assert validate_rules({"value": 100}, schema) == []
+    assert [e.message for e in validate_rules({"value": 0}, schema)] == [
+        'Invalid value: "object": positive'
+    ]
