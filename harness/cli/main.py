@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
+from harness.cli.demo_options import add_demo_parser
 from harness.cli.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from harness.cli.explain import add_explain_parser
 from harness.cli.options import add_cluster_choice, add_cluster_options
@@ -172,19 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_options(p)
     p.set_defaults(handler=_run)
 
-    p = sub.add_parser("demo", help="the talk, live: narrated scenarios on a kind cluster")
-    p.add_argument("--scenario", action="append", default=None, help="only these (repeatable)")
-    p.add_argument("--interactive", action="store_true", help="pause before each step")
-    p.add_argument(
-        "--replay",
-        type=Path,
-        default=None,
-        metavar="REPORT",
-        help="re-narrate a recorded run (a --report-json file) offline: no cluster, no Docker",
-    )
-    p.add_argument("--report-json", type=Path, default=None, help="record the run here")
-    add_cluster_options(p)
-    p.set_defaults(handler=_demo, keep_cluster=True, cluster="kind")
+    add_demo_parser(sub, _demo)
 
     p = sub.add_parser("report", help="render a JSON report as markdown or HTML")
     p.add_argument("path", type=Path, help="JSON report written by --report-json")

@@ -14,29 +14,31 @@ from pathlib import Path
 
 from rich.text import Text
 
-from harness.cli.demo import DemoObserver, talk_order
+from harness.cli.demo import DemoObserver, observer_for, save_cast, talk_order
+from harness.cli.demo_style import style
 from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
 from harness.judge.enforcement import attribute
 from harness.model.results import RunResult, ScenarioResult
 from harness.report.document import ReportError, load_json_report
-from harness.report.words import environment_line
 
 REPLAY_MARK = "⟲ REPLAY"
 
 
-def replay_banner(run: RunResult) -> Text:
+def replay_banner(run: RunResult, width: int = 100) -> Text:
     """`⟲ REPLAY of 2026-06-10T09:00:00Z · kind-ambient-harness · Istio 1.30.3 · ...`: when,
-    which cluster and which versions (the full environment closes the replay)."""
+    which cluster and as many of the versions as one line of `width` holds (the full
+    environment closes the replay)."""
     env = run.environment
     parts = [run.started_at or "an unrecorded date", env.context or f"provider {env.provider}"]
+    mark = f" {REPLAY_MARK} "
     for label, value in (
         ("Istio", env.istio_version),
         ("Kubernetes", env.kubernetes_version),
         ("Gateway API", env.gateway_api_version),
     ):
-        if value:
+        if value and len(mark + " of " + " · ".join([*parts, f"{label} {value}"])) <= width:
             parts.append(f"{label} {value}")
-    return Text.assemble((f" {REPLAY_MARK} ", "bold reverse"), (" of " + " · ".join(parts), "bold"))
+    return Text.assemble((mark, style("banner")), (" of " + " · ".join(parts), style("title")))
 
 
 def _ordered(run: RunResult) -> list[ScenarioResult]:
@@ -44,36 +46,31 @@ def _ordered(run: RunResult) -> list[ScenarioResult]:
     return [by_name[n] for n in talk_order(by_name)]
 
 
-def replay_scenario(observer: DemoObserver, sc: ScenarioResult, banner: Text) -> None:
+def replay_scenario(observer: DemoObserver, sc: ScenarioResult) -> None:
     observer.show_scenario(
         sc.name,
         sc.title,
         sc.description or "(the report does not record the description)",
         sc.references,
         sc.dataplane,
-        banner=banner,
     )
     total = len(sc.steps)
     for number, st in enumerate(sc.steps, start=1):
-        observer.show_step(
-            number, total, st.title, st.narrative, st.manifests, st.deleted, banner=banner
-        )
-        if observer.interactive:
-            observer.pause(f"press Enter to show step {number}/{total}: {st.title}")
+        observer.show_step(number, total, st.title, st.narrative, st.manifests, st.deleted)
+        observer.writer.boundary(f"show step {number}/{total}: {st.title}")
+        observer.open_results(number, total, st.title)
         # Scenario namespaces start with the scenario's name; the first is the name itself.
         observer.show_results(st, lambda p: attribute(sc.dataplane, p, p.waypoint), sc.name)
     observer.scenario_finished(sc)
 
 
 def replay(run: RunResult, observer: DemoObserver) -> None:
-    """Every recorded scenario in the talk's order, then the matrix and the tally."""
-    banner = replay_banner(run)
+    """Every recorded scenario in the talk's order, then the matrix and the tally; every
+    screen opens with the replay's banner."""
+    observer.banner = replay_banner(run, observer.console.width)
     ordered = _ordered(run)
     for sc in ordered:
-        replay_scenario(observer, sc, banner)
-    observer.console.print()
-    observer.console.print(banner)
-    observer.console.print(Text(environment_line(run.environment), style="dim"))
+        replay_scenario(observer, sc)
     observer.finish(RunResult(run.environment, ordered, run.started_at, run.finished_at))
 
 
@@ -87,5 +84,8 @@ def replay_command(args: argparse.Namespace) -> int:
     if not run.scenarios:
         print(f"error: {args.replay}: the report records no scenario", file=sys.stderr)
         return EXIT_USAGE
-    replay(run, DemoObserver(interactive=bool(getattr(args, "interactive", False))))
+    observer, cast = observer_for(args)
+    replay(run, observer)
+    when = run.started_at or "an unrecorded date"
+    save_cast(cast, observer, args, f"ambient-harness demo --replay (run of {when})")
     return EXIT_OK

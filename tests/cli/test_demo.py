@@ -366,7 +366,7 @@ def test_failed_probe_shows_cross_and_message() -> None:
 
 def test_interactive_pauses_before_each_step_reading_the_injected_stream() -> None:
     out = console()
-    stream = io.StringIO("\n\n")
+    stream = io.StringIO("\n" * 20)
     observer = DemoObserver(out, interactive=True, stream=stream)
     drive(observer, *ambient_authz())
     text = out.export_text()
@@ -375,7 +375,8 @@ def test_interactive_pauses_before_each_step_reading_the_injected_stream() -> No
     # The manifest is on screen before the pause; the probe table only after it.
     assert text.index("kind: AuthorizationPolicy") < second < text.index("(reset)")
     assert first < second
-    assert stream.read() == ""  # one line consumed per step
+    prompts = text.count("press Enter to")
+    assert stream.read() == "\n" * (20 - prompts)  # one line consumed per pause
     assert observer.interactive
 
 

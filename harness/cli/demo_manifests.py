@@ -1,0 +1,118 @@
+"""A manifest on the projector: wrapped between words or after a `/` (never inside a word),
+keys in bold and comments in grey (readable on dark and light themes, unlike a syntax theme's
+dark blue), and cut into panels of at most a screen when it is longer than one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from rich import box
+from rich.panel import Panel
+from rich.text import Text
+
+from harness.cli.demo_style import style
+
+PANEL_FRAME: Final = 4  # the border and padding of a panel, left and right
+_KEY = re.compile(r"^(\s*(?:- )?)([^\s:#'\"][^:#]*?:)(\s|$)")
+
+
+def break_word(word: str, width: int) -> list[str]:
+    """A word longer than `width` in pieces that end after a `/` (a path, a URL, a principal);
+    only a piece with no `/` in reach is cut at the width."""
+    pieces: list[str] = []
+    while len(word) > width:
+        cut = word.rfind("/", 0, width) + 1
+        if cut <= 0:
+            cut = width
+        pieces.append(word[:cut])
+        word = word[cut:]
+    return [*pieces, word] if word else pieces
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """One YAML line in lines of at most `width`, broken between words (or, in a word longer
+    than a line, after a `/`): continuation lines are indented two more than the line (a
+    comment's continue the comment)."""
+    if len(line) <= width:
+        return [line]
+    indent = len(line) - len(line.lstrip(" "))
+    body = line.strip()
+    marker = next((m for m in ("# ", "- ") if body.startswith(m)), "")
+    first = " " * indent + marker
+    lead = " " * indent + ("# " if marker == "# " else "  " + " " * len(marker))
+    out: list[str] = []
+    current, fresh = first, True
+    for word in body[len(marker) :].split():
+        room = width - len(current) - (0 if fresh else 1)
+        if len(word) <= room:
+            current += ("" if fresh else " ") + word
+            fresh = False
+            continue
+        if len(word) <= width - len(lead):  # the word fits a line of its own
+            out.append(current)
+            current, fresh = lead + word, False
+            continue
+        cut = word.rfind("/", 0, room) + 1  # start the long word here when a `/` is in reach
+        if cut > 0:
+            current += ("" if fresh else " ") + word[:cut]
+            word = word[cut:]
+        for piece in break_word(word, max(8, width - len(lead))):
+            out.append(current)
+            current = lead + piece
+        fresh = False
+    out.append(current)
+    return out
+
+
+def highlight(line: str) -> Text:
+    stripped = line.lstrip()
+    if stripped.startswith("#") or stripped == "---":
+        return Text(line, style=style("yaml_comment"))
+    text = Text(line)
+    match = _KEY.match(line)
+    if match:
+        text.stylize(style("yaml_key"), match.start(2), match.end(2))
+    return text
+
+
+def manifest_lines(yaml: str, width: int) -> list[str]:
+    inner = max(20, width - PANEL_FRAME)
+    return [out for line in yaml.rstrip("\n").splitlines() for out in wrap_line(line, inner)]
+
+
+def manifest_panels(title: str, yaml: str, width: int, max_lines: int) -> list[Panel]:
+    """Panels of at most `max_lines` lines each (borders included), `title (1/2)` when cut;
+    cut at a blank line or a line of the top level when one is near."""
+    lines = manifest_lines(yaml, width)
+    room = max(3, max_lines - 2)
+    chunks: list[list[str]] = []
+    while lines:
+        cut = len(lines) if len(lines) <= room else _cut(lines, room)
+        chunks.append(lines[:cut])
+        lines = lines[cut:]
+    panels = []
+    for i, chunk in enumerate(chunks, start=1):
+        label = title if len(chunks) == 1 else f"{title} ({i}/{len(chunks)})"
+        body = Text("\n").join(highlight(line) for line in chunk)
+        panels.append(Panel(body, title=Text(label), title_align="left", box=box.ROUNDED))
+    return panels
+
+
+def _cut(lines: list[str], room: int) -> int:
+    """The last good place to cut within `room` lines: before a top-level or less indented
+    line, so that a cut does not fall inside a list item's lines."""
+    for cut in range(room, max(1, room * 2 // 3), -1):
+        line = lines[cut]
+        if not line.startswith(" ") or not line.strip():
+            return cut
+    best = room
+    for cut in range(room, max(1, room * 2 // 3), -1):
+        if _indent(lines[cut]) < _indent(lines[best]):
+            best = cut
+    return best
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))

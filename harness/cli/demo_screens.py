@@ -1,0 +1,338 @@
+"""Screens: what the speaker sees between two pauses, each fitting the terminal (say 100x30).
+
+The demo adds blocks (a title, a panel, a table) to the current screen; a block that does not
+fit starts a new screen, which repeats the block's header (the step's title) so that the
+speaker never loses the thread; a block taller than a whole screen is split by its lines. A
+screen ends with one footer line: in `--interactive` the pause's prompt and keys, otherwise a
+dim boundary line, so a log (and a `.cast`) shows the same screens.
+
+Long texts are folded (`fold`) to what a projector shows; `m` shows the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol, TextIO
+
+from rich.console import Console, RenderableType
+from rich.rule import Rule
+from rich.segment import Segment
+from rich.text import Text
+
+from harness.cli.demo_options import KEY_HELP
+from harness.cli.demo_style import style
+
+__all__ = ["KEY_HELP"]
+
+SCREEN_HEIGHT: Final = 30  # when the console is not a terminal: a projector's 100x30
+NEXT_KEYS: Final = ("\n", "\r", " ")
+MORE_KEY: Final = "m"
+FOLD_MARK: Final = "[…]"
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+class KeySource(Protocol):
+    def read_key(self) -> str | None:
+        """The next key pressed, or None at the end of input."""
+
+    @property
+    def echoes(self) -> bool:
+        """Whether the terminal showed the key (then the demo does not add a newline)."""
+
+
+class LineKeys:
+    """Keys from a line-buffered stream (a pipe, a test): `m⏎` is m, `⏎` is Enter."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def read_key(self) -> str | None:
+        line = self.stream.readline()
+        if line == "":
+            return None
+        return line.strip()[:1].lower() or "\n"
+
+    @property
+    def echoes(self) -> bool:
+        """A terminal shows the typed newline; a pipe does not."""
+        return self.stream.isatty()
+
+
+class TerminalKeys:
+    """Single key presses from a terminal (no Enter needed for `m`), without echo. Keys typed
+    while no prompt waits (an impatient Enter while a step runs) are dropped, so that no screen
+    is skipped unseen. `waiting` is called once the terminal waits for the key."""
+
+    def __init__(self, stream: TextIO, waiting: Callable[[], object] | None = None) -> None:
+        self.stream = stream
+        self.echoes = False
+        self.waiting = waiting
+
+    def read_key(self) -> str | None:
+        import termios
+        import tty
+
+        fd = self.stream.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd, termios.TCSAFLUSH)  # drops the type-ahead
+            if self.waiting is not None:
+                self.waiting()
+            # One read: a key, or an escape sequence (an arrow key: ignored, it starts with ESC).
+            key = os.read(fd, 16).decode(errors="ignore")[:1]
+        except OSError:  # the terminal went away
+            key = ""
+        finally:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if key in ("", "\x04"):  # end of input, Ctrl-D
+            return None
+        if key == "\x03":
+            raise KeyboardInterrupt
+        return key.lower()
+
+
+def keys_for(stream: TextIO) -> KeySource:
+    if stream.isatty() and sys.platform != "win32":
+        return TerminalKeys(stream)
+    return LineKeys(stream)
+
+
+# --- folding -------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`'\"(])")
+
+
+def text_height(console: Console, text: str, width: int) -> int:
+    return len(Text(text).wrap(console, max(1, width)))
+
+
+def fold(console: Console, text: str, width: int, max_lines: int) -> str | None:
+    """The first paragraph, or its first sentences, that fit `max_lines` at `width` (with the
+    fold mark); None when the whole text fits."""
+    if text_height(console, text, width) <= max_lines:
+        return None
+    mark = f" {FOLD_MARK}"
+    first = text.split("\n\n", 1)[0]
+    if text_height(console, first + mark, width) <= max_lines:
+        return first + mark
+    kept = ""
+    for sentence in _SENTENCE_END.split(first):
+        candidate = f"{kept} {sentence}".strip()
+        if text_height(console, candidate + mark, width) > max_lines:
+            break
+        kept = candidate
+    if not kept:  # one sentence longer than the fold: cut between words
+        for word in first.split():
+            candidate = f"{kept} {word}".strip()
+            if text_height(console, candidate + " …" + mark, width) > max_lines:
+                break
+            kept = candidate
+        kept += " …"
+    return kept + mark
+
+
+# --- screens -------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    renderable: RenderableType
+    gap: bool = False  # a blank line before it, unless it opens the screen
+
+
+@dataclass
+class More:
+    """A folded text: what `m` shows."""
+
+    label: str
+    text: str
+
+
+@dataclass
+class Screen:
+    blocks: list[Block] = field(default_factory=list)
+    used: int = 0
+    content: int = 0  # blocks other than the repeated header
+    opened: bool = False
+    more: list[More] = field(default_factory=list)
+
+
+Header = Callable[[], Sequence[RenderableType]]
+
+
+class ScreenWriter:
+    """Prints blocks on screens of `height` lines (the footer included) and pauses between
+    them when `interactive`, reading `keys`. A screen opens when its first block comes, with
+    the `header` of that moment."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        height: int | None = None,
+        interactive: bool = False,
+        keys: KeySource | None = None,
+        on_boundary: Callable[[], None] | None = None,
+    ) -> None:
+        self.console = console
+        self.height = height or (console.height if console.is_terminal else SCREEN_HEIGHT)
+        self.interactive = interactive and keys is not None
+        self.keys = keys
+        self.screen = Screen()
+        self.header: Header | None = None
+        self.on_boundary = on_boundary  # the .cast export marks a pause here
+        self.screens = 0
+        # Rendered lines by renderable (kept alive, so that an id is never reused): a block is
+        # measured several times and printed once, from the same lines.
+        self._rendered: dict[int, tuple[RenderableType, list[list[Segment]]]] = {}
+
+    def lines_of(self, renderable: RenderableType) -> list[list[Segment]]:
+        cached = self._rendered.get(id(renderable))
+        if cached is None or cached[0] is not renderable:
+            lines = self.console.render_lines(renderable, self.console.options, pad=False)
+            cached = self._rendered[id(renderable)] = (renderable, lines)
+        return cached[1]
+
+    def height_of(self, renderable: RenderableType) -> int:
+        return len(self.lines_of(renderable))
+
+    @property
+    def room(self) -> int:
+        return self.height - 1 - self.screen.used  # the footer's line
+
+    def _put(self, block: Block, *, content: bool = True) -> None:
+        if block.gap and self.screen.blocks:
+            self.console.print()
+            self.screen.used += 1
+        lines = self.lines_of(block.renderable)
+        self.console.print(_Lines(lines))
+        self.screen.used += len(lines)
+        self.screen.blocks.append(block)
+        self.screen.content += content
+
+    def _cost(self, blocks: Sequence[Block]) -> int:
+        gaps = sum(1 for i, b in enumerate(blocks) if b.gap and (i or self.screen.blocks))
+        return gaps + sum(self.height_of(b.renderable) for b in blocks)
+
+    def _ensure_open(self) -> None:
+        if not self.screen.opened:
+            self.screen.opened = True
+            if self.header is not None:
+                for renderable in self.header():
+                    self._put(Block(renderable), content=False)
+
+    def add(self, *blocks: RenderableType | Block, more: Sequence[More] = ()) -> None:
+        """Blocks kept together on one screen when they fit on one."""
+        items = [b if isinstance(b, Block) else Block(b) for b in blocks]
+        self._ensure_open()
+        if self.screen.content and self._cost(items) > self.room:
+            self.boundary("continue")
+            self._ensure_open()
+        for item in items:
+            if self._cost([item]) > self.room and self.screen.content:
+                self.boundary("continue")
+                self._ensure_open()
+            if self._cost([item]) <= self.room:
+                self._put(item)
+            else:
+                self._put_split(item)
+        self.screen.more.extend(more)
+
+    def _put_split(self, block: Block) -> None:
+        """A block taller than a screen: its rendered lines, a screen at a time."""
+        lines = self.lines_of(block.renderable)
+        while lines:
+            take, lines = lines[: max(1, self.room)], lines[max(1, self.room) :]
+            self._put(Block(_Lines(take)))
+            if lines:
+                self.boundary("continue")
+                self._ensure_open()
+
+    def boundary(self, prompt: str) -> None:
+        """End the current screen (if it shows anything): the footer, then the pause."""
+        if not self.screen.content:
+            return
+        more = self.screen.more
+        self.screens += 1
+        if not self.interactive:
+            label = Text(f" ⏸ {prompt}")
+            label.truncate(self.console.width - 8, overflow="ellipsis")
+            label.append(" ")
+            self.console.print(Rule(label, characters="┄", style=style("boundary")))
+        else:
+            self._pause(prompt, more)
+        if self.on_boundary is not None:
+            self.on_boundary()
+        self.screen = Screen()
+
+    def _prompt(self, prompt: str, more: bool) -> Text:
+        """`⏸  press Enter to run step 2/3: ... · m: more`, cut to one line."""
+        keys = f" · {MORE_KEY}: more " if more else " "
+        text = Text(f"⏸  press Enter to {prompt}", style=style("prompt"))
+        text.truncate(self.console.width - 1 - len(keys), overflow="ellipsis")
+        text.append(keys, style=style("prompt"))
+        return text
+
+    def _wait(self, prompt: str, more: bool) -> str | None:
+        """Show the prompt, read one key; at the end of input stop pausing for good."""
+        assert self.keys is not None
+        self.console.print(self._prompt(prompt, more), end="")
+        key = self.keys.read_key()
+        if not self.keys.echoes:
+            self.console.print()  # nobody typed the newline on screen
+        if key is None:
+            # End of input (e.g. stdin closed): carry on rather than spin on an empty stream.
+            self.interactive = False
+            self.console.print(
+                Text("(no more input: continuing without pauses)", style=style("note"))
+            )
+        return key
+
+    def _pause(self, prompt: str, more: list[More]) -> None:
+        while self.interactive:
+            key = self._wait(prompt, bool(more))
+            if key == MORE_KEY and more:
+                self._show_more(more)
+            elif key in NEXT_KEYS:
+                self._clear()
+                return
+
+    def _clear(self) -> None:
+        if self.console.is_terminal:
+            self.console.clear()
+
+    def _show_more(self, more: list[More]) -> None:
+        """The folded texts in full, then the screen they were folded on, again."""
+        shown = self.screen
+        self._clear()
+        self.screen = Screen(opened=True)
+        for item in more:
+            self.add(Block(Text(item.label, style=style("title"))), Block(Text(item.text)))
+        self.screens += 1
+        if self.interactive:
+            self._wait("return to the screen", False)
+        self._clear()
+        self.screen = Screen(opened=True, more=more)
+        for block in shown.blocks:
+            self._put(block)
+        self.screen.content = shown.content
+
+
+class _Lines:
+    """Pre-rendered lines, printed as they are."""
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: object) -> Iterator[Segment]:
+        for line in self.lines:
+            yield from line
+            yield Segment.line()

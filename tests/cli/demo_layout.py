@@ -1,0 +1,161 @@
+"""Measures of the demo's layout on a projector: screens, widths, broken words, colours.
+
+A *screen* is what the speaker sees between two pauses; the non-interactive rendering marks
+each boundary with a dim `┄┄┄ ⏸ ... ┄┄┄` line (the footer, where --interactive prompts).
+A *broken word* is a word of the source (a description, a manifest, a cell) found split over
+two consecutive lines, except after a `/` (a path or URL may break there).
+
+    .venv/bin/python tests/cli/demo_layout.py     # the figures at 80 and 100 columns
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parents[2])]
+
+from helpers import SCENARIOS
+from rich.console import Console
+
+from harness.cli.demo import talk_order
+from harness.cli.demo_observer import DemoObserver
+from harness.cli.replay import replay
+from harness.model.describe import describe_expect
+from harness.model.results import RunResult
+from harness.model.scenario import load_scenario
+from harness.report.words import describe_observed, describe_target
+
+HEIGHT = 30
+BOUNDARY = re.compile(r"^┄+(\s+⏸ .*\s+┄+)?$")
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+FRAME = re.compile(r"[│╭╮╰╯─━┃┄]")
+
+
+def console(width: int, *, colour: bool = False) -> Console:
+    """The golden files' console: explicit width, never the environment's."""
+    return Console(
+        file=io.StringIO(), record=True, width=width, height=HEIGHT,
+        force_terminal=colour, color_system="standard" if colour else None,
+        no_color=not colour, legacy_windows=False, _environ={},
+    )  # fmt: skip
+
+
+def screens(text: str) -> list[list[str]]:
+    """The screens of a non-interactive rendering, each with its footer line."""
+    out: list[list[str]] = [[]]
+    for line in text.splitlines():
+        out[-1].append(line)
+        if BOUNDARY.match(line):
+            out.append([])
+    return [s for s in out if any(line.strip() for line in s)]
+
+
+def vocabulary(run: RunResult) -> set[str]:
+    """Every word the rendering may show, from the recorded run."""
+    words: set[str] = set()
+
+    def add(*texts: str | None) -> None:
+        for t in texts:
+            if t:
+                words.update(t.split())
+
+    for sc in run.scenarios:
+        add(sc.name, sc.title, sc.description, *sc.references)
+        for st in sc.steps:
+            add(st.title, st.narrative, *st.manifests, *st.manifests.values())
+            for p in st.probes:
+                add(describe_target(p), describe_observed(p), describe_expect(p.expect))
+                add(p.identity, p.message)
+    return words
+
+
+def broken_words(lines: list[str], words: set[str]) -> list[str]:
+    """`head` + `tail` on consecutive lines that make a word (not a break after `/`)."""
+    tokens = [FRAME.sub(" ", line).split() for line in lines]
+    found = []
+    for upper, lower in itertools.pairwise(tokens):
+        for head in upper:
+            for tail in lower:
+                whole = head + tail
+                half = head not in words or tail not in words
+                if whole in words and half and not head.endswith("/"):
+                    found.append(f"{head}|{tail}")
+    return found
+
+
+@dataclass
+class Figures:
+    width: int
+    lines: int
+    screens: int
+    tall: list[int]  # heights of the screens over HEIGHT lines
+    wide: int  # lines over the width
+    broken: list[str]
+    sgr: list[str]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.width} columns: {self.lines} lines, {self.screens} screens, "
+            f"{len(self.tall)} over {HEIGHT} lines, {self.wide} lines over the width, "
+            f"{len(self.broken)} broken words {self.broken[:4]}; SGR {self.sgr}"
+        )
+
+
+def narrate_live(recorded: RunResult, observer: DemoObserver) -> None:
+    """The live demo's hooks, in the runner's order, on the real scenarios and recorded results."""
+    by_name = {s.name: s for s in recorded.scenarios}
+    for name in talk_order(by_name):
+        scenario, result = load_scenario(SCENARIOS / name), by_name[name]
+        observer.scenario_started(scenario)
+        for step, sr in zip(scenario.steps, result.steps, strict=True):
+            observer.step_started(scenario, step, sr.manifests)
+            for p in sr.probes:
+                observer.probe_finished(scenario, step, p)
+            observer.step_finished(scenario, sr)
+        observer.scenario_finished(result)
+    observer.finish(recorded)
+
+
+def render_live(run: RunResult, width: int) -> str:
+    out = console(width)
+    narrate_live(run, DemoObserver(out, height=HEIGHT))
+    return out.export_text()
+
+
+def render_replay(run: RunResult, width: int, *, colour: bool = False) -> str:
+    out = console(width, colour=colour)
+    replay(run, DemoObserver(out, height=HEIGHT))
+    return out.file.getvalue() if colour else out.export_text()  # type: ignore[attr-defined]
+
+
+def measure(run: RunResult, width: int) -> Figures:
+    ansi = render_replay(run, width, colour=True)
+    text = SGR.sub("", ansi)
+    shown = screens(text)
+    lines = text.splitlines()
+    return Figures(
+        width,
+        len(lines),
+        len(shown),
+        [len(s) for s in shown if len(s) > HEIGHT],
+        sum(1 for line in lines if len(line) > width),
+        broken_words(lines, vocabulary(run)),
+        sorted(Counter(SGR.findall(ansi))),
+    )
+
+
+if __name__ == "__main__":
+    from fixtures import catalogue_run
+
+    from harness.report.document import load_json_report
+
+    recorded = load_json_report(catalogue_run.FIXTURE)
+    for w in (80, 100):
+        print(measure(recorded, w))

@@ -1,0 +1,271 @@
+"""Issue 14: the demo on a projector. Every screen of the real catalogue (its recorded run),
+live narration and replay, at 80 and 100 columns: at most 30 lines, no line over the width,
+no word broken, `denied-l7 (403 RBAC: access denied)` on at most two lines, each step's table
+on a screen of its own under the step's title; long texts folded, shown in full on `m`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from demo_layout import (
+    HEIGHT,
+    broken_words,
+    console,
+    render_live,
+    render_replay,
+    screens,
+    vocabulary,
+)
+from fakes.keys import ScriptedKeys
+from fixtures import catalogue_run
+
+from harness.cli.demo import talk_order
+from harness.cli.demo_observer import DESCRIPTION_LINES, NARRATIVE_LINES, DemoObserver
+from harness.cli.demo_screens import FOLD_MARK, KEY_HELP, ScreenWriter, fold, text_height
+from harness.cli.demo_tables import MAX_WORD, lines_at
+from harness.cli.replay import replay
+from harness.model.results import RunResult
+from harness.report.document import load_json_report
+
+WIDTHS = (80, 100)
+
+
+@pytest.fixture(scope="module")
+def recorded() -> RunResult:
+    return load_json_report(catalogue_run.FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def renderings(recorded: RunResult) -> dict[tuple[str, int], str]:
+    return {
+        (kind, w): render(recorded, w)
+        for kind, render in (("live", render_live), ("replay", render_replay))
+        for w in WIDTHS
+    }
+
+
+@pytest.mark.parametrize("kind", ["live", "replay"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_screen_fits_the_projector(
+    renderings: dict[tuple[str, int], str], recorded: RunResult, kind: str, width: int
+) -> None:
+    text = renderings[kind, width]
+    shown = screens(text)
+    assert len(shown) > 40  # the catalogue's 13 scenarios, 30 steps: many screens
+    assert [len(s) for s in shown if len(s) > HEIGHT] == []
+    assert [line for line in text.splitlines() if len(line) > width] == []
+    assert broken_words(text.splitlines(), vocabulary(recorded)) == []
+
+
+def test_the_broken_word_measure_finds_a_broken_word(recorded: RunResult) -> None:
+    # The measure itself: the old rendering's fold of a URL, and a path break it allows.
+    words = vocabulary(recorded)
+    assert broken_words(["│ ratings:9080/ratin │", "│ gs/1 │"], {"ratings:9080/ratings/1"})
+    assert broken_words(["allow   x", "ed,   y"], words) == ["allow|ed,"]
+    assert broken_words(["ratings.ambient-mtls-strict:9080/", "ratings/1"], words) == []
+
+
+@pytest.mark.parametrize("kind", ["live", "replay"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_rbac_denial_takes_at_most_two_lines(
+    renderings: dict[tuple[str, int], str], kind: str, width: int
+) -> None:
+    lines = renderings[kind, width].splitlines()
+    starts = [i for i, line in enumerate(lines) if "denied-l7 (403" in line]
+    assert len(starts) > 10
+    for i in starts:
+        assert "denied)" in lines[i] or "denied)" in lines[i + 1], lines[i : i + 3]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_each_step_has_manifest_screens_then_its_table_screen(
+    renderings: dict[tuple[str, int], str], recorded: RunResult, width: int
+) -> None:
+    shown = screens(renderings["replay", width])
+    tables = [s for s in shown if any(line.startswith("from → to") for line in s)]
+    by_name = {sc.name: sc for sc in recorded.scenarios}
+    steps = [st for n in talk_order(by_name) for st in by_name[n].steps if st.probes]
+    assert len(tables) == len(steps)
+    for screen, st in zip(tables, steps, strict=True):
+        # The step's title opens the table's screen (under the replay's banner) ...
+        assert screen[1].startswith("Step ") and st.title.split()[0] in screen[1]
+        # ... and no manifest shares it.
+        assert not any(line.startswith("╭─ apply ") for line in screen)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_manifest_longer_than_a_screen_is_cut_into_titled_pieces(
+    renderings: dict[tuple[str, int], str], width: int
+) -> None:
+    shown = screens(renderings["live", width])
+    retries = "apply manifests/ratings-route-retries.yaml"  # 45 lines
+    pieces = [s for s in shown if any(retries in line for line in s)]
+    assert len(pieces) == 2
+    assert any(f"{retries} (1/2)" in line for line in pieces[0])
+    assert any(f"{retries} (2/2)" in line for line in pieces[1])
+    # The second piece repeats the step's title.
+    assert pieces[1][0].startswith("Step 4/4 retry on 503")
+    assert "(continued)" in " ".join(pieces[1][:2])
+
+
+def test_urls_break_only_after_a_slash() -> None:
+    from harness.cli.demo_manifests import break_word, wrap_line
+
+    principal = "cluster.local/ns/ambient-authz-l7-no-waypoint/sa/bookinfo-productpage"
+    assert break_word(principal, 40) == [
+        "cluster.local/ns/",
+        "ambient-authz-l7-no-waypoint/sa/",
+        "bookinfo-productpage",
+    ]
+    lines = wrap_line(f"              - {principal}", 60)
+    assert [line.strip() for line in lines] == [
+        "- cluster.local/ns/",
+        "ambient-authz-l7-no-waypoint/sa/",
+        "bookinfo-productpage",
+    ]
+    assert lines[1].startswith(" " * 18)  # under the item, not under its dash
+    assert all(len(line) <= 60 for line in lines)
+    comment = wrap_line("  # " + "word " * 20, 40)
+    assert all(line.startswith("  # ") for line in comment)
+    assert MAX_WORD >= 40
+
+
+def test_lines_at_wraps_as_rich_does() -> None:
+    out = console(100)
+    for text in ("denied-l7 (403 RBAC: access denied)", "allowed (200, ratings-v1), L4 only"):
+        for width in range(10, 40):
+            assert lines_at(text, width) == text_height(out, text, width), (text, width)
+
+
+# --- folding -------------------------------------------------------------------------------
+
+
+def test_fold_keeps_the_first_paragraph_or_sentences() -> None:
+    out = console(80)
+    short = "One line."
+    assert fold(out, short, 76, 6) is None
+    long = " ".join(["A sentence of several words here."] * 12) + "\n\nSecond paragraph."
+    folded = fold(out, long, 76, 3)
+    assert folded is not None and folded.endswith(FOLD_MARK)
+    assert text_height(out, folded, 76) <= 3
+    assert folded.startswith("A sentence of several words here.")
+    paragraphs = "First paragraph, short.\n\n" + "More words follow here. " * 30
+    assert fold(out, paragraphs, 76, 6) == f"First paragraph, short. {FOLD_MARK}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_long_descriptions_are_folded_on_the_screen(
+    renderings: dict[tuple[str, int], str], recorded: RunResult, width: int
+) -> None:
+    text = renderings["replay", width]
+    out = console(width)
+    longest = max(recorded.scenarios, key=lambda s: len(s.description or ""))
+    assert text_height(out, longest.description or "", width - 4) > DESCRIPTION_LINES
+    assert text.count(FOLD_MARK) >= 10
+    # The last sentence of the longest description is not on any screen.
+    last = " ".join((longest.description or "").split()).rsplit(". ", 1)[-1]
+    assert " ".join(last.split()[-4:]) not in " ".join(text.split())
+    assert NARRATIVE_LINES < DESCRIPTION_LINES
+
+
+def replay_with(keys: list[str], recorded: RunResult, width: int = 100) -> tuple[str, ScriptedKeys]:
+    out = console(width)
+    script = ScriptedKeys(keys)
+    replay(recorded, DemoObserver(out, interactive=True, keys=script, height=HEIGHT))
+    return out.export_text(), script
+
+
+def test_m_shows_the_folded_rest_then_the_screen_again(recorded: RunResult) -> None:
+    first = next(s for s in recorded.scenarios if s.name == "sidecar-authz-l4")
+    description = " ".join((first.description or "").split())
+    tail = " ".join(description.split()[-6:])
+    text, keys = replay_with(["m", "\n", "\n"], recorded)
+    before, _, after = text.partition("sidecar-authz-l4: the description")
+    assert FOLD_MARK in before and tail not in " ".join(before.split())
+    assert "press Enter to continue · m: more" in before  # the key is on screen
+    assert tail in " ".join(after.split())  # the whole description
+    assert "press Enter to return to the screen" in after
+    # After `back`, the folded screen is shown again, then Enter goes on.
+    again = after.split("sidecar-authz-l4 ───", 1)[1]
+    assert FOLD_MARK in again
+    assert keys.read[:4] == ["m", "\n", "\n", None]
+    assert "(no more input: continuing without pauses)" in text
+
+
+def test_enter_pages_through_every_screen(recorded: RunResult) -> None:
+    text, keys = replay_with(["\n"] * 500, recorded)
+    prompts = [line for line in text.splitlines() if line.startswith("⏸  press Enter to")]
+    assert len(prompts) == len([k for k in keys.read if k is not None])
+    assert len(prompts) == len(screens(render_replay(recorded, 100))) - 1
+    assert "┄┄┄" not in text  # the prompts are the boundaries
+    assert any("run" in p or "show step 1/1" in p for p in prompts)
+
+
+def test_other_keys_are_ignored_and_space_goes_on(recorded: RunResult) -> None:
+    text, keys = replay_with(["x", " "], recorded)
+    assert keys.read[:3] == ["x", " ", None]
+    prompts = [line for line in text.splitlines() if line.startswith("⏸  press Enter to")]
+    assert len(prompts) == 3 and prompts[0] == prompts[1]  # asked again after `x`
+
+
+def test_the_key_help_is_on_screen_and_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    with pytest.raises(SystemExit):
+        main.main(["demo", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert " ".join(KEY_HELP.split()) in help_text
+    assert "--color" in help_text and "--cast" in help_text and "--width" in help_text
+
+
+def test_a_table_taller_than_a_screen_is_cut_between_rows(recorded: RunResult) -> None:
+    sc = next(s for s in recorded.scenarios if s.name == "sidecar-authz-l7")
+    step = sc.steps[0]
+    step.probes = step.probes * 4  # 16 rows: more than 30 lines
+    out = console(80)
+    replay(RunResult(recorded.environment, [sc]), DemoObserver(out, height=HEIGHT))
+    shown = screens(out.export_text())
+    assert [len(s) for s in shown if len(s) > HEIGHT] == []
+    tables = [s for s in shown if any(line.startswith("from → to") for line in s)]
+    assert len(tables) >= 2
+    assert all(any("Step 1/1" in line for line in s) for s in tables)
+
+
+def test_a_screen_writer_splits_a_block_taller_than_a_screen() -> None:
+    out = console(40)
+    writer = ScreenWriter(out, height=10)
+    writer.add("\n".join(f"line {i}" for i in range(25)))
+    shown = screens(out.export_text())
+    assert [len(s) for s in shown] == [10, 10, 7]
+    assert re.match(r"^line 0$", shown[0][0])
+
+
+def test_single_keys_from_a_terminal() -> None:
+    import os
+    import select
+
+    from harness.cli.demo_screens import TerminalKeys, keys_for
+
+    master, slave = os.openpty()
+    typed: list[bytes] = []
+    with open(slave, encoding="utf-8") as tty_in:
+        assert isinstance(keys_for(tty_in), TerminalKeys)
+        keys = TerminalKeys(tty_in, waiting=lambda: os.write(master, typed.pop(0)))
+        assert not keys.echoes
+        for press, key in (
+            (b"m", "m"),
+            (b"M", "m"),
+            (b"\n", "\n"),
+            (b" ", " "),
+            (b"\x1b[A", "\x1b"),
+        ):
+            typed.append(press)
+            assert keys.read_key() == key  # no Enter needed after `m`
+        os.write(master, b"\n")  # typed ahead, while no prompt waited: dropped
+        assert select.select([slave], [], [], 10)[0]  # (it has reached the terminal)
+        typed.append(b"m")
+        assert keys.read_key() == "m"
+        typed.append(b"\x04")  # Ctrl-D: the end of input
+        assert keys.read_key() is None
