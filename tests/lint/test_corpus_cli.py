@@ -3,17 +3,20 @@ output and exit status, never a traceback.
 
 All cases go through one process (the lint of many scenarios prints each case's expected lines
 under its directory, sorted as lint sorts them); the cases whose failure would be a crash of
-the process itself (alias bomb, deep nesting, bad bytes, ...) also run in a process each, so a
-traceback, a hang or exit status 1 shows up per case.
+the process itself (alias bomb, deep nesting, bad bytes, ...) also run a CLI run each, so a
+traceback, a hang or exit status 1 shows up per case: one after the other in one more process
+(the interpreter and the harness start once), each with its own directory, output and status.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lint_corpus import CASES, CORPUS, case_targets
@@ -78,10 +81,58 @@ def test_every_case_in_one_cli_run() -> None:
     assert proc.returncode == 2
 
 
+# `python -m harness lint TARGETS` once per case, in one interpreter: what the process would
+# print and exit with (an exception escaping main is what Python prints and exit status 1).
+EACH_CASE = """
+import contextlib, io, json, os, sys, traceback
+from harness.cli.main import main
+
+runs = {}
+for name, cwd, targets in json.loads(sys.argv[1]):
+    os.chdir(cwd)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["lint", *targets])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    runs[name] = [code, out.getvalue(), err.getvalue()]
+print(json.dumps(runs))
+"""
+
+
+@pytest.fixture(scope="session")
+def crash_runs(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The CLI run of every crash case selected, all in one process (once per pytest-xdist
+    worker that runs any of them)."""
+    mine = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.originalname == "test_case_in_its_own_cli_run" and hasattr(item, "callspec")
+    ]
+    cases = [
+        [name, str(CORPUS / name), relative_targets(CORPUS / name, CORPUS / name)] for name in mine
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", EACH_CASE, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # bounds a hang only
+        env=dict(os.environ),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return runs
+
+
 @pytest.mark.parametrize("name", CRASH_CASES)
-def test_case_in_its_own_cli_run(name: str) -> None:
+def test_case_in_its_own_cli_run(name: str, crash_runs: dict[str, Any]) -> None:
     case = CORPUS / name
     expected = (case / "expected.txt").read_text()
-    proc = lint_cli(case, *relative_targets(case, case))
-    assert (proc.stdout, proc.stderr) == (expected, "")
-    assert proc.returncode == (0 if expected.splitlines()[-1].startswith("no problems") else 2)
+    code, out, err = crash_runs[name]
+    assert (out, err) == (expected, "")
+    assert code == (0 if expected.splitlines()[-1].startswith("no problems") else 2)
