@@ -5,6 +5,7 @@ Plain helpers (repo paths, a closed port, running the CLI) are in helpers.py.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,11 @@ from harness.kube.client import Kube
 # pytester runs pytest in this process (tests/pytest_plugin); it must be declared here, in the
 # top conftest.
 pytest_plugins = ["pytester"]
+# An in-process run drops the modules it imported afterwards; lint's CEL engine (a compiled
+# extension, imported at its first rule) must not be imported anew by the next run, or the
+# programs lint cached belong to the dropped one: imported here, before any run.
+importlib.import_module("cel_expr_python.cel")
+importlib.import_module("cel_expr_python.ext.ext_strings")
 
 # Every test, and every CLI it starts, sees the one directory the Makefile resolves.
 os.environ.setdefault(paths.CRD_DIR_ENV, str(CRDS))

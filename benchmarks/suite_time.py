@@ -1,0 +1,66 @@
+"""Wall and CPU time of the offline suite, as `make test` runs it (issue 15: <= 15 s on 2 cores).
+
+    python benchmarks/suite_time.py [--runs 2] [--workers 2] [--top 10] [-- PYTEST ARGS]
+
+Prints, per run, the wall time and the CPU time of pytest and every process it started
+(user + system, children included), the load average before the run (a busy machine
+stretches the wall time, not the CPU time), then the minimum of the runs and the slowest
+tests of the fastest run. The CPU time is the steadier figure: wall >= CPU / cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(r"^=+ (.*(?:passed|failed|error).*) in [\d.]+s")
+
+
+def one_run(workers: str, top: int, extra: list[str]) -> tuple[float, float, str, list[str]]:
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", workers]
+    cmd += [f"--durations={top}", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    lines = proc.stdout.splitlines()
+    summary = next((m[1] for line in lines if (m := SUMMARY.match(line))), lines[-1:])
+    slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
+    return wall, cpu, str(summary), slowest[:top]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--workers", default="2", help="pytest-xdist -n (make test: auto)")
+    parser.add_argument("--top", type=int, default=10, help="slowest tests to list")
+    parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
+    args = parser.parse_args()
+    print(f"offline suite, -n {args.workers}, {os.cpu_count()} cores")
+    results = []
+    for i in range(args.runs):
+        load = os.getloadavg()[0]
+        wall, cpu, summary, slowest = one_run(args.workers, args.top, args.pytest_args)
+        results.append((wall, cpu, slowest))
+        print(f"run {i + 1}: {wall:6.1f} s wall {cpu:6.1f} s CPU  (load {load:.2f})  {summary}")
+    wall, cpu, slowest = min(results, key=lambda r: r[0])
+    print(f"min: {wall:6.1f} s wall {min(r[1] for r in results):6.1f} s CPU")
+    print(f"slowest {args.top} of the fastest run:")
+    for line in slowest:
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
