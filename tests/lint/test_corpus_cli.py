@@ -111,7 +111,8 @@ def crash_runs(request: pytest.FixtureRequest) -> dict[str, Any]:
     mine = [
         item.callspec.params["name"]
         for item in request.session.items
-        if item.originalname == "test_case_in_its_own_cli_run" and hasattr(item, "callspec")
+        if getattr(item, "originalname", None) == "test_case_in_its_own_cli_run"
+        and hasattr(item, "callspec")
     ]
     cases = [
         [name, str(CORPUS / name), relative_targets(CORPUS / name, CORPUS / name)] for name in mine
