@@ -48,7 +48,12 @@ from harness.judge.enforcement import attribute, scenario_attribution
 from harness.model.results import ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
 from harness.report.comparison import comparison_rows, pair_scenarios
-from harness.report.summary import failure_summary, summarize, summary_line
+from harness.report.summary import (
+    failure_summary,
+    model_findings_summary,
+    summarize,
+    summary_line,
+)
 from harness.report.words import (
     SYMBOL,
     describe_observed,
@@ -382,3 +387,8 @@ class DemoObserver(RunObserver):
         failures = failure_summary(run)
         if failures:
             self.writer.add(Block(Text(failures), gap=True))
+        findings = model_findings_summary(run)
+        if findings:
+            text = Text(findings)
+            text.stylize(style("finding"), 0, findings.find(":"))
+            self.writer.add(Block(text, gap=True))

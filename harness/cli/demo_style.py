@@ -26,6 +26,7 @@ THEME: Final[Mapping[str, str]] = {
     "narrative": "italic",
     "note": "dim",  # references, the inference caption, `as identity`, `after 0.3 s`
     "component": "magenta",  # the enforcement point
+    "finding": "bold magenta",  # where the mesh model predicted otherwise
     "prompt": "bold magenta",
     "boundary": "dim",
     "rule": "dim",

@@ -27,6 +27,7 @@ from harness.report.words import (
     SYMBOL,
     describe_identity,
     describe_observed,
+    describe_predicted,
     describe_target,
     seconds,
 )
@@ -127,6 +128,17 @@ def fold_long_words(text: str, longest: int = MAX_WORD) -> str:
     )
 
 
+MODEL_NOTE_MARK: Final = "≠ model:"
+
+
+def model_note(p: ProbeResult) -> str | None:
+    """`≠ model: denied-l4 at destination ztunnel` when the observation disagrees with the
+    mesh model's prediction (a model finding), else None."""
+    if p.model is None or p.model.verdict != "disagrees" or p.predicted is None:
+        return None
+    return f"{MODEL_NOTE_MARK} {describe_predicted(p)}"
+
+
 def short_identity(p: ProbeResult, home: str | None) -> str:
     """`bookinfo-productpage`, or `other-ns/bookinfo-productpage` outside the namespace `home`:
     short enough for a projector; the reports carry the full principal."""
@@ -162,6 +174,8 @@ def probe_table(
     idents = [fold_long_words("as " + short_identity(p, home), longest) for p in probes]
     expected = [describe_expect(p.expect) for p in probes]
     observed = [describe_observed(p) for p in probes]
+    # The talk is about the mental model: where the model predicted otherwise, say what.
+    disagree = [model_note(p) for p in probes]
     enforced = [marked(attribution(p)) for p in probes]
     afters = [f"after {seconds(p.time_to_consistency_s)}" for p in probes]
     two_lines = within_lines(observed, 2, cap=room // 3)
@@ -169,23 +183,35 @@ def probe_table(
         [
             _column([*targets, *idents, "from → to"], share=4),
             _column([*expected, "expected"], share=2),
-            _column([*observed, "observed"], share=5, least=two_lines, first=True),
+            _column(
+                [*observed, *filter(None, disagree), "observed"],
+                share=5,
+                least=two_lines,
+                first=True,
+            ),
             _column([*enforced, *afters, "enforced by"], share=1, least=11),
         ],
         room,
     )
     table = _table()
+    if any(disagree):
+        table.caption = Text.assemble(
+            (f"{MODEL_NOTE_MARK} the mesh model's prediction (a finding, no verdict changed)",
+             style("finding")),
+            "\n",
+            (INFERENCE_NOTE, style("note")),
+        )  # fmt: skip
     for header, w in zip(("from → to", "expected", "observed"), widths[:3], strict=True):
         table.add_column(header, width=w, overflow="fold")
     table.add_column("", width=1, no_wrap=True)
     table.add_column("enforced by", width=widths[3], overflow="fold")
-    for p, target, ident, exp, obs, comp, after in zip(
-        probes, targets, idents, expected, observed, enforced, afters, strict=True
+    for p, target, ident, exp, obs, note, comp, after in zip(
+        probes, targets, idents, expected, observed, disagree, enforced, afters, strict=True
     ):
         table.add_row(
             Text.assemble(target, "\n", (ident, style("note"))),
             Text(exp),
-            Text(obs),
+            Text.assemble(obs, *(("\n", (note, style("finding"))) if note else ())),
             Text(SYMBOL[p.verdict], style=STYLE[p.verdict]),
             Text.assemble((comp, style("component")), "\n", (after, style("note"))),
         )

@@ -26,7 +26,7 @@ from harness.cli.demo_observer import DemoObserver
 from harness.cli.demo_style import THEME, demo_console
 from harness.cli.replay import replay
 from harness.model.outcome import Outcome
-from harness.model.results import RunResult
+from harness.model.results import ModelCheck, PredictedOutcome, RunResult
 from harness.report.document import load_json_report
 
 # xterm's defaults (XTerm-col.ad): colours 0-15.
@@ -107,9 +107,12 @@ def test_every_role_of_the_theme_is_readable_on_both_backgrounds() -> None:
 
 
 def failing(recorded: RunResult) -> RunResult:
-    """The recorded run with a failure, a step error and a skipped scenario."""
+    """The recorded run with a failure, a step error, a skipped scenario, a model finding."""
     run = copy.deepcopy(recorded)
     first, second, third = run.scenarios[:3]
+    agreed = first.steps[-1].probes[0]
+    agreed.predicted = PredictedOutcome("denied-l4", enforced_by="destination ztunnel")
+    agreed.model = ModelCheck("disagrees", finding="model: predicted denied-l4, observed allowed")
     probe = first.steps[-1].probes[-1]
     probe.verdict = "fail"
     probe.message = "still allowed after 30 s"
@@ -147,7 +150,7 @@ def test_every_code_the_demo_emits_is_readable_on_dark_and_light() -> None:
             seen.setdefault(code, readable(params))
     assert {code: problems for code, problems in seen.items() if problems} == {}
     # The renderings did use colour, failures included.
-    assert {"35", "1;91", "90", "1;94"} <= set(seen)
+    assert {"35", "1;35", "1;91", "90", "1;94"} <= set(seen)
 
 
 def test_yaml_keys_are_bold_not_blue() -> None:
