@@ -105,6 +105,9 @@ def service(data: dict[str, Any]) -> list[FieldError]:
     names: set[str] = set()
     for i, p in enumerate(ports):
         out.extend(_service_port(p, ("spec", "ports", i), len(ports) > 1, names))
+        if kind == "ClusterIP" and p.get("nodePort"):
+            detail = "may not be used when `type` is 'ClusterIP'"
+            out.append(FieldError(("spec", "ports", i, "nodePort"), f"Forbidden: {detail}"))
     if kind == "ExternalName":
         cname = str(spec.get("externalName") or "").removesuffix(".")
         if cname:
