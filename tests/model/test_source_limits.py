@@ -20,6 +20,8 @@ CORPUS_FILES = sorted(
     if p.suffix in (".yaml", ".yml") and p.is_file()
 )
 
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def outcome(file: Path) -> Any:
     """What the loader makes of a file: documents with their line tables, or the problems."""
@@ -173,9 +175,9 @@ def test_the_data_is_what_pyyaml_safe_load_builds() -> None:
             docs = load_documents(file)
         except SourceError:
             continue
-        expected = [
-            d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d is not None
-        ]
+        # PyYAML's safe constructor, fed by libyaml when there (as safe_load, ~10x faster).
+        text = file.read_text(encoding="utf-8")
+        expected = [d for d in yaml.load_all(text, Loader=SAFE_LOADER) if d is not None]
         assert [d.data for d in docs] == expected, file
         compared += 1
     assert compared > 100

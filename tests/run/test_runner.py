@@ -18,6 +18,8 @@ import struct
 import subprocess
 import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -715,32 +717,47 @@ def test_ready_pod_prefers_the_newest_ready_one() -> None:
 # --- the pytest session: one set-up per run, even across pytest-xdist workers ----------------
 
 
-JOINER = """
-import sys, time
-from pathlib import Path
-from harness.pytest_plugin.shared import SharedSetup  # where it lives: a light import
+def fork_joiner(directory: Path, log: Path, created: bool) -> int:
+    """A process that joins the shared set-up as a pytest-xdist worker does: forked, so it
+    has its own file descriptors (flock locks belong to them) without importing anything."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
 
-directory, log, created = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
+        def bring_up() -> bool:
+            with log.open("a") as f:
+                f.write(f"start {time.monotonic()}\n")
+            time.sleep(0.2)
+            with log.open("a") as f:
+                f.write(f"end {time.monotonic()}\n")
+            return created
 
-def bring_up():
-    with log.open("a") as f:
-        f.write(f"start {time.monotonic()}\\n")
-    time.sleep(0.2)
-    with log.open("a") as f:
-        f.write(f"end {time.monotonic()}\\n")
-    return created
+        SharedSetup(directory, "c").join(bring_up, lambda: None)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(code)  # never back into pytest
 
-SharedSetup(directory, "c").join(bring_up, lambda: None)
-"""
+
+def exit_code(pid: int, timeout: float) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
 
 
 def test_shared_setup_serialises_workers_and_the_last_one_tears_down(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    procs = [
-        subprocess.Popen([sys.executable, "-c", JOINER, str(tmp_path), str(log), flag], cwd=REPO)
-        for flag in ("1", "0", "0")
-    ]
-    assert [p.wait(20) for p in procs] == [0, 0, 0]
+    pids = [fork_joiner(tmp_path, log, created) for created in (True, False, False)]
+    assert [exit_code(pid, 20) for pid in pids] == [0, 0, 0]
     events = [line.split() for line in log.read_text().splitlines()]
     # start/end strictly alternate: no two set-ups overlapped.
     assert [e[0] for e in events] == ["start", "end"] * 3
