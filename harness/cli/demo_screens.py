@@ -142,6 +142,17 @@ def fold(console: Console, text: str, width: int, max_lines: int) -> str | None:
 # --- screens -------------------------------------------------------------------------------
 
 
+def fit_words(text: str, width: int) -> str:
+    """`text` cut to `width` at a word boundary, with ` …` when cut: a projector shows
+    "enforced by the …", never "enforced by the ra…"."""
+    if len(text) <= width:
+        return text
+    head = text[: max(0, width - 2)]
+    if text[len(head)] != " " and " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" :,;·") + " …"
+
+
 @dataclass
 class Block:
     renderable: RenderableType
@@ -263,9 +274,7 @@ class ScreenWriter:
         more = self.screen.more
         self.screens += 1
         if not self.interactive:
-            label = Text(f" ⏸ {prompt}")
-            label.truncate(self.console.width - 8, overflow="ellipsis")
-            label.append(" ")
+            label = Text(f" ⏸ {fit_words(prompt, self.console.width - 12)} ")
             self.console.print(Rule(label, characters="┄", style=style("boundary")))
         else:
             self._pause(prompt, more)
@@ -276,10 +285,9 @@ class ScreenWriter:
     def _prompt(self, prompt: str, more: bool) -> Text:
         """`⏸  press Enter to run step 2/3: ... · m: more`, cut to one line."""
         keys = f" · {MORE_KEY}: more " if more else " "
-        text = Text(f"⏸  press Enter to {prompt}", style=style("prompt"))
-        text.truncate(self.console.width - 1 - len(keys), overflow="ellipsis")
-        text.append(keys, style=style("prompt"))
-        return text
+        head = "⏸  press Enter to "
+        room = self.console.width - 1 - len(keys) - len(head)
+        return Text(head + fit_words(prompt, room) + keys, style=style("prompt"))
 
     def _wait(self, prompt: str, more: bool) -> str | None:
         """Show the prompt, read one key; at the end of input stop pausing for good."""

@@ -9,6 +9,7 @@ with which versions. Nothing is contacted: no cluster, no Docker, no network.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -84,6 +85,18 @@ def replay_command(args: argparse.Namespace) -> int:
     if not run.scenarios:
         print(f"error: {args.replay}: the report records no scenario", file=sys.stderr)
         return EXIT_USAGE
+    wanted = getattr(args, "scenario", None)
+    if wanted:
+        recorded = {s.name for s in run.scenarios}
+        unknown = [w for w in wanted if w not in recorded]
+        if unknown:
+            print(
+                f"error: {args.replay} does not record scenario(s) {', '.join(unknown)}; "
+                f"it records: {', '.join(talk_order(recorded))}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        run = dataclasses.replace(run, scenarios=[s for s in run.scenarios if s.name in wanted])
     observer, cast = observer_for(args)
     replay(run, observer)
     when = run.started_at or "an unrecorded date"

@@ -45,7 +45,7 @@ def summarize(run: RunResult) -> Summary:
 def summary_line(s: Summary) -> str:
     """The tally; model findings beside it when there are any (they are not a verdict)."""
     line = (
-        f"{s.scenarios} scenarios: {s.passed} passed, {s.failed} failed, "
+        f"{plural(s.scenarios, 'scenario')}: {s.passed} passed, {s.failed} failed, "
         f"{s.skipped} skipped, {plural(s.errors, 'error')}"
     )
     if s.model_findings:

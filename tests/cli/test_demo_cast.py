@@ -162,4 +162,4 @@ def test_a_live_demo_writes_its_cast_even_when_interrupted(
     assert header["title"] == "ambient-harness demo"
     shown = "".join(e[2] for e in events).replace("\r\n", "\n")
     assert shown == out.out and f"cast: {path}" in out.err
-    assert "Step 2/2" in shown and "1 scenarios: 1 passed" in shown
+    assert "Step 2/2" in shown and "1 scenario: 1 passed" in shown
