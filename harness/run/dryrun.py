@@ -226,6 +226,21 @@ class _DryObserver(RunObserver):
         self.p.line(f"step {number}/{len(scenario.steps)} {step.name} — {step.title}")
         self.p.indent += 1
 
+    def probe_finished(self, scenario: Scenario, step: Step, result: ProbeResult) -> None:
+        # Under the probe's line: who the mesh model says decides, so a dry run reads as the
+        # talk's slide (`ambient-harness explain` has the whole path).
+        pr = result.predicted
+        if pr is None:
+            return
+        said = f"  the model predicts {pr.describe()}"
+        if pr.uncertain:
+            said += f" (uncertain: {pr.uncertain})"
+        elif pr.enforced_by:
+            said += f", decided by the {pr.enforced_by}: {pr.because}"
+        if result.model is not None and result.model.model_gap:
+            said += f"; the scenario expects otherwise: {result.model.model_gap}"
+        self.p.line(said)
+
     def step_finished(self, scenario: Scenario, result: StepResult) -> None:
         self.p.indent -= 1
 

@@ -122,8 +122,15 @@ def test_ambient_authz_l4_plan(
         f"apply AuthorizationPolicy {ns}/ratings-allow-productpage (server-side, field manager "
         "ambient-harness, preflight dryRun=All)",
         "probe productpage -> GET http://ratings:9080/ratings/1: expect allowed (",
+        "  the model predicts allowed (200, ratings-v1), l7 false, decided by the destination "
+        f"ztunnel: AuthorizationPolicy {ns}/ratings-allow-productpage rules[0] allows "
+        f"source.principal cluster.local/ns/{ns}/sa/bookinfo-productpage\n",
         "probe reviews -> GET http://ratings:9080/ratings/1: expect denied-l4 (3 in a row "
         "within 30s, polling every 0.1s, then holding for 2s)",
+        # under each probe, who the mesh model says decides
+        "  the model predicts denied-l4, decided by the destination ztunnel: "
+        f"AuthorizationPolicy {ns}/ratings-allow-productpage (ALLOW): no rule matches "
+        f"source.principal cluster.local/ns/{ns}/sa/bookinfo-reviews\n",
         # clean-up: namespaces, then port-forwards, then the cluster
         f"delete namespace {ns} (wait until gone)",
         "stop 2 port-forward(s)",
@@ -316,3 +323,18 @@ def test_sigterm_cleans_up_like_ctrl_c() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # interrupted at once by the handler
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_probe_that_expects_otherwise_than_the_model_says_why(
+    capsys: pytest.CaptureFixture[str], offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(CRDS))
+    code, out, err = dry_run(capsys, str(REPO / "tests" / "malformed" / "model-gap-acknowledged"))
+    assert code == 0, err
+    assert_in_order(
+        out,
+        "probe reviews -> GET http://ratings:9080/ratings/1: expect denied-l7 (",
+        "  the model predicts denied-l4, decided by the destination ztunnel: ",
+        "; the scenario expects otherwise: checking whether a future ztunnel answers L4 "
+        "denials with an HTTP 403\n",
+    )
