@@ -20,6 +20,30 @@ from harness.host import paths
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
+# The catalogue the project ships (README's table, tests/catalogue's rows). Tests that hold
+# every catalogue scenario to a golden file or to the model iterate this, never a listing of
+# scenarios/: a user's own scenario beside them has no golden file and is no test's concern.
+SHIPPED_SCENARIOS: tuple[str, ...] = (
+    "ambient-authz-l4",
+    "ambient-authz-l7-no-waypoint",
+    "ambient-authz-l7-waypoint",
+    "ambient-fault-vs-authz",
+    "ambient-l7-features",
+    "ambient-mtls-strict",
+    "ambient-routing-header",
+    "ambient-tcproute",
+    "ambient-traffic-shift",
+    "sidecar-authz-l4",
+    "sidecar-authz-l7",
+    "sidecar-fault-vs-authz",
+    "sidecar-traffic-shift",
+)
+
+
+def shipped_catalogue(root: Path) -> list[Path]:
+    """The shipped scenarios under `root` (a scenarios/ directory), in name order; anything
+    else there (a user's own scenario) is left out."""
+    return [root / name for name in SHIPPED_SCENARIOS if (root / name / "scenario.yaml").is_file()]
 
 
 def _crd_dir() -> Path:

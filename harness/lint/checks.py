@@ -60,7 +60,7 @@ from harness.model.source import (
     load_documents,
     path_kind,
 )
-from harness.predict import contradictions
+from harness.predict import contradictions, predict_scenario
 
 
 def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: Findings) -> None:
@@ -375,10 +375,12 @@ def lint_parsed(
     _check_partner(scenario, doc, out)
     _check_probes(scenario, doc, ctx, out, probe_warning)
     if not out.problems:
-        # Only a scenario that is otherwise sound is worth comparing with the mesh model.
-        check_silent(scenario, doc, loaded, out)
-    if not out.problems:
-        out.problems.extend(contradictions(scenario, doc))
+        # Only a scenario that is otherwise sound is worth comparing with the mesh model,
+        # predicted once from the documents parsed above.
+        predicted = list(predict_scenario(scenario, loaded))
+        check_silent(scenario, doc, loaded, out, predicted)
+        if not out.problems:
+            out.problems.extend(contradictions(scenario, doc, predicted))
     if not out.problems and not any(st.probes for st in scenario.steps):
         # Said once the rest is sound: a run of it would pass without observing anything.
         out.add(doc, ["steps"], "no step has a probe: a run would pass without testing anything")

@@ -9,7 +9,7 @@ the mesh model (`harness.predict.world`), so lint and the model agree on who is 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from harness.model.outcome import Kind
 from harness.model.scenario import Scenario, Step
 from harness.model.source import Document, PathKey, format_path
 from harness.model.topology import USE_WAYPOINT, WAYPOINT_CLASS
-from harness.predict import predict_scenario
+from harness.predict import Predicted, predict_scenario
 from harness.predict.authz import Request, envoy_check
 from harness.predict.world import Obj, World, worlds
 
@@ -47,19 +47,24 @@ def _add(
 
 
 def check_silent(
-    s: Scenario, doc: Document, manifests: Mapping[str, list[Document]], out: Findings
+    s: Scenario,
+    doc: Document,
+    manifests: Mapping[str, list[Document]],
+    out: Findings,
+    predicted: Iterable[Predicted] | None = None,
 ) -> None:
     """Every silent mistake of a scenario whose files are otherwise sound (`manifests`: each
-    loaded manifest by its normalised path)."""
+    loaded manifest by its normalised path; `predicted`: the scenario's predictions, when the
+    caller has them, so lint predicts once)."""
     seen: set[tuple[Path, int, str]] = set()
     _same_object_in_two_files(s, manifests, out, seen)
     _waypoints(s, doc, manifests, out, seen)
-    for step, world in worlds(s):
+    for step, world in worlds(s, manifests):
         for obj in world.of_kind("AuthorizationPolicy"):
             if obj.doc is not None:
                 _target_refs(obj, obj.doc, world, step.name, out, seen)
                 _http_only_deny(obj, obj.doc, world, step, out, seen)
-    for item in predict_scenario(s):
+    for item in predict_scenario(s, manifests) if predicted is None else predicted:
         p, expect = item.prediction, item.probe.expect
         if expect.l7 is True and p.l7 is False and not p.uncertain and item.probe.model_gap is None:
             path: PathKey = ("steps", item.step_index, "probes", item.probe_index, "expect", "l7")

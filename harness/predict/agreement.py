@@ -7,14 +7,14 @@ uncertain prediction (CUSTOM authorizer, a fault on part of the requests) contra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from harness.model.scenario import SCENARIO_FILE, Expect, Probe, Scenario, Step
 from harness.model.source import Document, Problem, load_documents
 from harness.predict.path import predict_probe
 from harness.predict.prediction import ALLOWED, STATUS, Prediction
-from harness.predict.world import worlds
+from harness.predict.world import Manifests, worlds
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,10 @@ class Predicted:
     prediction: Prediction
 
 
-def predict_scenario(s: Scenario) -> Iterator[Predicted]:
-    """Every probe of every step, predicted on the world as it is at that step."""
-    for i, (step, world) in enumerate(worlds(s)):
+def predict_scenario(s: Scenario, manifests: Manifests | None = None) -> Iterator[Predicted]:
+    """Every probe of every step, predicted on the world as it is at that step. `manifests`:
+    the scenario's manifests already parsed (lint), by normalised relative path."""
+    for i, (step, world) in enumerate(worlds(s, manifests)):
         for j, probe in enumerate(step.probes):
             yield Predicted(i, step, j, probe, predict_probe(world, probe))
 
@@ -99,14 +100,17 @@ def probe_disagreements(item: Predicted) -> list[str]:
     return out
 
 
-def contradictions(s: Scenario, doc: Document | None = None) -> list[Problem]:
+def contradictions(
+    s: Scenario, doc: Document | None = None, predicted: Iterable[Predicted] | None = None
+) -> list[Problem]:
     """Every expectation of `s` the model contradicts, at the probe's expect (file:line),
     each message ending with the model's reason. `doc`: the scenario file's document when the
-    caller has parsed it already (lint), so the file is not parsed again."""
+    caller has parsed it already (lint), so the file is not parsed again; `predicted`: the
+    scenario's predictions when the caller has them (lint predicts a scenario once)."""
     file = s.directory / SCENARIO_FILE
     docs = [doc] if doc is not None else (load_documents(file) if file.is_file() else [])
     out = []
-    for item in predict_scenario(s):
+    for item in predict_scenario(s) if predicted is None else predicted:
         if item.probe.model_gap is not None:
             continue  # acknowledged: the scenario says why it expects otherwise
         for message in probe_disagreements(item):

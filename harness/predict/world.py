@@ -7,6 +7,7 @@ the model layer and every object keeps the file and line it came from.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,30 +248,44 @@ def _unindex(world: World, obj: Obj) -> None:
         world.waypoints.pop((obj.namespace, obj.name), None)
 
 
-def manifest_objects(s: Scenario, relative: str) -> list[Obj]:
+Manifests = Mapping[str, list[Document]]
+
+
+def manifest_objects(s: Scenario, relative: str, parsed: Manifests | None = None) -> list[Obj]:
+    """The objects of one manifest; `parsed`: documents already loaded, by normalised path
+    relative to the scenario (lint's), so a file is parsed once per lint run."""
+    rel = posixpath.normpath(relative)
+    docs = parsed.get(rel) if parsed is not None else None
+    if docs is None:
+        docs = load_documents(s.manifest_path(relative))
     out = []
-    for doc in load_documents(s.manifest_path(relative)):
+    for doc in docs:
         key = _key(doc, s.namespace)
         if key is not None:
             out.append(Obj(key[0], key[1], key[2], doc.data, doc))
     return out
 
 
-def worlds(s: Scenario) -> Iterator[tuple[Step, World]]:
+def worlds(s: Scenario, manifests: Manifests | None = None) -> Iterator[tuple[Step, World]]:
     """The world after each step, in order (steps are cumulative). A step applies, then
-    deletes, as the runner does (harness/run/runner.py)."""
+    deletes, as the runner does (harness/run/runner.py). `manifests`: parsed documents by
+    normalised relative path; a file not in it is read once for this walk."""
+    parsed: dict[str, list[Document]] = dict(manifests or {})
     world = World(s)
     _topology(world, s)
     for step in s.steps:
-        for rel in step.apply:
-            for obj in manifest_objects(s, rel):
-                world.objects[(obj.kind, obj.namespace, obj.name)] = obj
-                _reindex(world, obj)
-        for rel in step.delete:
-            for obj in manifest_objects(s, rel):
-                gone = world.objects.pop((obj.kind, obj.namespace, obj.name), None)
-                if gone is not None:
-                    _unindex(world, gone)
+        for rel, apply in [*((r, True) for r in step.apply), *((r, False) for r in step.delete)]:
+            key = posixpath.normpath(rel)
+            if key not in parsed:
+                parsed[key] = load_documents(s.manifest_path(rel))
+            for obj in manifest_objects(s, rel, parsed):
+                if apply:
+                    world.objects[(obj.kind, obj.namespace, obj.name)] = obj
+                    _reindex(world, obj)
+                else:
+                    gone = world.objects.pop((obj.kind, obj.namespace, obj.name), None)
+                    if gone is not None:
+                        _unindex(world, gone)
         yield step, world
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from demo_layout import narrate_live, screens
 from fixtures import catalogue_run
+from helpers import SCENARIOS, SHIPPED_SCENARIOS, copy_scenario
 from rich.console import Console
 
 from harness.cli import demo, main
@@ -54,6 +56,15 @@ def test_the_recorded_run_is_the_current_catalogue() -> None:
     assert catalogue_run.text() == RECORDED.read_text(encoding="utf-8"), (
         "the catalogue changed: regenerate with `.venv/bin/python tests/fixtures/catalogue_run.py`"
     )
+
+
+def test_a_users_own_scenario_is_not_in_the_recorded_run(tmp_path: Path) -> None:
+    """scenarios/myteam-check/ beside the catalogue: the recorded run is still the shipped
+    catalogue's, so the check above does not fail on a user's checkout."""
+    shutil.copytree(SCENARIOS, tmp_path / "scenarios")
+    copy_scenario("ambient-authz-l4", tmp_path, "myteam-added")
+    run = catalogue_run.build(tmp_path / "scenarios")
+    assert [s.name for s in run.scenarios] == list(SHIPPED_SCENARIOS)
 
 
 def test_golden_demo_of_the_real_catalogue(recorded: RunResult) -> None:

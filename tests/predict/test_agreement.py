@@ -4,22 +4,36 @@ declares — 100 %, with no knowledge of any scenario in the model itself."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, SCENARIOS
+from helpers import REPO, SCENARIOS, SHIPPED_SCENARIOS, copy_scenario, shipped_catalogue
 from predict_builders import policy, principal, probe, write_scenario
 
-from harness.model.scenario import discover, load_scenario
+from harness.model.scenario import load_scenario
 from harness.predict import contradictions, predict_scenario, probe_disagreements
 
-CATALOGUE = [p.parent.name for p in discover([SCENARIOS])]
+CATALOGUE = [p.name for p in shipped_catalogue(SCENARIOS)]
 MODEL = REPO / "harness" / "predict"
 
 
 def test_the_catalogue_has_its_thirteen_scenarios() -> None:
+    assert CATALOGUE == list(SHIPPED_SCENARIOS) == sorted(SHIPPED_SCENARIOS)
     assert len(CATALOGUE) == 13
+
+
+def test_a_users_own_scenario_is_not_part_of_the_catalogue(tmp_path: Path) -> None:
+    """The list the catalogue tests iterate: a user's scenario beside the shipped ones (as
+    scenarios/myteam-check/) is left out, a shipped one removed is missing from it."""
+    root = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS, root)
+    copy_scenario("ambient-authz-l4", tmp_path, "myteam-added")
+    assert (root / "myteam-added" / "scenario.yaml").is_file()
+    assert [p.name for p in shipped_catalogue(root)] == list(SHIPPED_SCENARIOS)
+    shutil.rmtree(root / "sidecar-authz-l7")
+    assert "sidecar-authz-l7" not in [p.name for p in shipped_catalogue(root)]
 
 
 @pytest.mark.parametrize("name", CATALOGUE)

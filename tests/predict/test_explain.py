@@ -12,15 +12,14 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import SCENARIOS
+from helpers import SCENARIOS, shipped_catalogue
 
 from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
 from harness.cli.main import main
-from harness.model.scenario import discover
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "explain"
 UPDATE = os.environ.get("AMBIENT_HARNESS_UPDATE_GOLDEN") == "1"
-CATALOGUE = [p.parent.name for p in discover([SCENARIOS])]
+CATALOGUE = [p.name for p in shipped_catalogue(SCENARIOS)]
 PREDICTED_KEYS = {
     "outcome", "status", "served_by", "split", "l7", "attempts", "headers", "backend_saw",
     "path", "enforced_by", "because",
