@@ -1,36 +1,57 @@
-"""`ambient-harness explain SCENARIO [-o text|json]`: what the mesh model predicts for every
-probe of a scenario, and who decides (offline, no cluster)."""
+"""`ambient-harness explain SCENARIO... [-o text|json|yaml]`: what the mesh model predicts for
+every probe of a scenario, and who decides (offline, no cluster).
+
+Scenarios are named as `plan` and `run` take them (catalogue name, directory, scenario.yaml,
+a directory of scenarios) and linted first, through the same `load_for_command`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import json
 from typing import Any
 
 from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
+from harness.cli.loading import load_for_command
 
 
 def explain_command(args: argparse.Namespace) -> int:
     # Imported here for start-up cost only (every import points down).
-    from harness.model.scenario import load_scenario
-    from harness.model.source import SourceError
-    from harness.predict.explain import explain_json, explain_text
+    import yaml
 
-    try:
-        scenario = load_scenario(args.scenario)
-        out = explain_json(scenario) if args.output == "json" else explain_text(scenario)
-    except SourceError as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
+    from harness.predict.explain import explain_dict, explain_text
+
+    scenarios = load_for_command(list(args.scenarios))
+    if scenarios is None:
         return EXIT_USAGE
-    print(out)
+    if args.output == "text":
+        print("\n\n".join(explain_text(s) for s in scenarios))
+    else:
+        # One scenario: its document, as before; several: a list of them (as `plan`).
+        docs = [explain_dict(s) for s in scenarios]
+        data: Any = docs[0] if len(docs) == 1 else docs
+        if args.output == "json":
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            # Through JSON, as `plan -o yaml`: str enums become plain strings; key order kept.
+            plain = json.loads(json.dumps(data))
+            print(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
 
 
 def add_explain_parser(sub: Any) -> None:
     """Register `explain` on the main parser's subcommands."""
     p = sub.add_parser("explain", help="predict each probe's path, decider and outcome (offline)")
-    p.add_argument("scenario", type=Path, help="scenario directory or scenario.yaml")
-    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.add_argument(
+        "scenarios",
+        nargs="+",
+        help="scenario names, scenario directories or scenario.yaml files, directories of them",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["text", "json", "yaml"],
+        default="text",
+        help="output format (default: text)",
+    )
     p.set_defaults(handler=explain_command)
