@@ -29,6 +29,13 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"})
 # Namespaces a scenario may refer to without owning them: the mesh's own.
 SHARED_NAMESPACES = frozenset({"istio-system"})
+# Istio's root namespace: a policy there applies mesh-wide, so to every scenario running
+# beside this one on the cluster (docs/scenario-reference.md, "Namespaces").
+ROOT_NAMESPACE = "istio-system"
+MESH_WIDE_KINDS = frozenset(
+    {"AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication", "Telemetry",
+     "Sidecar", "EnvoyFilter", "WasmPlugin", "ProxyConfig"}
+)  # fmt: skip
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
 _PRINCIPAL = re.compile(r"^[^/]+/ns/([^/]+)/sa/([^/]+)$")
 
@@ -184,6 +191,19 @@ def check_namespace(
                 ["metadata", "namespace"],
                 f"required: manifests are applied to the namespace they name; one of: {declared}",
             )
+    elif ns == ROOT_NAMESPACE and ns not in ctx.namespaces:
+        what = (
+            "a policy there applies to the whole mesh"
+            if res.kind in MESH_WIDE_KINDS
+            else "objects there belong to the control plane the whole mesh shares"
+        )
+        out.add(
+            doc,
+            ["metadata", "namespace"],
+            f'"{ns}" is Istio\'s root namespace: {what} and would change the other scenarios '
+            "running beside this one; scenarios may only use their own "
+            f"namespaces (declared: {declared})",
+        )
     elif isinstance(ns, str) and ns not in ctx.namespaces:
         out.add(
             doc,
