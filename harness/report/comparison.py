@@ -13,7 +13,7 @@ from typing import Final
 from harness.judge.enforcement import NOT_APPLICABLE, enforcement_point
 from harness.model.describe import describe_expect
 from harness.model.results import ProbeResult, ScenarioResult
-from harness.report.words import SYMBOL, describe_observed, describe_target
+from harness.report.words import SYMBOL, describe_identity, describe_observed, describe_target
 
 COMPARISON_HEADER: Final = (
     "Step",
@@ -41,6 +41,16 @@ class ComparisonRow:
     target: str
     sidecar: ProbeResult | None
     ambient: ProbeResult | None
+
+    @property
+    def identity(self) -> str:
+        """`as ns/a/sa/bookinfo-productpage`, or each side's when they differ (each scenario has
+        its own namespaces): `as ns/a/sa/x (sidecar), ns/b/sa/x (ambient)`."""
+        sides = [(p, plane) for p, plane in ((self.sidecar, "sidecar"), (self.ambient, "ambient"))]
+        seen = [(describe_identity(p), plane) for p, plane in sides if p is not None]
+        if len({who for who, _ in seen}) == 1:
+            return f"as {seen[0][0]}"
+        return "as " + ", ".join(f"{who} ({plane})" for who, plane in seen)
 
 
 def _topic(sidecar: str, ambient: str) -> str:

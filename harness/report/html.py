@@ -22,6 +22,7 @@ from harness.report.words import (
     MATRIX_HEADER,
     MODEL_FINDINGS_NOTE,
     SYMBOL,
+    describe_call,
     describe_identity,
     describe_model,
     describe_observed,
@@ -162,7 +163,10 @@ def _html_comparison(run: RunResult) -> str:
                 _html_cell(comparison_cell(probe, plane))
                 for probe, plane in ((r.sidecar, "sidecar"), (r.ambient, "ambient"))
             )
-            rows.append(f"<tr><td>{_h(r.step)}</td><td>{_h(r.target)}</td>{cells}</tr>")
+            rows.append(
+                f"<tr><td>{_h(r.step)}</td><td>{_h(r.target)}"
+                f'<br><span class="hdrs">{_h(r.identity)}</span></td>{cells}</tr>'
+            )
         parts.append(
             f"<h3>{_h(pair.topic)} "
             f'<span class="muted">(<code>{_h(pair.sidecar.name)}</code> vs '
@@ -291,7 +295,7 @@ def _html_model_findings(run: RunResult) -> str:
         return ""
     items = "".join(
         f'<li><a href="#{_anchor(sc.name)}"><code>{_h(sc.name)}</code></a> / {_h(step)}: '
-        f"{_h(describe_target(p))} {_pill(p.verdict)}<br>"
+        f"{_h(describe_call(p))} {_pill(p.verdict)}<br>"
         f'<span class="finding">{_h(p.model_finding)}</span></li>'
         for sc, step, p in model_findings(run)
     )

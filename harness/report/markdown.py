@@ -17,11 +17,10 @@ from harness.report.summary import summarize
 from harness.report.words import (
     MATRIX_HEADER,
     MODEL_FINDINGS_NOTE,
-    describe_identity,
+    describe_call,
     describe_model,
     describe_observed,
     describe_predicted,
-    describe_target,
     environment_line,
     max_time_to_consistency,
     model_findings,
@@ -91,7 +90,16 @@ def render_markdown(run: RunResult) -> str:
                     comparison_cell(r.sidecar, "sidecar"),
                     comparison_cell(r.ambient, "ambient"),
                 )
-                rows.append([r.step, r.target, sc_.text, sc_.enforced_by, am.text, am.enforced_by])
+                rows.append(
+                    [
+                        r.step,
+                        f"{r.target} {r.identity}",
+                        sc_.text,
+                        sc_.enforced_by,
+                        am.text,
+                        am.enforced_by,
+                    ]
+                )
             out += _md_table(
                 COMPARISON_HEADER,
                 rows,
@@ -113,8 +121,7 @@ def render_markdown(run: RunResult) -> str:
             out.append(f"- **{_md(item.name)}**: error: {_md(item.error)}")
         for sc, st, p in failures:
             out.append(
-                f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_target(p))} "
-                f"as {_md(describe_identity(p))}: "
+                f"- **{_md(sc.name)}** / {_md(st.name)}: {_md(describe_call(p))}: "
                 f"expected *{_md(describe_expect(p.expect))}*, "
                 + (f"predicted *{_md(describe_predicted(p))}*, " if p.predicted else "")
                 + f"observed *{_md(describe_observed(p))}*"
@@ -133,14 +140,14 @@ def _md_model(run: RunResult) -> list[str]:
     out = ["", "### Model findings", "", f"Model findings are {_md(MODEL_FINDINGS_NOTE)}.", ""]
     found = model_findings(run)
     out += [
-        f"- **{_md(sc.name)}** / {_md(step)}: {_md(describe_target(p))} "
+        f"- **{_md(sc.name)}** / {_md(step)}: {_md(describe_call(p))} "
         f"({MD_VERDICT[p.verdict]}): {_md(p.model_finding)}"
         for sc, step, p in found
     ] or ["None: every observation agrees with the model's prediction."]
     out += ["", "### Probes: expected, predicted, observed"]
     for sc in run.scenarios:
         rows = [
-            [st.name, describe_target(p), describe_expect(p.expect), describe_predicted(p),
+            [st.name, describe_call(p), describe_expect(p.expect), describe_predicted(p),
              f"{describe_observed(p)} {MD_VERDICT[p.verdict]}", describe_model(p)]
             for st in sc.steps
             for p in st.probes

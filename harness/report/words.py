@@ -115,6 +115,13 @@ def describe_identity(p: ProbeResult) -> str:
     return p.identity.removeprefix("cluster.local/") if p.identity else p.client
 
 
+def describe_call(p: ProbeResult) -> str:
+    """`productpage → ratings:9080/ratings/1 [x-test: a] as ns/demo/sa/bookinfo-productpage`:
+    the request and the identity it was sent with, in every report table (two probes may
+    differ only in the identity)."""
+    return f"{describe_target(p)} as {describe_identity(p)}"
+
+
 def seconds(value: float | None) -> str:
     return NOT_APPLICABLE if value is None else f"{value:.1f} s"
 

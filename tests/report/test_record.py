@@ -72,7 +72,11 @@ def test_every_probe_table_tells_the_three_productpage_probes_apart() -> None:
         assert f"productpage → ratings:9080/ratings/1 [{header}] as " in md
         assert f"<br>{header}" in page.replace('<span class="hdrs">', "")
     assert summary.count("as: ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
-    assert md.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
+    # The failure list and the probe table each tell the three apart by header and identity.
+    assert md.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 6
+    for header in ("[X-Test: istio-is-cool]", "[X-Test: not-istio]"):
+        row = f"| l7-policy | productpage → ratings:9080/ratings/1 {header} as ns/sidecar-authz-l7/"
+        assert row in md
     assert page.count("as ns/sidecar-authz-l7/sa/bookinfo-productpage") == 3
     console = Console(file=io.StringIO(), width=400, color_system=None)  # no cell wraps
     console.print(probe_table(probes, lambda p: scenario_attribution(scenario, p)))

@@ -424,7 +424,9 @@ def test_markdown(fixture_run: RunResult) -> None:
     assert "| ambient-mtls-strict: " in md and "⏭️ skipped" in md
     assert "⚠️ error" in md
     assert (
-        "| l4-policy | reviews → ratings:9080/ratings/1 | denied-l7 (403 RBAC: access denied) "
+        "| l4-policy | reviews → ratings:9080/ratings/1 as ns/sidecar-authz-l4/sa/bookinfo-reviews "
+        "(sidecar), ns/ambient-authz-l4/sa/bookinfo-reviews (ambient) "
+        "| denied-l7 (403 RBAC: access denied) "
         "| RBAC 403 from an Envoy: the server sidecar (inferred from the data plane) "
         "| denied-l4 (reset) | connection reset: ztunnel (inferred from the data plane) |" in md
     )
@@ -613,3 +615,19 @@ def test_conformance_workflow_template() -> None:
             argv = line.split("ambient-harness", 1)[1].split(">>")[0].split()
             args = parser.parse_args(argv)
             assert args.format in ("markdown", "html")
+
+
+def test_every_report_table_shows_the_identity(fixture_run: RunResult) -> None:
+    """Probe tables and comparison tables, Markdown and HTML: `as ns/<ns>/sa/<sa>` beside the
+    request, worded by `describe_identity` as the terminal summary words it."""
+    md, page = render_markdown(fixture_run), render_html(fixture_run)
+    probe_row = (
+        "| l4-policy | reviews → ratings:9080/ratings/1 as ns/ambient-authz-l4/sa/bookinfo-reviews "
+        "| denied-l4 |"
+    )
+    assert probe_row in md
+    for text in (md, page):
+        assert (
+            "as ns/sidecar-authz-l4/sa/bookinfo-reviews (sidecar), "
+            "ns/ambient-authz-l4/sa/bookinfo-reviews (ambient)" in text
+        )
