@@ -250,10 +250,18 @@ def ztunnel_check(policies: list[Obj], req: Request) -> Verdict:
     Converted = list[tuple[int, Clauses | None, list[str]]]
     denies: list[tuple[Obj, Converted]] = []
     allows: list[tuple[Obj, Converted]] = []
+    unsupported: list[str] = []
     for obj in policies:
         action = _action(obj)
         if action not in ("ALLOW", "DENY"):
-            continue  # "ztunnel does not support the CUSTOM/AUDIT action": not sent
+            # convertAuthorizationPolicy sends ztunnel only ALLOW and DENY; any other action
+            # is left out, with the status "ztunnel does not support the <action> action".
+            unsupported.append(
+                f"{obj} ({action}) is not enforced at ztunnel: istiod does not send it "
+                f"(status: ztunnel does not support the {action} action)"
+                + ("; an external authorizer needs a waypoint" if action == "CUSTOM" else "")
+            )
+            continue
         converted = [(i, *_ztunnel_rule(action, r)) for i, r in enumerate(_rules(obj))]
         (denies if action == "DENY" else allows).append((obj, converted))
     for obj, rules in denies:
@@ -266,7 +274,8 @@ def ztunnel_check(policies: list[Obj], req: Request) -> Verdict:
             for o, rs in denies
             if any(l7 for _, _, l7 in rs)
         ]
-        return Verdict(True, "; ".join(ignored) or "no AuthorizationPolicy applies: allowed", None)
+        said = [*unsupported, *ignored]
+        return Verdict(True, "; ".join(said) or "no AuthorizationPolicy applies: allowed", None)
     for obj, rules in allows:
         for i, clauses, _ in rules:
             if clauses is not None and _ztunnel_rule_matches(clauses, req, obj.namespace):

@@ -251,6 +251,7 @@ def _via_waypoint(
             or routes.virtual_service(world, svc, call.port, call.method, call.path, call.headers)
             or routes.default_route(svc)
         )
+        route.ignored = routes.ignored_tcp_route(world, svc, call.port)
     else:
         route = routes.tcp_route(world, svc, call.port) or routes.default_route(svc)
     # Upstream, the destination ztunnel sees the waypoint's identity, not the client's.
@@ -380,20 +381,37 @@ def _deciding(a: Answer, route: routes.Route | None) -> Decision:
     if a.outcome == STATUS:
         retry = ""
         if route is not None and a.status is not None:
-            n = route.retries if route.retried(a.status) else 0
-            retry = (
-                f"; {route.where()} retries it {n} times"
-                if n
-                else f"; {a.status} is not retried (Istio's default retry policy skips 503)"
-            )
+            retry = "; " + _retry_wording(route, a.status)
         return Decision(a.decision.component, "answer", a.decision.because + retry)
     for d in a.decisions:
         if d.verdict == "route" and d.obj:
             return d
+    if route is not None and route.ignored and a.decisions:
+        return Decision(a.decisions[0].component, "route", route.summary())
     for d in a.decisions:
         if d.verdict == "allow" and d.obj:
             return d
     return next((d for d in a.decisions if d.verdict == "allow"), a.decision)
+
+
+def _retry_wording(route: routes.Route, status: int) -> str:
+    """Why the backend's status is retried or not, from the route's own retry settings."""
+    if route.retried(status):
+        return f"{route.where()} retries it {route.retries} times"
+    if not route.retry_codes and not route.retry_any_5xx:
+        # Istio's default policy: connect-failure, refused-stream, unavailable, cancelled
+        # (pilot/pkg/networking/core/route/retry/retry.go), no response status at all.
+        where = "no route" if route.obj is None else f"{route.where()} sets no retry"
+        return (
+            f"{status} is not retried ({where}: Istio's default retry policy retries "
+            f"connection failures, not a {status} answer)"
+        )
+    if route.retries <= 0:
+        return f"{status} is not retried ({route.where()} allows 0 retries)"
+    codes = ", ".join(str(c) for c in sorted(route.retry_codes)) or "5xx"
+    if route.retry_any_5xx and route.retry_codes:
+        codes += ", 5xx"
+    return f"{status} is not retried ({route.where()} retries only on {codes})"
 
 
 def _merge(answers: Answers, route: routes.Route | None) -> Prediction:

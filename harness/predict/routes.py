@@ -52,6 +52,7 @@ class Route:
     delay_percent: float = 0.0
     direct_status: int | None = None
     uncertain: str | None = None
+    ignored: str | None = None  # a route object bound to the Service that does not apply
 
     def where(self) -> str:
         return f"{self.obj} {self.rule}" if self.obj else "no route: the Service itself"
@@ -74,6 +75,8 @@ class Route:
         if self.retry_codes or self.retry_any_5xx:
             codes = ", ".join(str(c) for c in sorted(self.retry_codes)) or "5xx"
             parts.append(f"{self.retries} retries on {codes}")
+        if self.ignored:
+            parts.append(self.ignored)
         return f"{self.where()}: {'; '.join(parts)}" if parts else self.where()
 
     def retried(self, status: int) -> bool:
@@ -242,6 +245,20 @@ def tcp_route(world: World, svc: Service, port: int) -> Route | None:
                 retries=0,
             )
     return None
+
+
+def ignored_tcp_route(world: World, svc: Service, port: int) -> str | None:
+    """A TCPRoute bound to an HTTP port: Istio turns it into VirtualService `tcp` routes,
+    which apply only to ports that are not HTTP or TLS
+    (https://istio.io/latest/docs/reference/config/networking/virtual-service/#VirtualService),
+    so the waypoint routes the request as HTTP without it."""
+    route = tcp_route(world, svc, port)
+    if route is None or route.obj is None:
+        return None
+    return (
+        f"{route.obj} does not apply: port {port} is HTTP, and Istio applies TCP routes "
+        "only to ports that are not HTTP or TLS"
+    )
 
 
 # ---- Istio: VirtualService and DestinationRule ----

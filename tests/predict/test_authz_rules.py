@@ -187,6 +187,19 @@ def test_custom_makes_the_prediction_uncertain(predict_probes: Predict) -> None:
     assert got[0].uncertain and "CUSTOM" in got[0].uncertain
 
 
+def test_a_custom_selector_policy_in_ambient_is_not_enforced_at_ztunnel(
+    predict_probes: Predict,
+) -> None:
+    custom = policy(
+        {"selector": RATINGS, "action": "CUSTOM", "provider": {"name": "ext"}, "rules": [{}]}
+    )
+    (p,) = predict_probes(manifests=[custom], probes=[probe()])
+    assert (p.outcome, p.enforced_by) == (ALLOWED, "destination ztunnel")
+    assert "no AuthorizationPolicy applies" not in p.because
+    assert "(CUSTOM) is not enforced at ztunnel" in p.because
+    assert "ztunnel does not support the CUSTOM action" in p.because
+
+
 LEGACY = {
     "namespaces": [{"name": NS}, {"name": f"{NS}-legacy", "dataplane": "none"}],
     "clients": [{"name": "productpage"}, {"name": "legacy", "namespace": f"{NS}-legacy"}],

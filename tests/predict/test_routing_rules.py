@@ -243,6 +243,16 @@ def test_httproute_filters_and_retries(predict_probes: Predict) -> None:
     )
     assert [(p.status, p.attempts) for p in got] == [(500, 3), (503, 1)]
     assert got[0].backend_saw == {"x-a": "1"}
+    # The 503 is not retried because the route's codes leave it out, not by Istio's default.
+    assert "retries only on 500" in got[1].because and "default" not in got[1].because
+
+
+def test_no_retry_configured_is_worded_as_istios_default(predict_probes: Predict) -> None:
+    (p,) = predict_probes(
+        probes=[probe(url="http://ratings:9080/status/503")], waypoints=WP_RATINGS
+    )
+    assert p.attempts == 1
+    assert "default retry policy retries connection failures, not a 503 answer" in p.because
 
 
 def test_a_rule_without_backends_answers_500(predict_probes: Predict) -> None:
@@ -275,6 +285,15 @@ def test_tcproute_weights_without_l7(predict_probes: Predict) -> None:
         waypoints=[{"name": "waypoint"}],
     )
     assert (p.split, p.l7, p.attempts) == ({"v1": 25.0, "v2": 75.0}, False, None)
+
+
+def test_a_tcproute_on_an_http_port_says_why_it_does_not_apply(predict_probes: Predict) -> None:
+    route = http_route([{"backendRefs": [ref("reviews-v2")]}], "TCPRoute")
+    (p,) = predict_probes(
+        backends=REVIEWS, manifests=[route], probes=[probe(url=REV)], waypoints=WP_REVIEWS
+    )
+    assert (p.split, p.l7) == ({"v1": 50.0, "v2": 50.0}, True)
+    assert "TCPRoute rules/reviews does not apply: port 9080 is HTTP" in p.because
 
 
 def test_unknown_host_and_port_are_unreachable(predict_probes: Predict) -> None:
