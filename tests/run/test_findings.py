@@ -365,8 +365,8 @@ def test_markdown_html_and_the_terminal_show_each_finding_and_keep_the_verdicts(
         "**1 passed** · **1 failed** · 0 skipped · 0 errors — 2 scenarios · 2 model findings" in md
     )
     assert "it changes no verdict and not the exit code" in md
-    assert f"- **mf** / policy: b → ratings:9080/ratings/1 (✅ pass): {gap_finding}" in md
-    assert f"- **mf-ignored** / policy: b → ratings:9080/ratings/1 (❌ fail): {miss_finding}" in md
+    assert f"- **mf** / policy: b → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-b (✅ pass): {gap_finding}" in md
+    assert f"- **mf-ignored** / policy: b → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-b (❌ fail): {miss_finding}" in md
     assert (
         "| policy | b → ratings:9080/ratings/1 | denied-l7 | denied-l4 at destination ztunnel "
         "| denied-l7 (403 RBAC: access denied) ✅ pass | ≠ model |" in md
