@@ -365,14 +365,16 @@ def test_markdown_html_and_the_terminal_show_each_finding_and_keep_the_verdicts(
         "**1 passed** · **1 failed** · 0 skipped · 0 errors — 2 scenarios · 2 model findings" in md
     )
     assert "it changes no verdict and not the exit code" in md
-    assert f"- **mf** / policy: b → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-b (✅ pass): {gap_finding}" in md
-    assert f"- **mf-ignored** / policy: b → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-b (❌ fail): {miss_finding}" in md
+    b_call = "b → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-b"
+    assert f"- **mf** / policy: {b_call} (✅ pass): {gap_finding}" in md
+    assert f"- **mf-ignored** / policy: {b_call} (❌ fail): {miss_finding}" in md
     assert (
-        "| policy | b → ratings:9080/ratings/1 | denied-l7 | denied-l4 at destination ztunnel "
+        f"| policy | {b_call} | denied-l7 | denied-l4 at destination ztunnel "
         "| denied-l7 (403 RBAC: access denied) ✅ pass | ≠ model |" in md
     )
     assert (
-        "| policy | a → ratings:9080/ratings/1 | allowed | allowed (200, ratings-v1), l7 false "
+        "| policy | a → ratings:9080/ratings/1 as ns/mf/sa/bookinfo-a "
+        "| allowed | allowed (200, ratings-v1), l7 false "
         in md
     )
     assert "expected *denied-l4*, predicted *denied-l4 at destination ztunnel*, observed" in md
