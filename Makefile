@@ -45,9 +45,10 @@ lint: $(STAMP) $(CRD_FILES)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/ambient-harness lint scenarios/
 
 # Docker is checked before anything is installed, so a machine without it fails in seconds.
-# With an existing cluster (DEMO_ARGS="--kube-context CTX") no Docker is needed.
+# With an existing cluster (DEMO_ARGS="--context CTX", alias --kube-context, or --kubeconfig)
+# no Docker is needed.
 demo:  ## the talk, live: kind + Istio ambient + the catalogue (needs Docker)
-ifeq ($(findstring --kube-context,$(DEMO_ARGS))$(findstring --kubeconfig,$(DEMO_ARGS)),)
+ifeq ($(findstring --context,$(DEMO_ARGS))$(findstring --kube-context,$(DEMO_ARGS))$(findstring --kubeconfig,$(DEMO_ARGS)),)
 	@if ! command -v docker >/dev/null 2>&1; then why="docker is not installed"; \
 	elif ! docker info >/dev/null 2>&1; then why="the Docker engine is not reachable: docker info failed"; \
 	else why=""; fi; \
@@ -57,7 +58,7 @@ ifeq ($(findstring --kube-context,$(DEMO_ARGS))$(findstring --kubeconfig,$(DEMO_
 	  echo "  (https://docs.docker.com/engine/install/) or start it, and check 'docker info'." >&2; \
 	  echo "Offline instead: ambient-harness plan scenarios/ambient-authz-l4" >&2; \
 	  echo "                 ambient-harness run --dry-run" >&2; \
-	  echo "On a cluster you already have: make demo DEMO_ARGS='--kube-context CONTEXT'" >&2; \
+	  echo "On a cluster you already have: make demo DEMO_ARGS='--context CONTEXT'" >&2; \
 	  exit 3; \
 	fi
 endif

@@ -39,7 +39,7 @@ NO_CLUSTER_MESSAGE = (
     "error: `run` needs a cluster. Choose one:\n"
     "  --cluster kind                      create (or reuse) the kind cluster "
     "'ambient-harness' (needs Docker)\n"
-    "  --kube-context CONTEXT [--kubeconfig PATH]\n"
+    "  --context CONTEXT [--kubeconfig PATH]\n"
     "                                      use a cluster you already have\n"
     "  --dry-run                           print every action of the run, touch nothing"
 )

@@ -15,7 +15,7 @@ DOCKER_TIMEOUT_S: Final = 5.0
 
 NO_CLUSTER_HINT: Final = (
     "Without a cluster, `ambient-harness lint` and `ambient-harness plan` work offline; "
-    "to use a cluster you already have, pass --kube-context (and --kubeconfig)."
+    "to use a cluster you already have, pass --context (and --kubeconfig)."
 )
 
 

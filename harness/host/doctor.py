@@ -155,7 +155,7 @@ def check_docker(reading: DockerReading) -> list[Finding]:
                 f"the {reading.engine} engine is not reachable: {reading.error or 'no answer'}",
                 "start it (Docker Desktop; or `sudo systemctl start docker` on Linux) and check "
                 f"that `{reading.engine} info` works for your user; on a cluster you already "
-                "have, pass --kube-context instead (no Docker needed)",
+                "have, pass --context instead (no Docker needed)",
             )
         ]
     info = reading.info

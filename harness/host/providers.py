@@ -36,7 +36,7 @@ def provider_from_options(
         if kube_context or kubeconfig:
             raise ClusterOptionError(
                 "--cluster=kind manages its own kubeconfig and context; "
-                "--kube-context/--kubeconfig select an existing cluster instead"
+                "--context/--kubeconfig select an existing cluster instead"
             )
         return KindProvider(name, keep=keep, image=kind_image, kind_path=kind_path)
     if cluster == "existing" or kube_context or kubeconfig:

@@ -13,7 +13,7 @@ from harness.host.images import ImagePlan, image_plan
 from harness.host.providers import provider_from_options
 from harness.run.errors import NoClusterChosen
 
-NO_CLUSTER_HINT = "no cluster: pass --cluster=kind, --kube-context=CONTEXT or --kubeconfig=PATH"
+NO_CLUSTER_HINT = "no cluster: pass --cluster=kind, --context=CONTEXT or --kubeconfig=PATH"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SessionOptions:
 
     @property
     def cluster_requested(self) -> bool:
-        """Any of --cluster, --kube-context, --kubeconfig: a live run was asked for."""
+        """Any of --cluster, --context, --kubeconfig: a live run was asked for."""
         return bool(self.cluster) or self.existing_requested
 
     @property

@@ -1,4 +1,5 @@
-"""Live tests: they need a cluster (`--cluster=kind` or `--kube-context=...`) and skip otherwise.
+"""Live tests: they need a cluster (`--cluster=kind`, `--context=...` or
+`--kubeconfig=...`) and skip otherwise.
 
 They share the pytest run's one `LiveSession` with the scenario items (`live_session`), so a
 run of `pytest scenarios tests/e2e --cluster=kind` creates the cluster and installs the mesh

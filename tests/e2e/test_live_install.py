@@ -1,7 +1,7 @@
 """On a real cluster: the mesh is installed and ready, and a minimal scenario passes.
 
-Skipped without a cluster, with the reason `no cluster: pass --cluster=kind or
---kube-context=...`. Run: `pytest tests/e2e --cluster=kind` (or `make e2e`).
+Skipped without a cluster, with the reason `no cluster: pass --cluster=kind,
+--context=CONTEXT or --kubeconfig=PATH`. Run: `pytest tests/e2e --cluster=kind` (or `make e2e`).
 """
 
 from __future__ import annotations

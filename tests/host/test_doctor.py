@@ -136,7 +136,7 @@ def test_unreachable_docker_fails_and_says_how_to_start_it() -> None:
     found = by_check(doctor.host_findings(r), "docker")
     assert found.severity == "fail"
     assert found.found == "the docker engine is not reachable: Cannot connect to the Docker daemon"
-    assert "sudo systemctl start docker" in found.fix and "--kube-context" in found.fix
+    assert "sudo systemctl start docker" in found.fix and "--context" in found.fix
 
 
 def test_python_39_fails_with_the_install_command() -> None:

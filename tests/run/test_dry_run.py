@@ -256,7 +256,7 @@ def test_run_without_a_cluster_explains_the_choices(
     assert code == 2
     assert out == ""
     assert "error: `run` needs a cluster" in err
-    assert "--cluster kind" in err and "--kube-context CONTEXT" in err and "--dry-run" in err
+    assert "--cluster kind" in err and "--context CONTEXT" in err and "--dry-run" in err
 
 
 def test_the_command_line_works_with_nothing_on_path(tmp_path: Path) -> None:
