@@ -47,6 +47,7 @@ class Request:
     host: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
+    # Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
     @property
     def namespace(self) -> str:
         if not self.principal:
@@ -54,6 +55,7 @@ class Request:
         parts = self.principal.split("/")
         return parts[2] if len(parts) > 4 and parts[1] == "ns" else ""
 
+    # Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
@@ -66,6 +68,7 @@ class Verdict:
     uncertain: str | None = None
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
 def _rules(obj: Obj) -> list[dict[str, Any]]:
     rules = obj.spec.get("rules")
     if not isinstance(rules, list):
@@ -73,10 +76,12 @@ def _rules(obj: Obj) -> list[dict[str, Any]]:
     return [r if isinstance(r, dict) else {} for r in rules]
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
 def _action(obj: Obj) -> str:
     return str(obj.spec.get("action") or "ALLOW")
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
 def _targets(obj: Obj) -> list[dict[str, Any]]:
     refs = obj.spec.get("targetRefs") or []
     single = obj.spec.get("targetRef")
@@ -98,6 +103,7 @@ def _selects(obj: Obj, pod: Pod) -> bool:
     return obj.namespace in (pod.namespace, ROOT_NAMESPACE)
 
 
+# Follows istio/istio/pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go
 def workload_policies(world: World, pod: Pod) -> list[Obj]:
     return [o for o in world.of_kind("AuthorizationPolicy") if _selects(o, pod)]
 
@@ -131,6 +137,7 @@ def waypoint_policies(world: World, waypoint: Waypoint, svc: Service) -> list[Ob
 # ---- string matching shared by both (Istio: `*` presence, `x*` prefix, `*x` suffix) ----
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
 def string_match(pattern: str, value: str) -> bool:
     if pattern == "*":
         return value != ""
@@ -141,6 +148,7 @@ def string_match(pattern: str, value: str) -> bool:
     return pattern == value
 
 
+# Follows istio/ztunnel/src/rbac.rs
 def _field(positive: Iterable[Any], negative: Iterable[Any], pred: Any) -> bool:
     """ztunnel `matches_internal` (and Envoy's AND of a field and its not-field)."""
     pos, neg = list(positive), list(negative)
@@ -156,6 +164,7 @@ def _strs(value: Any) -> list[str]:
 Clauses = list[list[dict[str, list[str]]]]
 
 
+# Follows istio/istio/pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go
 def _ztunnel_rule(
     action: str, rule: Mapping[str, Any]
 ) -> tuple[list[list[dict[str, list[str]]]] | None, list[str]]:
@@ -209,11 +218,13 @@ def _ztunnel_rule(
     return clauses, l7
 
 
+# Follows istio/istio/pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go
 def _sa_match(entry: str, req: Request, rule_ns: str) -> bool:
     ns, _, sa = entry.partition("/") if "/" in entry else (rule_ns, "", entry)
     return req.principal is not None and req.principal.endswith(f"/ns/{ns}/sa/{sa}")
 
 
+# Follows istio/ztunnel/src/rbac.rs
 def _ztunnel_match(m: dict[str, list[str]], req: Request, rule_ns: str) -> bool:
     if not any(m.values()):
         return False  # rbac.rs: an empty match is skipped, it never matches
@@ -240,11 +251,13 @@ def _ztunnel_match(m: dict[str, list[str]], req: Request, rule_ns: str) -> bool:
     return ok
 
 
+# Follows istio/ztunnel/src/rbac.rs
 def _ztunnel_rule_matches(clauses: list[list[dict[str, list[str]]]], req: Request, ns: str) -> bool:
     # ALL clauses; in a clause ANY match; a clause with no match at all is true.
     return all(not clause or any(_ztunnel_match(m, req, ns) for m in clause) for clause in clauses)
 
 
+# Follows istio/ztunnel/src/rbac.rs
 def ztunnel_check(policies: list[Obj], req: Request) -> Verdict:
     """The destination ztunnel's decision for one connection (L4)."""
     Converted = list[tuple[int, Clauses | None, list[str]]]
@@ -302,6 +315,7 @@ def _who(req: Request) -> str:
 # ---- Envoy: server sidecar and waypoint ----
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def _envoy_source(s: Mapping[str, Any], req: Request, rule_ns: str) -> bool:
     principal = req.principal or ""
     ok = _field(
@@ -326,11 +340,13 @@ def _envoy_source(s: Mapping[str, Any], req: Request, rule_ns: str) -> bool:
     return ok and not ips  # no pod IPs in the model
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/
 def _host_match(pattern: str, host: str) -> bool:
     bare = host.rsplit(":", 1)[0] if ":" in host else host
     return any(string_match(pattern.lower(), h.lower()) for h in (host, bare))
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def _envoy_operation(op: Mapping[str, Any], req: Request) -> bool:
     ok = _field(_strs(op.get("ports")), _strs(op.get("notPorts")), lambda p: p == str(req.port))
     ok &= _field(_strs(op.get("methods")), _strs(op.get("notMethods")), lambda m: m == req.method)
@@ -343,6 +359,7 @@ def _envoy_operation(op: Mapping[str, Any], req: Request) -> bool:
     return ok
 
 
+# Follows https://istio.io/latest/docs/reference/config/security/conditions/
 def _when_value(key: str, req: Request) -> str | None:
     header = HEADER_KEY.match(key)
     if header:
@@ -354,6 +371,7 @@ def _when_value(key: str, req: Request) -> str | None:
     }.get(key)  # request.auth.*, IPs, SNI: nothing the model knows
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def _envoy_when(cond: Mapping[str, Any], req: Request) -> bool:
     value = _when_value(str(cond.get("key", "")), req)
     if value is None:
@@ -363,6 +381,7 @@ def _envoy_when(cond: Mapping[str, Any], req: Request) -> bool:
     )
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def _has_l7(rule: Mapping[str, Any]) -> bool:
     ops = [t.get("operation") or {} for t in rule.get("to") or [] if isinstance(t, dict)]
     srcs = [f.get("source") or {} for f in rule.get("from") or [] if isinstance(f, dict)]
@@ -374,6 +393,7 @@ def _has_l7(rule: Mapping[str, Any]) -> bool:
     )
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def _envoy_rule(rule: Mapping[str, Any], req: Request, ns: str) -> bool:
     srcs = [f.get("source") or {} for f in rule.get("from") or [] if isinstance(f, dict)]
     ops = [t.get("operation") or {} for t in rule.get("to") or [] if isinstance(t, dict)]
@@ -385,6 +405,7 @@ def _envoy_rule(rule: Mapping[str, Any], req: Request, ns: str) -> bool:
     )
 
 
+# Follows istio/istio/pilot/pkg/security/authz/builder/builder.go
 def envoy_check(policies: list[Obj], req: Request, *, tcp: bool = False) -> Verdict:
     """A sidecar's or waypoint's RBAC decision. On a TCP port (`tcp`) an ALLOW rule with HTTP
     attributes is dropped (pilot/pkg/security/authz/builder: the TCP filter chain)."""

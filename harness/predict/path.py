@@ -72,6 +72,7 @@ def _verdict(component: str, v: authz.Verdict) -> Decision:
     )
 
 
+# Follows harness/inpod/agent.py
 def _echo(pod: Pod, path: str, l7: bool, hops: list[str]) -> Answer:
     status = STATUS_PATH.search(path)
     delay = DELAY_PATH.search(path)
@@ -82,6 +83,7 @@ def _echo(pod: Pod, path: str, l7: bool, hops: list[str]) -> Answer:
     return Answer(outcome, code, d, [*hops, pod.name], pod, secs, l7, True)
 
 
+# Follows https://istio.io/latest/docs/ambient/architecture/data-plane/
 def _server_side(
     world: World,
     pod: Pod,
@@ -129,6 +131,7 @@ def _server_side(
     return answer
 
 
+# Follows https://kubernetes.io/docs/concepts/services-networking/service/
 def _candidates(
     world: World, backends: list[routes.Backend]
 ) -> list[tuple[Pod | None, float, routes.Backend]]:
@@ -148,6 +151,7 @@ def _candidates(
     return out
 
 
+# Follows https://istio.io/latest/docs/concepts/traffic-management/
 def _through_envoy(
     world: World,
     component: str,
@@ -217,6 +221,7 @@ def _through_envoy(
 Answers = list[tuple[float, Answer]]
 
 
+# Follows istio/istio/pilot/pkg/networking/core/listener_waypoint.go
 def _via_waypoint(
     world: World, wp: Waypoint, svc: Service, call: Call, principal: str | None, hops: list[str]
 ) -> tuple[Answers, routes.Route | None]:
@@ -272,6 +277,7 @@ def _via_waypoint(
     return out, route
 
 
+# Follows https://istio.io/latest/docs/ambient/architecture/data-plane/
 def _direct(
     world: World, svc: Service, call: Call, principal: str | None, hops: list[str]
 ) -> list[tuple[float, Answer]]:
@@ -298,12 +304,14 @@ def _direct(
     return out
 
 
+# Follows https://istio.io/latest/docs/concepts/traffic-management/
 def _route_for_sidecar(world: World, svc: Service, call: Call) -> routes.Route:
     return routes.virtual_service(
         world, svc, call.port, call.method, call.path, call.headers
     ) or routes.default_route(svc)
 
 
+# Follows https://istio.io/latest/docs/ambient/architecture/data-plane/
 def _answers(
     world: World, client: Pod, svc: Service, call: Call
 ) -> tuple[Answers, routes.Route | None]:
@@ -348,6 +356,7 @@ def _answers(
     return _direct(world, svc, call, None, hops), None
 
 
+# Follows https://istio.io/latest/docs/ambient/architecture/data-plane/
 def predict_probe(world: World, probe: Probe) -> Prediction:
     client = world.client_pod(probe.from_)
     url = urlsplit(probe.url)
@@ -372,6 +381,7 @@ def predict_probe(world: World, probe: Probe) -> Prediction:
     return _merge(answers, route)
 
 
+# Follows docs/mental-model.md
 def _deciding(a: Answer, route: routes.Route | None) -> Decision:
     """The decision that explains the outcome: the one that stopped the request; else the
     backend's own status (and whether it was retried); else the route; else the policy that
@@ -394,6 +404,7 @@ def _deciding(a: Answer, route: routes.Route | None) -> Decision:
     return next((d for d in a.decisions if d.verdict == "allow"), a.decision)
 
 
+# Follows istio/istio/pilot/pkg/networking/core/route/retry/retry.go
 def _retry_wording(route: routes.Route, status: int) -> str:
     """Why the backend's status is retried or not, from the route's own retry settings."""
     if route.retried(status):
@@ -414,6 +425,7 @@ def _retry_wording(route: routes.Route, status: int) -> str:
     return f"{status} is not retried ({route.where()} retries only on {codes})"
 
 
+# Follows https://istio.io/latest/docs/concepts/traffic-management/
 def _merge(answers: Answers, route: routes.Route | None) -> Prediction:
     """One prediction from the weighted answers: the same outcome everywhere, or uncertain."""
     weights: dict[tuple[str, int | None], float] = {}

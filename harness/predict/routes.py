@@ -79,16 +79,19 @@ class Route:
             parts.append(self.ignored)
         return f"{self.where()}: {'; '.join(parts)}" if parts else self.where()
 
+    # Follows istio/istio/pilot/pkg/networking/core/route/retry/retry.go
     def retried(self, status: int) -> bool:
         return self.retries > 0 and (
             status in self.retry_codes or (self.retry_any_5xx and status >= 500)
         )
 
 
+# Follows istio/istio/pilot/pkg/networking/core/route/retry/retry.go
 def default_route(svc: Service) -> Route:
     return Route(None, "", [Backend(svc, 1)])
 
 
+# Follows https://gateway-api.sigs.k8s.io/geps/gep-2257/
 def duration_s(value: Any) -> float | None:
     """Gateway API (GEP-2257) and protobuf durations: `1s`, `500ms`, `1h30m`, `0.5s`."""
     if not isinstance(value, str) or not value:
@@ -103,6 +106,7 @@ def duration_s(value: Any) -> float | None:
     return total if pos == len(value) else None
 
 
+# Follows istio/istio/pilot/pkg/config/kube/gateway/conversion.go
 def _ref_service(world: World, ns: str, name: Any) -> Service | None:
     return world.services.get((ns, str(name)))
 
@@ -122,6 +126,7 @@ def _parents_service(obj: Obj, svc: Service, port: int) -> bool:
     return False
 
 
+# Follows https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule
 def _path_match(match: Mapping[str, Any], path: str) -> bool:
     spec = match.get("path") or {}
     kind, value = spec.get("type", "PathPrefix"), str(spec.get("value", "/"))
@@ -133,6 +138,7 @@ def _path_match(match: Mapping[str, Any], path: str) -> bool:
     return prefix == "" or path == prefix or path.startswith(prefix + "/")  # element-wise
 
 
+# Follows https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule
 def _headers_match(match: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
     for h in match.get("headers") or []:
         got = headers.get(str(h.get("name", "")).lower())
@@ -146,6 +152,7 @@ def _headers_match(match: Mapping[str, Any], headers: Mapping[str, str]) -> bool
     return True
 
 
+# Follows https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule
 def _http_match(
     match: Mapping[str, Any], method: str, path: str, headers: Mapping[str, str]
 ) -> bool:
@@ -168,6 +175,7 @@ def _precedence(match: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
     )
 
 
+# Follows https://gateway-api.sigs.k8s.io/reference/spec/#httprouterule
 def _modifier(filters: list[Any], kind: str, key: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for f in filters:
@@ -178,6 +186,7 @@ def _modifier(filters: list[Any], kind: str, key: str) -> dict[str, str]:
     return out
 
 
+# Follows istio/istio/pilot/pkg/config/kube/gateway/conversion.go
 def _gateway_backends(world: World, obj: Obj, refs: list[Any]) -> list[Backend]:
     out = []
     for ref in refs:
@@ -192,6 +201,7 @@ def _gateway_backends(world: World, obj: Obj, refs: list[Any]) -> list[Backend]:
     return out
 
 
+# Follows istio/istio/pilot/pkg/config/kube/gateway/conversion.go
 def http_route(
     world: World, svc: Service, port: int, method: str, path: str, headers: Mapping[str, str]
 ) -> Route | None:
@@ -232,6 +242,7 @@ def http_route(
     return None
 
 
+# Follows istio/istio/pilot/pkg/config/kube/gateway/conversion.go
 def tcp_route(world: World, svc: Service, port: int) -> Route | None:
     """A TCPRoute bound to the Service port: one weighted choice per connection."""
     for obj in world.of_kind("TCPRoute"):
@@ -277,6 +288,7 @@ def host_matches(host: str, obj_ns: str, svc: Service) -> bool:
     return fqdn == host or fqdn.startswith(host + ".")
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/destination-rule/
 def _subsets(world: World, svc: Service) -> dict[str, Mapping[str, str]]:
     for obj in world.of_kind("DestinationRule"):
         if host_matches(str(obj.spec.get("host", "")), obj.namespace, svc):
@@ -288,6 +300,7 @@ def _subsets(world: World, svc: Service) -> dict[str, Mapping[str, str]]:
     return {}
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def _string_match(spec: Mapping[str, Any], value: str) -> bool:
     if "exact" in spec:
         return value == str(spec["exact"])
@@ -298,6 +311,7 @@ def _string_match(spec: Mapping[str, Any], value: str) -> bool:
     return True
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def _vs_match(
     match: Mapping[str, Any], method: str, path: str, headers: Mapping[str, str], port: int
 ) -> bool:
@@ -314,12 +328,14 @@ def _vs_match(
     return True
 
 
+# Follows istio/istio/pilot/pkg/networking/core/route/route.go
 def _percent(spec: Mapping[str, Any]) -> float:
     pct = spec.get("percentage")
     # Unset percentage: every request (pilot/pkg/networking/core/route/route.go translateFault).
     return float((pct or {}).get("value", 100)) if isinstance(pct, dict) or pct is None else 100.0
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def _vs_headers(http: Mapping[str, Any], side: str) -> dict[str, str]:
     spec = (http.get("headers") or {}).get(side) or {}
     return {
@@ -327,6 +343,7 @@ def _vs_headers(http: Mapping[str, Any], side: str) -> dict[str, str]:
     }
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def virtual_service(
     world: World, svc: Service, port: int, method: str, path: str, headers: Mapping[str, str]
 ) -> Route | None:
@@ -345,6 +362,7 @@ def virtual_service(
     return None
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def _vs_route(world: World, obj: Obj, i: int, http: Mapping[str, Any], svc: Service) -> Route:
     backends = []
     dests = http.get("route") or []
@@ -390,6 +408,7 @@ def _vs_route(world: World, obj: Obj, i: int, http: Mapping[str, Any], svc: Serv
     return route
 
 
+# Follows https://istio.io/latest/docs/reference/config/networking/virtual-service/
 def _dest_service(world: World, obj: Obj, host: str, svc: Service) -> Service | None:
     if host_matches(host, obj.namespace, svc):
         return svc

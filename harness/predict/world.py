@@ -33,11 +33,13 @@ class Obj:
     data: Mapping[str, Any]
     doc: Document | None = None
 
+    # Follows https://kubernetes.io/docs/concepts/overview/working-with-objects/
     @property
     def spec(self) -> Mapping[str, Any]:
         spec = self.data.get("spec")
         return spec if isinstance(spec, dict) else {}
 
+    # Follows https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
     @property
     def labels(self) -> Mapping[str, str]:
         meta = self.data.get("metadata") or {}
@@ -58,6 +60,7 @@ class Pod:
     service_account: str
     replicas: int = 1
 
+    # Follows https://istio.io/latest/docs/concepts/security/#istio-identity
     @property
     def principal(self) -> str:
         return f"cluster.local/ns/{self.namespace}/sa/{self.service_account}"
@@ -70,6 +73,7 @@ class Port:
     name: str
     app_protocol: str
 
+    # Follows https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/
     @property
     def is_http(self) -> bool:
         # appProtocol first, then the name prefix `<protocol>[-<suffix>]`; an undeclared
@@ -87,6 +91,7 @@ class Service:
     ports: tuple[Port, ...]
     origin: str = "topology"
 
+    # Follows https://kubernetes.io/docs/concepts/services-networking/service/
     def port(self, number: int) -> Port | None:
         return next((p for p in self.ports if p.port == number), None)
 
@@ -97,6 +102,7 @@ class Waypoint:
     namespace: str
     for_: str
 
+    # Follows https://istio.io/latest/docs/concepts/security/#istio-identity
     @property
     def principal(self) -> str:
         # The waypoint's ServiceAccount is named after its Gateway (docs/architecture.md §5).
@@ -121,12 +127,14 @@ class World:
             if obj.kind in kinds:
                 yield obj
 
+    # Follows https://istio.io/latest/docs/ambient/usage/add-workloads/
     def mode(self, namespace: str) -> NamespaceMode:
         return self.namespaces.get(namespace, "none")
 
     def client_pod(self, client: str) -> Pod:
         return next(p for p in self.pods if p.name == f"agent-{client}")
 
+    # Follows https://kubernetes.io/docs/concepts/services-networking/service/
     def endpoints(self, svc: Service) -> list[Pod]:
         if not svc.selector:
             return []
@@ -146,6 +154,7 @@ class World:
         """
         return self._waypoint_for(svc.labels, svc.namespace, ("service", "all"))
 
+    # Follows istio/istio/pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go
     def _waypoint_for(
         self, labels: Mapping[str, str], namespace: str, accepted: tuple[str, ...]
     ) -> Waypoint | None:
@@ -160,6 +169,7 @@ class World:
         return wp if wp is not None and wp.for_ in accepted else None
 
 
+# Follows https://istio.io/latest/docs/ambient/usage/waypoint/
 def _topology(world: World, s: Scenario) -> None:
     topo = topology(s)
     for ns in topo.namespaces:
@@ -196,6 +206,7 @@ def _topology(world: World, s: Scenario) -> None:
             world.namespace_labels.setdefault(w.namespace, {})[USE_WAYPOINT] = w.name
 
 
+# Follows https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
 def _key(doc: Document, default_ns: str) -> tuple[str, str, str] | None:
     data = doc.data
     if not isinstance(data, dict):
@@ -214,6 +225,7 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+# Follows https://istio.io/latest/docs/ambient/usage/waypoint/
 def _reindex(world: World, obj: Obj) -> None:
     """Objects the data plane derives state from: Services, waypoints, namespace labels."""
     if obj.kind == "Service":
@@ -241,6 +253,7 @@ def _reindex(world: World, obj: Obj) -> None:
         world.namespace_labels.setdefault(obj.name, {}).update(obj.labels)
 
 
+# Follows https://istio.io/latest/docs/ambient/usage/waypoint/
 def _unindex(world: World, obj: Obj) -> None:
     if obj.kind == "Service":
         world.services.pop((obj.namespace, obj.name), None)
@@ -251,6 +264,7 @@ def _unindex(world: World, obj: Obj) -> None:
 Manifests = Mapping[str, list[Document]]
 
 
+# Follows https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
 def manifest_objects(s: Scenario, relative: str, parsed: Manifests | None = None) -> list[Obj]:
     """The objects of one manifest; `parsed`: documents already loaded, by normalised path
     relative to the scenario (lint's), so a file is parsed once per lint run."""
@@ -266,6 +280,7 @@ def manifest_objects(s: Scenario, relative: str, parsed: Manifests | None = None
     return out
 
 
+# Follows harness/run/runner.py
 def worlds(s: Scenario, manifests: Manifests | None = None) -> Iterator[tuple[Step, World]]:
     """The world after each step, in order (steps are cumulative). A step applies, then
     deletes, as the runner does (harness/run/runner.py). `manifests`: parsed documents by
@@ -289,6 +304,7 @@ def worlds(s: Scenario, manifests: Manifests | None = None) -> Iterator[tuple[St
         yield step, world
 
 
+# Follows https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/
 def resolve_host(world: World, host: str, client_ns: str) -> Service | None:
     """`ratings`, `ratings.ns`, `ratings.ns.svc[.cluster.local]` as the pod's DNS search
     path resolves them."""
