@@ -72,3 +72,34 @@ def test_a_sidecar_client_uses_the_services_waypoint(predict_probes: Predict) ->
         probes=[probe(url=f"http://ratings.{NS}:9080/ratings/1")],
     )
     assert got[0].path[:3] == ["productpage", "sidecar (client)", f"waypoint {NS}/waypoint"]
+
+
+def test_a_pod_label_does_not_capture_service_addressed_traffic(predict_probes: Predict) -> None:
+    """istio.io/use-waypoint on a pod (a Deployment's pod template) applies to traffic
+    addressed to the workload itself; a probe addresses the Service by name, so it goes to
+    the Service's waypoint (none here) and the pod's waypoint is not in its path
+    (https://istio.io/latest/docs/ambient/usage/waypoint/)."""
+    pod_labels = {"app": "ratings", "version": "v1", "istio.io/use-waypoint": "wp"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "ratings-v1-extra"},
+        "spec": {
+            "selector": {"matchLabels": pod_labels},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {"containers": [{"name": "echo", "image": "echo"}]},
+            },
+        },
+    }
+    got = predict_probes(manifests=[gateway("wp", "all"), deployment], probes=[probe()])
+    assert got[0].l7 is False and not any(h.startswith("waypoint") for h in got[0].path)
+
+
+@pytest.mark.parametrize(("for_", "used"), [("all", True), ("workload", False)])
+def test_a_namespace_waypoint_for_workloads_only_leaves_service_traffic_alone(
+    predict_probes: Predict, for_: str, used: bool
+) -> None:
+    namespaces = [{"name": NS, "labels": {"istio.io/use-waypoint": "wp"}}]
+    got = predict_probes(namespaces=namespaces, manifests=[gateway("wp", for_)], probes=[probe()])
+    assert any(h.startswith("waypoint") for h in got[0].path) is used
