@@ -86,6 +86,36 @@ _REWORD_MAX_CHARS = 64 * 1024
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
 
 
+class _PureLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader without its quadratic cost in flow depth.
+
+    The stock scanner walks every pending simple-key candidate (one per open flow level) for
+    each token, so 5,000 `[` take seconds before any limit can refuse them. Candidates are
+    only ever added at the current position (a level's old one is deleted first), so the
+    dict is in position order: the nearest is the first, and the stale ones (an earlier line,
+    or over 1024 characters back) are a prefix. Same tokens, same errors, linear time."""
+
+    def next_possible_simple_key(self) -> int | None:
+        for key in self.possible_simple_keys.values():
+            return int(key.token_number)  # the first is the nearest
+        return None
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        while keys:
+            level, key = next(iter(keys.items()))
+            if key.line == self.line and self.index - key.index <= 1024:
+                return  # this one and every later one are still possible
+            if key.required:
+                raise yaml.scanner.ScannerError(
+                    "while scanning a simple key",
+                    key.mark,
+                    "could not find expected ':'",
+                    self.get_mark(),
+                )
+            del keys[level]
+
+
 class _LimitExceeded(Exception):
     def __init__(self, line: int, message: str) -> None:
         self.line, self.message = line, message
@@ -266,7 +296,7 @@ def _syntax_problem(file: Path, text: str, exc: yaml.YAMLError) -> Problem:
 
 def compose(text: str, loader: Any = None) -> list[yaml.Node | None]:
     """The node tree of every document, composed by libyaml when available."""
-    return list(yaml.compose_all(text, Loader=loader or _FAST_LOADER or yaml.SafeLoader))
+    return list(yaml.compose_all(text, Loader=loader or _FAST_LOADER or _PureLoader))
 
 
 def _deep_line(text: str) -> int:
@@ -274,7 +304,7 @@ def _deep_line(text: str) -> int:
     (the pure composer's recursion cannot say)."""
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_PureLoader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH + 1 and event.start_mark is not None:  # root: level 0
@@ -300,7 +330,7 @@ def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
         # libyaml words some errors differently (no quoted character): the pure parser's
         # wording keeps messages identical with or without libyaml.
         try:
-            compose(text, yaml.SafeLoader)
+            compose(text, _PureLoader)
         except yaml.YAMLError as pure:
             error = pure
         except RecursionError:

@@ -9,6 +9,7 @@ import pytest
 from fakes.fake_apiserver import FakeApiServer
 from kube_manifests import event, gateway, ns_doc, obj
 
+from harness.kube import wait as wait_module
 from harness.kube.client import Kube
 from harness.kube.errors import WaitTimeout
 from harness.kube.objects import (
@@ -251,7 +252,25 @@ def test_daemonset_rollout_wait_reports_counts(api: FakeApiServer, kube: Kube) -
     assert kube.get(daemonset_ref("istio-system", "ztunnel")) is not None
 
 
-def test_long_waits_report_progress_with_elapsed_seconds(api: FakeApiServer) -> None:
+class SteppedClock:
+    """`time` for harness.kube.wait: sleeping advances it, nothing else does, so a wait's
+    reports and timeout do not depend on how long the fake API server takes to answer
+    (under load one answer took longer than the whole 0.05 s: one report, not several)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_long_waits_report_progress_with_elapsed_seconds(
+    api: FakeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wait_module, "time", SteppedClock())
     seen: list[tuple[str, float]] = []
     kube = Kube(
         api.api_client(),
