@@ -64,6 +64,9 @@ def check_silent(
             if obj.doc is not None:
                 _target_refs(obj, obj.doc, world, step.name, out, seen)
                 _http_only_deny(obj, obj.doc, world, step, out, seen)
+        for obj in world.of_kind("TCPRoute"):
+            if obj.doc is not None:
+                _tcp_route_on_http_port(obj, obj.doc, world, out, seen)
     for item in predict_scenario(s, manifests) if predicted is None else predicted:
         p, expect = item.prediction, item.probe.expect
         if expect.l7 is True and p.l7 is False and not p.uncertain and item.probe.model_gap is None:
@@ -215,6 +218,33 @@ def _target_refs(
             "it did not exist; give the Service a waypoint (waypoints[].services) or use a "
             "selector",
         )
+
+
+def _tcp_route_on_http_port(
+    obj: Obj, d: Document, world: World, out: Findings, seen: set[tuple[Path, int, str]]
+) -> None:
+    """Istio makes a TCPRoute VirtualService `tcp` routes, which apply only to ports that are
+    not HTTP or TLS: on an HTTP port of a waypoint's Service it is ignored (predict/routes.py)."""
+    refs = obj.spec.get("parentRefs")
+    for i, ref in mappings(refs if isinstance(refs, list) else []):
+        if ref.get("kind") != "Service" or ref.get("group", "") != "":
+            continue
+        ns = str_or_none(ref.get("namespace")) or obj.namespace
+        svc = world.services.get((ns, str_or_none(ref.get("name")) or ""))
+        if svc is None or world.service_waypoint(svc) is None:
+            continue  # unknown Services and Services without a waypoint are reported elsewhere
+        ports = [p for p in svc.ports if ref.get("port") in (None, p.port) and p.is_http]
+        for port in ports:
+            _add(
+                out,
+                seen,
+                d,
+                ("spec", "parentRefs", i),
+                f'Service "{svc.name}" port {port.port} is HTTP: Istio applies a TCPRoute only '
+                "to ports that are not HTTP or TLS, so its waypoint ignores this route and "
+                "routes the requests as HTTP; declare the port TCP (appProtocol: tcp or a "
+                "tcp- name) or use an HTTPRoute",
+            )
 
 
 def _http_only(rule: Mapping[str, Any]) -> list[str]:
