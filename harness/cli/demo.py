@@ -120,13 +120,13 @@ def no_docker_message(problem: str, wanted: Sequence[str] | None) -> str:
             f"  ambient-harness plan scenarios/{example}    what the scenario does, step by step",
             "  ambient-harness run --dry-run    every action of a run, touching nothing",
             "With a cluster you already have (no Docker needed):",
-            "  ambient-harness demo --cluster existing --kube-context CONTEXT",
+            "  ambient-harness demo --cluster existing --context CONTEXT",
         ]
     )
 
 
 def _cluster_mode(args: argparse.Namespace) -> argparse.Namespace:
-    """`demo --kube-context X` means an existing cluster even though the default is kind."""
+    """`demo --context X` means an existing cluster even though the default is kind."""
     if not needs_docker(args) and getattr(args, "cluster", None) == "kind":
         args = argparse.Namespace(**{**vars(args), "cluster": "existing"})
     return args

@@ -43,11 +43,12 @@ from harness.cli.demo_tables import (
     marked,
     matrix_table,
     probe_table,
+    short_identity,
 )
 from harness.judge.enforcement import attribute, scenario_attribution
 from harness.model.results import ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
-from harness.report.comparison import comparison_rows, pair_scenarios
+from harness.report.comparison import ComparisonRow, Pair, comparison_rows, pair_scenarios
 from harness.report.summary import (
     failure_summary,
     model_findings_summary,
@@ -357,7 +358,7 @@ class DemoObserver(RunObserver):
             rows = [
                 MatrixRow(
                     row.step,
-                    row.target,
+                    f"{row.target}\nas {_twin_identity(pair, row)}",
                     self._cell(pair.sidecar, row.sidecar),
                     self._cell(pair.ambient, row.ambient),
                 )
@@ -392,3 +393,19 @@ class DemoObserver(RunObserver):
             text = Text(findings)
             text.stylize(style("finding"), 0, findings.find(":"))
             self.writer.add(Block(text, gap=True))
+
+
+def _twin_identity(pair: Pair, row: ComparisonRow) -> str:
+    """The caller's identity, short (each twin in its own namespace): one name when both twins
+    call as the same service account, else each side's."""
+    names = {
+        side: short_identity(probe, home.name)
+        for side, probe, home in (
+            ("sidecar", row.sidecar, pair.sidecar),
+            ("ambient", row.ambient, pair.ambient),
+        )
+        if probe is not None
+    }
+    if len(set(names.values())) <= 1:
+        return next(iter(names.values()), "?")
+    return ", ".join(f"{name} ({side})" for side, name in names.items())

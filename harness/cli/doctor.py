@@ -1,4 +1,4 @@
-"""`ambient-harness doctor`: the host (and, with --kube-context, the cluster) checks on their
+"""`ambient-harness doctor`: the host (and, with --context, the cluster) checks on their
 own; `cluster up` runs the same checks first unless --skip-doctor."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which `ClusterProvider` the options ask for (--cluster, --kube-context, --kubeconfig, ...)."""
+"""Which `ClusterProvider` the options ask for (--cluster, --context, --kubeconfig, ...)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def provider_from_options(
     kind_image: str | None = None,
     kind_path: Path | None = None,
 ) -> ClusterProvider | None:
-    """Map `--cluster/--kube-context/--kubeconfig/--keep` (and pytest-kind's --kind-image,
+    """Map `--cluster/--context/--kubeconfig/--keep` (and pytest-kind's --kind-image,
     --kind-bin) to a provider; None: no cluster."""
     if cluster is not None and cluster not in CLUSTER_CHOICES:
         raise ClusterOptionError(

@@ -1,6 +1,6 @@
 """The doctor's cluster checks, and `preflight`: every check a run makes before set-up.
 
-For a cluster you already have (`--kube-context`), what changes outcomes is how its istiod
+For a cluster you already have (`--context`), what changes outcomes is how its istiod
 and Gateway API were installed (docs/architecture.md §5). The catalogue's expectations were
 checked against the harness's own install: `PILOT_ENABLE_ALPHA_GATEWAY_API=true` and every
 other istiod setting at Istio's default, Gateway API v1.5.1 experimental. The checks below

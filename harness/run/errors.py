@@ -10,7 +10,7 @@ class RunError(HarnessError):
 
 
 class NoClusterChosen(RunError):
-    """A live run was asked for without `--cluster`, `--kube-context` or `--kubeconfig`."""
+    """A live run was asked for without `--cluster`, `--context` or `--kubeconfig`."""
 
 
 class NoScenarioFound(RunError):

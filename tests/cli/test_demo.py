@@ -574,7 +574,7 @@ def test_demo_without_a_docker_engine_stops_with_a_clear_message(tmp_path: Path)
     assert "sudo systemctl start docker" in err  # how to start it
     assert "ambient-harness plan scenarios/sidecar-authz-l4" in err
     assert "ambient-harness run --dry-run" in err
-    assert "--cluster existing --kube-context" in err
+    assert "--cluster existing --context CONTEXT" in err
     assert done.stdout == ""  # nothing was set up
 
 

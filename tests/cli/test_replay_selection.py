@@ -56,3 +56,14 @@ def test_no_pause_label_ends_inside_a_word(capsys: pytest.CaptureFixture[str], w
     assert cut  # the catalogue has titles longer than a pause line
     # Each cut label ends with a whole word of its title, then " …".
     assert [ln for ln in cut if not re.search(r"\w …  ┄", ln)] == []
+
+
+def test_the_mental_model_matrix_names_each_callers_identity(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main.main(["demo", "--replay", RECORDED, "--color", "never", "--width", "100"]) == 0
+    matrix = capsys.readouterr().out.split("The mental model: same policy", 1)[1]
+    rows = re.findall(r"^[a-z0-9-]+ →", matrix, re.M)  # each row's caller
+    idents = re.findall(r"^as (bookinfo-[a-z]+)\s", matrix, re.M)
+    assert rows and len(idents) == len(rows)
+    assert {"bookinfo-productpage", "bookinfo-reviews"} <= set(idents)
