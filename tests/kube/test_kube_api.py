@@ -69,7 +69,11 @@ def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServe
     kube = Kube(api.api_client(), request_timeout=0.02)
     api.add(ns_doc("demo"))
     api.add(obj("apps/v1", "Deployment", "slow", "demo"))
+    # Discovery and the first read with room to spare: on a loaded machine the fake's
+    # ordinary answers can take longer than 20 ms, and only the hung read is the point.
+    bound, kube.request_timeout = kube.request_timeout, 30.0
     assert kube.get(deployment_ref("demo", "slow")) is not None  # discovery done
+    kube.request_timeout = bound
     api.on_read("Deployment", "demo", "slow", lambda o, n: time.sleep(0.1) if n >= 2 else None)
     with pytest.raises(urllib3.exceptions.HTTPError, match="ReadTimeoutError"):
         kube.get(deployment_ref("demo", "slow"))
