@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.model.outcome import redact_header_values
 from harness.predict.world import ROOT_NAMESPACE, Obj, Pod, Service, Waypoint, World
 
 # Attributes ztunnel can see (authorization.go: httpOperations, httpSources, l4WhenAttributes).
@@ -425,7 +426,18 @@ def envoy_check(policies: list[Obj], req: Request, *, tcp: bool = False) -> Verd
             if _envoy_rule(rule, req, obj.namespace):
                 return Verdict(True, f"{obj} rules[{i}] allows {_who(req)}", obj, uncertain)
     names = ", ".join(str(o) for o in allows)
-    return Verdict(False, f"{names} (ALLOW): no rule matches {_who(req)}", allows[0], uncertain)
+    what = _who(req) if tcp else _request_words(req)
+    return Verdict(False, f"{names} (ALLOW): no rule matches {what}", allows[0], uncertain)
+
+
+# Follows https://istio.io/latest/docs/reference/config/security/authorization-policy/ (an
+# Envoy matches `to.operation` and `when` on the request, `from` on the peer)
+def _request_words(req: Request) -> str:
+    """`GET /ratings/1 with x-test: not-istio from source.principal ...`: an Envoy sees the
+    whole request, and the header may be what no rule matched (credentials redacted)."""
+    headers = redact_header_values(req.headers)
+    with_ = " with " + ", ".join(f"{k}: {v}" for k, v in headers.items()) if headers else ""
+    return f"{req.method} {req.path}{with_}{',' if headers else ''} from {_who(req)}"
 
 
 # ---- PeerAuthentication ----

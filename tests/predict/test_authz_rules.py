@@ -247,3 +247,22 @@ def test_peer_authentication(
 def test_a_plaintext_client_reaches_a_permissive_sidecar_at_l7(predict_probes: Predict) -> None:
     got = predict_probes(dataplane="sidecar", probes=[probe("legacy", FQDN)], **LEGACY)
     assert (got[0].outcome, got[0].l7) == (ALLOWED, True)
+
+
+def test_an_envoy_denial_names_the_request_no_rule_matched_without_credentials(
+    predict_probes: Predict,
+) -> None:
+    # The principal matches; the header does not: "no rule matches source.principal X" would
+    # blame the identity. The request is named instead, with a credential's value redacted.
+    rule = {**FROM_PRODUCTPAGE, "when": [{"key": "request.headers[x-test]", "values": ["yes"]}]}
+    got = predict_probes(
+        manifests=[allow(rule, targetRefs=SERVICE_REF)],
+        waypoints=WAYPOINT,
+        probes=[probe(headers={"X-Test": "no", "Authorization": "Bearer s3cret"})],
+    )
+    assert got[0].outcome == DENIED_L7
+    assert got[0].because.endswith(
+        "no rule matches GET /ratings/1 with authorization: <redacted>, x-test: no, "
+        f"from source.principal {principal('productpage')}"
+    )
+    assert "s3cret" not in got[0].because
