@@ -23,7 +23,7 @@ from harness.lint.findings import Findings, hint, listing
 from harness.lint.resolution import Resolution, split_api_version
 from harness.model.scenario import Scenario
 from harness.model.source import Document, PathKey
-from harness.model.topology import topology
+from harness.model.topology import principal_of, topology
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"})
@@ -388,7 +388,7 @@ def _form_problem(principal: str, ctx: Context) -> str | None:
             f'"{principal.removeprefix("spiffe://")}"'
         )
     if "/" not in principal:
-        fix = sorted(f"cluster.local/ns/{n}/sa/{a}" for (n, a) in ctx.identities if a == principal)
+        fix = sorted(principal_of(n, a) for (n, a) in ctx.identities if a == principal)
         said = f' (did you mean "{fix[0]}"?)' if fix else ""
         return (
             f'principal "{principal}" is a bare name, not cluster.local/ns/<ns>/sa/<sa>: Istio '

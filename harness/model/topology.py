@@ -20,6 +20,11 @@ WAYPOINT_PORT = 15008
 AGENT_PORT = 14000  # agent loopback port in the pod; Istio reserves 15000-15090 (Envoy admin 15000)
 
 
+def principal_of(namespace: str, service_account: str) -> str:
+    """The identity Istio gives a workload (the SPIFFE ID without `spiffe://`)."""
+    return f"cluster.local/ns/{namespace}/sa/{service_account}"
+
+
 def enrollment_labels(mode: NamespaceMode) -> dict[str, str]:
     if mode == "ambient":
         return dict([AMBIENT_LABEL])
@@ -49,7 +54,7 @@ class AgentPlan:
 
     @property
     def principal(self) -> str:
-        return f"cluster.local/ns/{self.namespace}/sa/{self.service_account}"
+        return principal_of(self.namespace, self.service_account)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class WaypointPlan:
     @property
     def identity(self) -> str:
         # Default waypoint ServiceAccount is the waypoint's name.
-        return f"cluster.local/ns/{self.namespace}/sa/{self.name}"
+        return principal_of(self.namespace, self.name)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,13 @@ from typing import Any
 
 from harness.model.scenario import NamespaceMode, Scenario, Step
 from harness.model.source import Document, load_documents
-from harness.model.topology import USE_WAYPOINT, WAYPOINT_CLASS, WAYPOINT_FOR, topology
+from harness.model.topology import (
+    USE_WAYPOINT,
+    WAYPOINT_CLASS,
+    WAYPOINT_FOR,
+    principal_of,
+    topology,
+)
 
 ROOT_NAMESPACE = "istio-system"  # meshConfig.rootNamespace default
 USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace"
@@ -63,7 +69,7 @@ class Pod:
     # Follows https://istio.io/latest/docs/concepts/security/#istio-identity
     @property
     def principal(self) -> str:
-        return f"cluster.local/ns/{self.namespace}/sa/{self.service_account}"
+        return principal_of(self.namespace, self.service_account)
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class Waypoint:
     @property
     def principal(self) -> str:
         # The waypoint's ServiceAccount is named after its Gateway (docs/architecture.md §5).
-        return f"cluster.local/ns/{self.namespace}/sa/{self.name}"
+        return principal_of(self.namespace, self.name)
 
     def __str__(self) -> str:
         return f"{self.name} waypoint"

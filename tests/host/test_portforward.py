@@ -15,11 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakes.kubectl_launcher import write_kubectl
 
 from harness.host import portforward
 from harness.host.portforward import PortForward, PortForwardError, port_forward_argv
-
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 
 
 class _Hello(BaseHTTPRequestHandler):
@@ -49,12 +48,7 @@ def upstream() -> Iterator[int]:
 def kubectl(tmp_path: Path, upstream: int, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`kubectl` on PATH: a script running fake_kubectl.py with this interpreter."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "kubectl"
-    script.write_text(
-        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FAKE)!r}, run_name='__main__')\n"
-    )
-    script.chmod(0o755)
+    script = write_kubectl(bin_dir)
     pids = tmp_path / "pids"
     pids.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ import pytest
 from fakes.envoy_fixture import Program, agent_args, echo_args, running, start_program
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_link import Call, FakeLink
+from fakes.kubectl_launcher import write_kubectl
 from fakes.pods import running_pod, set_ready
 from helpers import closed_port
 
@@ -37,7 +37,6 @@ from harness.probe.backends import (
 from harness.probe.forwarded import ForwardedAgent
 from harness.probe.prober import AgentLate, AgentUnreachable
 
-FAKE_KUBECTL = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 NS = "pf"
 SELECTOR = "app=agent-a"
 
@@ -69,12 +68,7 @@ class Routes:
 
 @pytest.fixture
 def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    script = tmp_path / "kubectl"
-    script.write_text(
-        f"#!{sys.executable}\nimport runpy\n"
-        f"runpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
-    )
-    script.chmod(0o755)
+    script = write_kubectl(tmp_path)
     monkeypatch.delenv("FAKE_KUBECTL_UPSTREAM", raising=False)
     monkeypatch.delenv("FAKE_KUBECTL_ROUTES", raising=False)
     monkeypatch.setenv("FAKE_KUBECTL_ROUTES_FILE", str(tmp_path / "routes.json"))

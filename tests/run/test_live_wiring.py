@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from fakes.envoy_fixture import agent_args, echo_args, running
 from fakes.fake_apiserver import FakeApiServer
+from fakes.kubectl_launcher import write_kubectl
 from fakes.pods import running_pod, set_ready
 from fakes.scripted_cluster import FakeClock, Recorder, ScriptedOps
 
@@ -30,7 +30,6 @@ from harness.run.checker import EventuallyChecker
 from harness.run.live import LiveOps
 from harness.run.runner import Runner
 
-FAKE_KUBECTL = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 NS = "wired"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +40,7 @@ def pod(name: str, app: str, *, ready: bool = True) -> dict[str, Any]:
 
 @pytest.fixture
 def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    script = tmp_path / "kubectl"
-    script.write_text(
-        f"#!{sys.executable}\nimport runpy\n"
-        f"runpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
-    )
-    script.chmod(0o755)
+    script = write_kubectl(tmp_path)
     monkeypatch.delenv("FAKE_KUBECTL_UPSTREAM", raising=False)
     monkeypatch.delenv("FAKE_KUBECTL_ROUTES_FILE", raising=False)
     return script

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kubectl import pump
+from fakes.kubectl_launcher import write_kubectl
 from fakes.scripted_cluster import (
     FakeClock,
     Recorder,
@@ -55,7 +56,6 @@ from harness.run.session import LiveSession
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"
-FAKE_KUBECTL = Path(__file__).resolve().parents[1] / "fakes" / "fake_kubectl.py"
 
 POLICY = """\
 apiVersion: security.istio.io/v1
@@ -570,14 +570,7 @@ def loopback_mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
     )
     agents = {c: start_agent("proxy", "--listen", "127.0.0.1:0") for c in ("a", "b")}
     zt = Ztunnel(api, echo_port)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    kubectl = bin_dir / "kubectl"
-    kubectl.write_text(
-        f"#!{sys.executable}\nimport runpy\n"
-        f"runpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
-    )
-    kubectl.chmod(0o755)
+    kubectl = write_kubectl(tmp_path / "bin")
     routes = {f"pod/agent-{c}-5d8f9-x1": port for c, (_, port) in agents.items()}
     monkeypatch.setenv("FAKE_KUBECTL_ROUTES", json.dumps(routes))
     monkeypatch.setenv("FAKE_KUBECTL_PIDS", str(tmp_path))

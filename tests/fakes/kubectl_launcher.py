@@ -1,0 +1,21 @@
+"""`kubectl` as a program on disk: a script running tests/fakes/fake_kubectl.py with this
+interpreter (the harness starts kubectl by path, as it would the real one)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+FAKE_KUBECTL = Path(__file__).resolve().with_name("fake_kubectl.py")
+
+
+def write_kubectl(directory: Path) -> Path:
+    """`directory/kubectl`, executable; `directory` is created if missing."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "kubectl"
+    script.write_text(
+        f"#!{sys.executable}\nimport runpy\n"
+        f"runpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
+    )
+    script.chmod(0o755)
+    return script
