@@ -33,8 +33,12 @@ schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_C
 PYTEST_WORKERS ?= auto
 # pytest's exit 5 (nothing collected) is a broken suite, not a pass: said here, because make
 # turns every failing recipe into its own exit 2.
+# The suite starts ~200 Python processes and two workers that each import every test module:
+# with PYTHONDONTWRITEBYTECODE set (as on some CI machines) each would compile the package and
+# pytest would rewrite every test module again, ~7 s of CPU. Bytecode goes to the usual
+# (git-ignored) __pycache__ directories.
 test: $(STAMP) $(CRD_FILES)  ## offline suite (live tests skip with a reason when no cluster is configured)
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests: the suite is broken" >&2; fi; \
 	exit $$rc
 
