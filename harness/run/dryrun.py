@@ -24,7 +24,6 @@ from harness.host.kind import KindProvider
 from harness.host.portforward import port_forward_argv
 from harness.judge.derived import derived_words, split_check
 from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
-from harness.lint import lint_or_raise
 from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
@@ -314,10 +313,11 @@ def print_session_teardown(p: Printer, options: SessionOptions, provider: Cluste
 def dry_run(scenarios: Sequence[Scenario], options: SessionOptions, out: TextIO) -> None:
     """Print every action of a run, in order; needs no cluster, Docker or network.
 
-    Without a cluster chosen, the plan is the one of `--cluster kind`. Raises `LintFailed`
-    for a scenario that fails lint, `ClusterOptionError` for contradicting cluster options.
+    `scenarios` come linted, as `run.scenarios.load_scenarios` returns them (a plan of a
+    rejected scenario misleads; linting them again here cost as much as the rest of the dry
+    run). Without a cluster chosen, the plan is the one of `--cluster kind`. Raises
+    `ClusterOptionError` for contradicting cluster options.
     """
-    lint_or_raise([s.directory for s in scenarios])  # a plan of a rejected scenario misleads
     if not options.cluster_requested:
         options = replace(options, cluster="kind")
     provider = options.provider()
