@@ -23,7 +23,8 @@ from harness.host.images import preload_lines
 from harness.host.kind import KindProvider
 from harness.host.portforward import port_forward_argv
 from harness.judge.derived import derived_words, split_check
-from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, load_manifests, sort_for_apply
+from harness.kube.heads import load_heads
+from harness.kube.objects import FIELD_MANAGER, Manifest, ObjectRef, sort_for_apply
 from harness.model.describe import describe_expect
 from harness.model.outcome import Outcome
 from harness.model.results import ProbeResult, ScenarioResult, StepResult
@@ -278,7 +279,8 @@ def print_session_plan(p: Printer, options: SessionOptions, provider: ClusterPro
             "skipped if the cluster has a newer Gateway API)"
         )
         if bundle.is_file():
-            for check in mesh.gateway_api_readiness(load_manifests(bundle)):
+            # The CRDs' names only: their heads, not the whole ~1 MB bundle parsed.
+            for check in mesh.gateway_api_readiness(load_heads(bundle)):
                 p.line(f"wait {check}")
         else:
             p.line("wait every CustomResourceDefinition of the bundle: Established=True")
