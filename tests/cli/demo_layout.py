@@ -6,10 +6,15 @@ A *broken word* is a word of the source (a description, a manifest, a cell) foun
 two consecutive lines, except after a `/` (a path or URL may break there).
 
     .venv/bin/python tests/cli/demo_layout.py     # the figures at 80 and 100 columns
+
+`catalogue_rendering` renders the recorded catalogue once per process (per xdist worker) for
+each kind, width and colour mode: the tests that only read a rendering share it instead of
+each narrating the 13 scenarios again (~0.3 s of CPU a rendering).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import re
@@ -17,19 +22,23 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 if __name__ == "__main__":
     sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parents[2])]
 
+from fixtures import catalogue_run
 from helpers import SCENARIOS
 from rich.console import Console
 
 from harness.cli.demo import talk_order
 from harness.cli.demo_observer import DemoObserver
+from harness.cli.demo_style import demo_console
 from harness.cli.replay import replay
 from harness.model.describe import describe_expect
 from harness.model.results import RunResult
 from harness.model.scenario import load_scenario
+from harness.report.document import load_json_report
 from harness.report.words import describe_observed, describe_target
 
 HEIGHT = 30
@@ -38,12 +47,11 @@ SGR = re.compile(r"\x1b\[([0-9;]*)m")
 FRAME = re.compile(r"[│╭╮╰╯─━┃┄]")
 
 
-def console(width: int, *, colour: bool = False) -> Console:
-    """The golden files' console: explicit width, never the environment's."""
+def console(width: int) -> Console:
+    """The golden files' console: no colour, explicit width, never the environment's."""
     return Console(
-        file=io.StringIO(), record=True, width=width, height=HEIGHT,
-        force_terminal=colour, color_system="standard" if colour else None,
-        no_color=not colour, legacy_windows=False, _environ={},
+        file=io.StringIO(), record=True, width=width, height=HEIGHT, force_terminal=False,
+        color_system=None, no_color=True, legacy_windows=False, _environ={},
     )  # fmt: skip
 
 
@@ -123,16 +131,51 @@ def narrate_live(recorded: RunResult, observer: DemoObserver) -> None:
     observer.finish(recorded)
 
 
-def render_live(run: RunResult, width: int) -> str:
-    out = console(width)
-    narrate_live(run, DemoObserver(out, height=HEIGHT))
-    return out.export_text()
+def colour_console(width: int) -> Console:
+    """The demo's own console as `--color always --width W --height 30` makes it."""
+    return demo_console(io.StringIO(), color="always", width=width, height=HEIGHT, environ={})
+
+
+def _output(out: Console, colour: bool) -> str:
+    """What a coloured console wrote (its codes), or what a plain one shows."""
+    return out.file.getvalue() if colour else out.export_text()  # type: ignore[attr-defined]
+
+
+# The observer is given no height: the screens are the demo's default, 30 lines in a pipe
+# (SCREEN_HEIGHT), the terminal's height (30 here) in colour; the golden files are these.
+def render_live(run: RunResult, width: int, *, colour: bool = False) -> str:
+    out = colour_console(width) if colour else console(width)
+    narrate_live(run, DemoObserver(out))
+    return _output(out, colour)
 
 
 def render_replay(run: RunResult, width: int, *, colour: bool = False) -> str:
-    out = console(width, colour=colour)
-    replay(run, DemoObserver(out, height=HEIGHT))
-    return out.file.getvalue() if colour else out.export_text()  # type: ignore[attr-defined]
+    out = colour_console(width) if colour else console(width)
+    replay(run, DemoObserver(out))
+    return _output(out, colour)
+
+
+def recorded_run() -> RunResult:
+    """The recorded run of the catalogue, loaded afresh: a test may change its copy."""
+    return load_json_report(catalogue_run.FIXTURE)
+
+
+@functools.cache
+def catalogue_rendering(kind: Literal["live", "replay"], width: int, colour: bool = False) -> str:
+    """The recorded catalogue narrated live (the runner's hooks on the real scenarios) or
+    replayed, at `width`: plain, as the golden files' console exports it, or in colour, as the
+    demo's console writes it. Rendered once per process; a rendering is deterministic, so a
+    test reading the shared one checks what its own would show."""
+    render = render_live if kind == "live" else render_replay
+    return render(recorded_run(), width, colour=colour)
+
+
+class CatalogueRenderings:
+    """`renderings["live", 80]`: the plain rendering, made when first asked for (an xdist
+    worker running one of the tests renders only what that test reads)."""
+
+    def __getitem__(self, key: tuple[Literal["live", "replay"], int]) -> str:
+        return catalogue_rendering(*key)
 
 
 def measure(run: RunResult, width: int) -> Figures:
@@ -152,10 +195,6 @@ def measure(run: RunResult, width: int) -> Figures:
 
 
 if __name__ == "__main__":
-    from fixtures import catalogue_run
-
-    from harness.report.document import load_json_report
-
-    recorded = load_json_report(catalogue_run.FIXTURE)
+    recorded = recorded_run()
     for w in (80, 100):
         print(measure(recorded, w))

@@ -17,9 +17,15 @@ import io
 import re
 
 import pytest
-from demo_layout import SGR, console, narrate_live
+from demo_layout import (
+    SGR,
+    catalogue_rendering,
+    colour_console,
+    recorded_run,
+    render_live,
+    render_replay,
+)
 from fakes.keys import ScriptedKeys
-from fixtures import catalogue_run
 from rich.style import Style
 
 from harness.cli.demo_observer import DemoObserver
@@ -27,7 +33,6 @@ from harness.cli.demo_style import THEME, demo_console
 from harness.cli.replay import replay
 from harness.model.outcome import Outcome
 from harness.model.results import ModelCheck, PredictedOutcome, RunResult
-from harness.report.document import load_json_report
 
 # xterm's defaults (XTerm-col.ad): colours 0-15.
 XTERM: dict[int, str] = {
@@ -126,17 +131,18 @@ def failing(recorded: RunResult) -> RunResult:
 
 
 def coloured_renderings() -> list[str]:
-    recorded = load_json_report(catalogue_run.FIXTURE)
+    """The recorded run's (shared: tests/cli/demo_layout.py) and the failing one's, replayed
+    and live at 80 and 100 columns, and an interactive replay."""
     texts = []
-    for run in (recorded, failing(recorded)):
-        for width in (80, 100):
-            out = console(width, colour=True)
-            replay(run, DemoObserver(out))
-            texts.append(out.file.getvalue())  # type: ignore[attr-defined]
-            out = console(width, colour=True)
-            narrate_live(run, DemoObserver(out))
-            texts.append(out.file.getvalue())  # type: ignore[attr-defined]
-    out = console(100, colour=True)
+    for width in (80, 100):
+        texts.append(catalogue_rendering("replay", width, colour=True))
+        texts.append(catalogue_rendering("live", width, colour=True))
+    recorded = recorded_run()
+    broken = failing(recorded)
+    for width in (80, 100):
+        texts.append(render_replay(broken, width, colour=True))
+        texts.append(render_live(broken, width, colour=True))
+    out = colour_console(100)
     replay(recorded, DemoObserver(out, interactive=True, keys=ScriptedKeys(["m", "\n", "\n"])))
     texts.append(out.file.getvalue())  # type: ignore[attr-defined]
     return texts
@@ -154,9 +160,7 @@ def test_every_code_the_demo_emits_is_readable_on_dark_and_light() -> None:
 
 
 def test_yaml_keys_are_bold_not_blue() -> None:
-    out = console(100, colour=True)
-    replay(load_json_report(catalogue_run.FIXTURE), DemoObserver(out))
-    text = out.file.getvalue()  # type: ignore[attr-defined]
+    text = catalogue_rendering("replay", 100, colour=True)
     assert "\x1b[1mapiVersion:\x1b[0m" in text
     assert not re.search(r"\x1b\[[0-9;]*\b34\b", text)
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from demo_layout import HEIGHT, broken_words, console, narrate_live, screens, vocabulary
+from demo_layout import (
+    HEIGHT,
+    broken_words,
+    catalogue_rendering,
+    console,
+    narrate_live,
+    screens,
+    vocabulary,
+)
 from fixtures import catalogue_run
 
 from harness.cli.demo_observer import DemoObserver
@@ -48,9 +56,7 @@ def test_a_model_finding_is_on_the_probes_row() -> None:
 
 
 def test_no_model_line_where_the_model_agrees() -> None:
-    out = console(100)
-    replay(load_json_report(catalogue_run.FIXTURE), DemoObserver(out, height=HEIGHT))
-    text = out.export_text()
+    text = catalogue_rendering("replay", 100)
     assert "≠ model" not in text and "model finding" not in text
 
 

@@ -11,10 +11,10 @@ import re
 import pytest
 from demo_layout import (
     HEIGHT,
+    CatalogueRenderings,
     broken_words,
+    catalogue_rendering,
     console,
-    render_live,
-    render_replay,
     screens,
     vocabulary,
 )
@@ -38,18 +38,14 @@ def recorded() -> RunResult:
 
 
 @pytest.fixture(scope="module")
-def renderings(recorded: RunResult) -> dict[tuple[str, int], str]:
-    return {
-        (kind, w): render(recorded, w)
-        for kind, render in (("live", render_live), ("replay", render_replay))
-        for w in WIDTHS
-    }
+def renderings() -> CatalogueRenderings:
+    return CatalogueRenderings()
 
 
 @pytest.mark.parametrize("kind", ["live", "replay"])
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_screen_fits_the_projector(
-    renderings: dict[tuple[str, int], str], recorded: RunResult, kind: str, width: int
+    renderings: CatalogueRenderings, recorded: RunResult, kind: str, width: int
 ) -> None:
     text = renderings[kind, width]
     shown = screens(text)
@@ -70,7 +66,7 @@ def test_the_broken_word_measure_finds_a_broken_word(recorded: RunResult) -> Non
 @pytest.mark.parametrize("kind", ["live", "replay"])
 @pytest.mark.parametrize("width", WIDTHS)
 def test_an_rbac_denial_takes_at_most_two_lines(
-    renderings: dict[tuple[str, int], str], kind: str, width: int
+    renderings: CatalogueRenderings, kind: str, width: int
 ) -> None:
     lines = renderings[kind, width].splitlines()
     starts = [i for i, line in enumerate(lines) if "denied-l7 (403" in line]
@@ -81,7 +77,7 @@ def test_an_rbac_denial_takes_at_most_two_lines(
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_each_step_has_manifest_screens_then_its_table_screen(
-    renderings: dict[tuple[str, int], str], recorded: RunResult, width: int
+    renderings: CatalogueRenderings, recorded: RunResult, width: int
 ) -> None:
     shown = screens(renderings["replay", width])
     tables = [s for s in shown if any(line.startswith("from → to") for line in s)]
@@ -97,7 +93,7 @@ def test_each_step_has_manifest_screens_then_its_table_screen(
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_manifest_longer_than_a_screen_is_cut_into_titled_pieces(
-    renderings: dict[tuple[str, int], str], width: int
+    renderings: CatalogueRenderings, width: int
 ) -> None:
     shown = screens(renderings["live", width])
     retries = "apply manifests/ratings-route-retries.yaml"  # 45 lines
@@ -157,7 +153,7 @@ def test_fold_keeps_the_first_paragraph_or_sentences() -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_long_descriptions_are_folded_on_the_screen(
-    renderings: dict[tuple[str, int], str], recorded: RunResult, width: int
+    renderings: CatalogueRenderings, recorded: RunResult, width: int
 ) -> None:
     text = renderings["replay", width]
     out = console(width)
@@ -198,7 +194,7 @@ def test_enter_pages_through_every_screen(recorded: RunResult) -> None:
     text, keys = replay_with(["\n"] * 500, recorded)
     prompts = [line for line in text.splitlines() if line.startswith("⏸  press Enter to")]
     assert len(prompts) == len([k for k in keys.read if k is not None])
-    assert len(prompts) == len(screens(render_replay(recorded, 100))) - 1
+    assert len(prompts) == len(screens(catalogue_rendering("replay", 100))) - 1
     assert "┄┄┄" not in text  # the prompts are the boundaries
     assert any("run" in p or "show step 1/1" in p for p in prompts)
 

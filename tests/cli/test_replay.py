@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from demo_layout import narrate_live, screens
+from demo_layout import catalogue_rendering, screens
 from fixtures import catalogue_run
 from helpers import SCENARIOS, SHIPPED_SCENARIOS, copy_scenario
 from rich.console import Console
@@ -67,32 +67,26 @@ def test_a_users_own_scenario_is_not_in_the_recorded_run(tmp_path: Path) -> None
     assert [s.name for s in run.scenarios] == list(SHIPPED_SCENARIOS)
 
 
-def test_golden_demo_of_the_real_catalogue(recorded: RunResult) -> None:
-    out = console()
-    narrate_live(recorded, DemoObserver(out))
-    check_golden("demo.txt", out.export_text())
+# The golden renderings are the shared ones (tests/cli/demo_layout.py): the same console,
+# made once per process for every test that reads them.
+def test_golden_demo_of_the_real_catalogue() -> None:
+    check_golden("demo.txt", catalogue_rendering("live", 100))
 
 
 @pytest.mark.parametrize(("width", "name"), [(100, "replay.txt"), (80, "replay-80.txt")])
-def test_golden_replay(recorded: RunResult, width: int, name: str) -> None:
-    out = console(width)
-    replay(recorded, DemoObserver(out))
-    check_golden(name, out.export_text())
+def test_golden_replay(width: int, name: str) -> None:
+    check_golden(name, catalogue_rendering("replay", width))
 
 
-def test_every_screen_of_a_replay_is_marked(recorded: RunResult) -> None:
-    out = console()
-    replay(recorded, DemoObserver(out))
-    text = out.export_text()
+def test_every_screen_of_a_replay_is_marked() -> None:
+    text = catalogue_rendering("replay", 100)
     shown = screens(text)
     when = "2026-06-10T09:00:00Z"
     banner = f"{REPLAY_MARK}  of {when} · fixture data (not a live run) · Istio 1.30.3"
     assert [s[0] for s in shown if banner not in s[0]] == []  # each screen opens with it
     assert text.count(REPLAY_MARK) == len(shown) > 40
     # The replay tells what the live demo told: manifests, narratives, tables, the matrix.
-    live = console()
-    narrate_live(recorded, DemoObserver(live))
-    live_text = live.export_text()
+    live_text = catalogue_rendering("live", 100)
     for needle in ("kind: AuthorizationPolicy", "X-Test: not-istio", "The mental model"):
         assert needle in text and needle in live_text
     # The talk's L7 comparison, paired by the ambient scenario's compare_with (not by name).
@@ -132,9 +126,7 @@ def test_no_url_is_broken_on_a_projector(recorded: RunResult, width: int) -> Non
     # Issue 14: at 80 columns URLs broke mid-word (`ratings:9080/ratin` / `gs/1`). A URL is
     # shown whole, or in pieces that end after a `/` (tests/cli/test_demo_screens.py checks
     # every word of every screen).
-    out = console(width)
-    replay(recorded, DemoObserver(out))
-    text = out.export_text()
+    text = catalogue_rendering("replay", width)
     urls = {p.url.removeprefix("http://") for s in recorded.scenarios for st in s.steps
             for p in st.probes}  # fmt: skip
     for url in sorted(urls):
