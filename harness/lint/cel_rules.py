@@ -16,7 +16,8 @@ what this does:
   `reason` when given; a rule whose evaluation fails (a missing key, a string that is not a
   duration) is a rejection too, worded `<error> evaluating rule: <message or rule>`.
 
-Each rule is compiled once per process.
+Each rule is compiled once per process, and what the walk does at each schema node (which
+rules run, which children have rules below them) is decided once per node.
 """
 
 from __future__ import annotations
@@ -169,8 +170,18 @@ def _go_error(text: str) -> tuple[str, bool]:
 
 def evaluate(expression: str, self_value: Any) -> tuple[Any, str | None]:
     """(result, None) or (None, error text) of one program on `self`."""
-    result = compiled(expression).eval(data={"self": self_value})
-    if result.type().name().lower() == "error":
+    return _run(compiled(expression), _activation(self_value))
+
+
+def _activation(self_value: Any) -> Any:
+    # An Activation reads the Python value lazily, where `eval(data=...)` converts the whole
+    # subtree to CEL first, for every rule: one per node, shared by its rules and messages.
+    return _env().Activation(data={"self": self_value})
+
+
+def _run(program: Any, activation: Any) -> tuple[Any, str | None]:
+    result = program.eval(activation)
+    if result.type().name() == "ERROR":
         return None, str(result.value())
     return result.value(), None
 
@@ -179,50 +190,91 @@ def evaluate(expression: str, self_value: Any) -> tuple[Any, str | None]:
 # Values as CEL sees them.
 
 
+class _Shape:
+    """What turning a value of one schema node into its CEL form takes, decided once per
+    schema node: `same` when nothing below is renamed, dropped or retyped (the value is its
+    own CEL form and is not copied)."""
+
+    __slots__ = ("extra", "items", "names", "number", "props", "same", "schema")
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.number = schema.get("type") == "number"
+        props: Mapping[str, Schema] = schema.get("properties") or {}
+        self.props = {k: _shape(v) for k, v in props.items()}
+        self.names = {k: escape(k) for k in props}
+        extra, items = schema.get("additionalProperties"), schema.get("items")
+        self.extra = _shape(extra) if isinstance(extra, Mapping) else None
+        self.items = _shape(items) if isinstance(items, Mapping) else None
+        below = [*self.props.values(), self.extra, self.items]
+        self.same: bool = (
+            not self.number
+            and all(k == n for k, n in self.names.items())
+            and all(s is None or s.same for s in below)
+        )
+
+
+_SHAPES: dict[int, _Shape] = {}
+
+
+def _shape(schema: Any) -> _Shape | None:
+    """None for a node that is not a schema (its values are taken as they are)."""
+    if not isinstance(schema, Mapping):
+        return None
+    known = _SHAPES.get(id(schema))
+    if known is not None and known.schema is schema:
+        return known
+    shape = _Shape(schema)
+    _SHAPES[id(schema)] = shape
+    return shape
+
+
 def cel_value(value: Any, schema: Schema, memo: dict[int, Any] | None = None) -> Any:
     """`value` (already pruned and defaulted) with object properties under escaped names.
 
     `memo` (id of a node of the value -> its CEL form) lets the walk convert each node once
     although every node with rules needs its whole subtree converted."""
-    if memo is None:
-        memo = {}
-    if not isinstance(schema, Mapping):
+    return _cel_value(value, _shape(schema), {} if memo is None else memo)
+
+
+def _cel_value(value: Any, shape: _Shape | None, memo: dict[int, Any]) -> Any:
+    if shape is None or shape.same:
         return value
     if not isinstance(value, (dict, list)):
-        if schema.get("type") == "number" and type(value) is int:
+        if shape.number and type(value) is int:
             return float(value)  # a `number` is a double in CEL, even when written 100
         return value
     known = memo.get(id(value))
     if known is not None:
         return known
-    out = _convert(value, schema, memo)
+    out = _convert(value, shape, memo)
     memo[id(value)] = out
     return out
 
 
-def _convert(value: dict[str, Any] | list[Any], schema: Schema, memo: dict[int, Any]) -> Any:
+def _convert(value: dict[str, Any] | list[Any], shape: _Shape, memo: dict[int, Any]) -> Any:
     if isinstance(value, dict):
-        props: Mapping[str, Schema] = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
+        props, names, extra = shape.props, shape.names, shape.extra
         out: dict[str, Any] = {}
         for key, sub in value.items():
-            if key in props:
-                name = escape(key)
+            if key in names:
+                name = names[key]
                 if name is not None:
-                    out[name] = cel_value(sub, props[key], memo)
-            elif isinstance(extra, Mapping):
-                out[key] = cel_value(sub, extra, memo)
+                    out[name] = _cel_value(sub, props[key], memo)
+            elif extra is not None:
+                out[key] = _cel_value(sub, extra, memo)
             else:
                 out[key] = sub
         return out
-    items = schema.get("items")
-    return [cel_value(v, items if isinstance(items, Mapping) else {}, memo) for v in value]
+    items = shape.items
+    if items is None or items.same:
+        return list(value)
+    return [_cel_value(v, items, memo) for v in value]
 
 
 # --------------------------------------------------------------------------------------------
 # The walk.
 
-_HAS_RULES: dict[int, tuple[Schema, bool]] = {}
 _RULES: dict[int, tuple[Schema, list[Rule]]] = {}
 
 
@@ -236,24 +288,57 @@ def rules_of(schema: Schema) -> list[Rule]:
     return rules
 
 
-def _children(schema: Schema) -> list[Schema]:
-    subs = list((schema.get("properties") or {}).values())
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), Mapping):
-            subs.append(schema[key])
-    return subs
+class _Plan:
+    """What the walk does at one schema node, decided once per node: the node's rules that
+    run on create (compiled), and the plans of the children that have rules at or below
+    them (a subtree without rules is never walked)."""
+
+    __slots__ = ("checks", "extra", "items", "kind", "names", "props", "schema", "shape")
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.kind = str(schema.get("type") or "")
+        self.shape = _shape(schema)
+        checks: list[tuple[Rule, Any]] = []
+        for rule in rules_of(schema):
+            if not rule.rule or rule.transition:
+                continue  # transition rules only run on update
+            try:
+                checks.append((rule, compiled(rule.rule)))
+            except _NotCompiled:
+                continue  # counted by rule_census; never a finding the server would not make
+        self.checks = checks
+        props: Mapping[str, Schema] = schema.get("properties") or {}
+        self.names = frozenset(props)
+        self.props = {k: p for k, v in props.items() if (p := _plan(v)) is not None}
+        self.extra = _plan(schema.get("additionalProperties"))
+        self.items = _plan(schema.get("items"))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.checks or self.props or self.extra or self.items)
+
+
+_PLANS: dict[int, tuple[Schema, _Plan | None]] = {}
+
+
+def _plan(schema: Any) -> _Plan | None:
+    """The plan of `schema`, or None when neither it nor any node under it has a rule."""
+    if not isinstance(schema, Mapping):
+        return None
+    known = _PLANS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    plan: _Plan | None = _Plan(schema)
+    if plan is not None and plan.empty:
+        plan = None
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
 
 
 def has_rules(schema: Schema) -> bool:
-    """Whether `schema` or any node under it carries a rule (memoised per schema object)."""
-    memo = _HAS_RULES.get(id(schema))
-    if memo is not None and memo[0] is schema:
-        return memo[1]
-    found = bool(schema.get("x-kubernetes-validations")) or any(
-        has_rules(s) for s in _children(schema) if isinstance(s, Mapping)
-    )
-    _HAS_RULES[id(schema)] = (schema, found)
-    return found
+    """Whether `schema` or any node under it carries a rule that runs on create."""
+    return _plan(schema) is not None
 
 
 def _with_field_path(path: PathKey, field_path: str) -> PathKey:
@@ -275,10 +360,10 @@ def _rejection(path: PathKey, kind: str, rule: Rule, detail: str) -> FieldError:
     return FieldError(path, f'Invalid value: "{kind}": {detail}')
 
 
-def _message(rule: Rule, self_value: Any) -> str:
+def _message(rule: Rule, activation: Any) -> str:
     if rule.message_expression:
         try:
-            text, error = evaluate(rule.message_expression, self_value)
+            text, error = _run(compiled(rule.message_expression), activation)
         except _NotCompiled:
             text, error = None, "not compiled"
         if error is None and isinstance(text, str) and text.strip() and "\n" not in text:
@@ -286,62 +371,68 @@ def _message(rule: Rule, self_value: Any) -> str:
     return rule.failure
 
 
+# One evaluation: where, the node's plan, the rule, the activation it ran in, what it gave.
+_Evaluated = tuple[PathKey, "_Plan", Rule, Any, Any, "str | None"]
+
+
 def _check_node(
-    value: Any, schema: Schema, path: PathKey, out: list[FieldError], memo: dict[int, Any]
+    value: Any, plan: _Plan, path: PathKey, out: list[_Evaluated], memo: dict[int, Any]
 ) -> None:
-    rules = rules_of(schema)
-    if not rules:
-        return
-    kind = str(schema.get("type") or "")
-    self_value = cel_value(value, schema, memo)
-    for rule in rules:
-        if not rule.rule or rule.transition:
-            continue
-        try:
-            result, error = evaluate(rule.rule, self_value)
-        except _NotCompiled:
-            continue  # counted by rule_census; never a finding the server would not make
-        if error is not None:
-            text, overload = _go_error(error)
-            if overload:
-                detail = (
-                    f"'{text}': call arguments did not match a supported operator, function or "
-                    f"macro signature for rule: {rule.error_string}"
-                )
-            else:
-                detail = f"{text} evaluating rule: {rule.error_string}"
-            out.append(FieldError(path, f'Invalid value: "{kind}": {detail}'))
-        elif result is not True:
-            out.append(_rejection(path, kind, rule, _message(rule, self_value)))
+    activation = _activation(_cel_value(value, plan.shape, memo))
+    for rule, program in plan.checks:
+        result, error = _run(program, activation)
+        out.append((path, plan, rule, activation, result, error))
 
 
 def _walk(
-    value: Any, schema: Schema, path: PathKey, out: list[FieldError], memo: dict[int, Any]
+    value: Any, plan: _Plan, path: PathKey, out: list[_Evaluated], memo: dict[int, Any]
 ) -> None:
-    if value is None or not isinstance(schema, Mapping) or not has_rules(schema):
+    if value is None:
         return
-    _check_node(value, schema, path, out, memo)
+    if plan.checks:
+        _check_node(value, plan, path, out, memo)
     if isinstance(value, dict):
-        props: Mapping[str, Schema] = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
+        props, extra = plan.props, plan.extra
+        if not props and extra is None:
+            return
+        names = plan.names
         for key, sub in value.items():
-            if key in props:
-                _walk(sub, props[key], (*path, key), out, memo)
-            elif isinstance(extra, Mapping):
+            if key in names:
+                child = props.get(key)
+                if child is not None:
+                    _walk(sub, child, (*path, key), out, memo)
+            elif extra is not None:
                 _walk(sub, extra, (*path, key), out, memo)
     elif isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
+        items = plan.items
+        if items is not None:
             for i, item in enumerate(value):
                 _walk(item, items, (*path, i), out, memo)
+
+
+def _finding(
+    path: PathKey, plan: _Plan, rule: Rule, activation: Any, error: str | None
+) -> FieldError:
+    kind = plan.kind
+    if error is None:
+        return _rejection(path, kind, rule, _message(rule, activation))
+    text, overload = _go_error(error)
+    if overload:
+        detail = (
+            f"'{text}': call arguments did not match a supported operator, function or "
+            f"macro signature for rule: {rule.error_string}"
+        )
+    else:
+        detail = f"{text} evaluating rule: {rule.error_string}"
+    return FieldError(path, f'Invalid value: "{kind}": {detail}')
 
 
 _ROOT_META = ("name", "generateName")
 
 
-def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
-    """Every rejection the CEL rules of `schema` make of the object `data` (a whole manifest)."""
-    if not has_rules(schema):
+def _evaluate_all(data: dict[str, Any], schema: Schema) -> list[_Evaluated]:
+    plan = _plan(schema)
+    if plan is None:
         return []
     envelope = ("apiVersion", "kind", "metadata")
     view = server_view({k: v for k, v in data.items() if k not in envelope}, schema)
@@ -354,6 +445,23 @@ def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
     meta = data.get("metadata")
     if isinstance(meta, dict):
         view["metadata"] = {k: meta[k] for k in _ROOT_META if k in meta}
-    out: list[FieldError] = []
-    _walk(view, schema, (), out, {})
+    out: list[_Evaluated] = []
+    _walk(view, plan, (), out, {})
     return out
+
+
+def evaluations(data: dict[str, Any], schema: Schema) -> list[tuple[PathKey, str, Any, str | None]]:
+    """Every rule evaluated on the object `data`, in order: (path, rule, result, error text)."""
+    return [
+        (path, rule.rule, result, error)
+        for path, _, rule, _, result, error in _evaluate_all(data, schema)
+    ]
+
+
+def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
+    """Every rejection the CEL rules of `schema` make of the object `data` (a whole manifest)."""
+    return [
+        _finding(path, plan, rule, activation, error)
+        for path, plan, rule, activation, result, error in _evaluate_all(data, schema)
+        if error is not None or result is not True
+    ]

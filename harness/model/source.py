@@ -8,6 +8,8 @@ then the ordinary safe constructor builds the Python values.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,8 +430,28 @@ def path_kind(path: Path) -> str:
         return "invalid"
 
 
+def _no_link_below(directory: Path, path: Path) -> bool:
+    """`path` is inside `directory` as written and no component below it is a symlink (one
+    that cannot be read ends the test: resolving takes the rest as written)."""
+    depth = len(directory.parts)
+    parts = path.parts
+    if parts[:depth] != directory.parts or ".." in parts[depth:]:
+        return False
+    current = directory
+    for part in parts[depth:]:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except (OSError, ValueError):
+            return True
+    return True
+
+
 def link_outside(directory: Path, path: Path) -> Path | None:
     """Where a symlink leads when that is outside the scenario directory, else None."""
+    if _no_link_below(directory, path):
+        return None  # the common case, without resolving the directory again for each file
     try:
         target = path.resolve()
         if not target.is_relative_to(directory.resolve()):

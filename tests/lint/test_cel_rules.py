@@ -13,6 +13,8 @@ from harness.lint import cel_rules, crds
 from harness.lint.cel_rules import Rule, escape, validate_rules
 from harness.lint.objects import validate_object
 from harness.lint.resolution import resolve
+from harness.lint.structural import server_view
+from harness.model.source import SourceError, load_documents
 
 
 def _walk_rules(schema: Any, out: list[Rule]) -> None:
@@ -53,6 +55,9 @@ def test_rules_are_compiled_once_per_process(monkeypatch: pytest.MonkeyPatch) ->
         def compile(self, expression: str) -> Any:
             calls.append(expression)
             return env.compile(expression)
+
+        def Activation(self, **kwargs: Any) -> Any:
+            return env.Activation(**kwargs)
 
     monkeypatch.setattr(cel_rules, "_PROGRAMS", {})
     monkeypatch.setattr(cel_rules, "_env", lambda: Counting())
@@ -168,6 +173,22 @@ def test_a_blocking_schema_error_skips_the_rules(crd_dir: Path) -> None:
     assert f'Invalid value: "object": {both}' in messages
 
 
+def test_rules_see_escaped_names_at_every_depth_and_not_unaddressable_ones() -> None:
+    """`namespace` is `__namespace__` in CEL, below plain-named nodes too; `1st` is not seen."""
+    inner = {"type": "object", "properties": {"namespace": {"type": "string"}, "1st": {}}}
+    schema = _rules(
+        {"rule": "self.ref.__namespace__ == 'n'", "message": "escaped"},
+        {"rule": "!has(self.ref.namespace)", "message": "not under its own name"},
+        {"rule": "self.ref.size() == 1", "message": "1st is dropped"},
+        {"rule": "self.plain.a == 1", "message": "plain names as they are"},
+        properties={"ref": inner, "plain": {"type": "object", "properties": {"a": {}}}},
+    )
+    assert validate_rules({"ref": {"namespace": "n", "1st": 1}, "plain": {"a": 1}}, schema) == []
+    assert [
+        e.message for e in validate_rules({"ref": {"namespace": "m"}, "plain": {"a": 1}}, schema)
+    ] == ['Invalid value: "object": escaped']
+
+
 def test_a_null_node_is_not_evaluated() -> None:
     schema = {
         "type": "object",
@@ -187,3 +208,98 @@ def test_a_number_is_a_double_in_cel_even_when_written_as_an_integer() -> None:
     assert [e.message for e in validate_rules({"value": 0}, schema)] == [
         'Invalid value: "object": positive'
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The walk's shortcuts (plans per schema node, lazy activations, values shared when no name is
+# escaped) evaluate exactly what the plain walk does: every node, every rule, the whole
+# value converted and handed to cel-expr-python eagerly.
+
+
+def _eager(value: Any, schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            if key in props:
+                if escape(key) is not None:
+                    out[str(escape(key))] = _eager(sub, props[key])
+            else:
+                out[key] = _eager(sub, extra) if isinstance(extra, dict) else sub
+        return out
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [_eager(v, items if isinstance(items, dict) else {}) for v in value]
+    if schema.get("type") == "number" and type(value) is int:
+        return float(value)
+    return value
+
+
+def _plain_walk(value: Any, schema: Any, path: tuple[Any, ...], out: list[Any]) -> None:
+    if value is None or not isinstance(schema, dict):
+        return
+    for rule in (Rule.of(r) for r in schema.get("x-kubernetes-validations") or []):
+        if rule.rule and not rule.transition and cel_rules.compile_problem(rule.rule) is None:
+            result = cel_rules.compiled(rule.rule).eval(data={"self": _eager(value, schema)})
+            failed = result.type().name() == "ERROR"
+            out.append(
+                (
+                    path,
+                    rule.rule,
+                    *((None, str(result.value())) if failed else (result.value(), None)),
+                )
+            )
+    if isinstance(value, dict):
+        props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+        for key, sub in value.items():
+            _plain_walk(sub, props.get(key, extra), (*path, key), out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _plain_walk(item, schema.get("items"), (*path, i), out)
+
+
+def _plain_evaluations(data: dict[str, Any], schema: Any) -> list[Any]:
+    view = server_view(
+        {k: v for k, v in data.items() if k not in ("apiVersion", "kind", "metadata")}, schema
+    )
+    for key in ("apiVersion", "kind"):
+        if key in data:
+            view[key] = data[key]
+    if isinstance(data.get("metadata"), dict):
+        view["metadata"] = {
+            k: v for k, v in data["metadata"].items() if k in ("name", "generateName")
+        }
+    out: list[Any] = []
+    _plain_walk(view, schema, (), out)
+    return out
+
+
+def test_the_walk_evaluates_what_the_plain_walk_does_on_every_corpus_manifest(
+    crd_dir: Path,
+) -> None:
+    index = crds.load_index(crd_dir)
+    root = Path(__file__).resolve().parents[2]
+    compared = failures = 0
+    for file in sorted(
+        [*(root / "scenarios").rglob("*.yaml"), *(root / "tests/malformed").rglob("*.yaml")]
+    ):
+        try:
+            docs = load_documents(file)
+        except SourceError:
+            continue
+        for doc in docs:
+            data = doc.data
+            if not isinstance(data, dict) or not isinstance(data.get("apiVersion"), str):
+                continue
+            res = resolve(index, data["apiVersion"], str(data.get("kind")))
+            if res.schema is None or not isinstance(data.get("spec", {}), dict):
+                continue
+            fast = cel_rules.evaluations(data, res.schema)
+            assert fast == _plain_evaluations(data, res.schema), file
+            compared += len(fast)
+            failures += sum(
+                1 for _, _, result, error in fast if error is not None or result is not True
+            )
+    assert compared > 500 and failures > 5  # the corpus exercises passing, false and failing rules

@@ -241,3 +241,46 @@ def test_the_linear_scanner_emits_pyyamls_tokens_and_errors() -> None:
         assert tokens(text, source._PureLoader) == expected, text[:200]
         stopped += isinstance(expected[-1], str)
     assert stopped >= 2  # the comparison covers the error paths too
+
+
+def _resolving(directory: Path, path: Path) -> Path | None:
+    """link_outside by resolving both paths: what its lstat shortcut must agree with."""
+    try:
+        target = path.resolve()
+        return None if target.is_relative_to(directory.resolve()) else target
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def test_link_outside_agrees_with_resolving_the_paths(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    (real / "manifests").mkdir(parents=True)
+    (real / "manifests" / "a.yaml").write_text("a: 1\n")
+    (tmp_path / "secret.yaml").write_text("s: 1\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.yaml").write_text("x: 1\n")
+    links = {
+        "manifests/in.yaml": "a.yaml",
+        "manifests/out.yaml": "../../secret.yaml",
+        "manifests/broken.yaml": "../../gone.yaml",
+        "manifests/loop.yaml": "loop.yaml",
+        "outdir": "../elsewhere",
+        "indir": "manifests",
+    }
+    for name, target in links.items():
+        (real / name).symlink_to(target)
+    (tmp_path / "linked").symlink_to("real")  # the scenario directory itself reached by a link
+    rels = [
+        "manifests/a.yaml", "manifests/./a.yaml", *links, "outdir/x.yaml", "indir/a.yaml",
+        "indir/out.yaml", "missing/x.yaml", "manifests/a.yaml/x", "manifests/a\0.yaml",
+        "../secret.yaml", "manifests/../../secret.yaml", str(tmp_path / "secret.yaml"),
+    ]  # fmt: skip
+    outside = 0
+    for directory in (real, tmp_path / "linked", Path(str(real) + "/")):
+        for rel in rels:
+            path = directory / rel
+            expected = _resolving(directory, path)
+            assert source.link_outside(directory, path) == expected, (directory, rel)
+            outside += expected is not None
+    # out, broken, outdir, outdir/x, indir/out and the three paths written outside
+    assert outside == 3 * 8
