@@ -6,8 +6,6 @@ import socket
 from pathlib import Path
 from typing import Final
 
-import urllib3
-
 from harness.host.cluster import ClusterError, ClusterStatus
 
 _STATUS_TIMEOUT_S: Final = 10.0
@@ -28,6 +26,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _why(chain: list[BaseException]) -> str:
+    import urllib3  # here, not at module import: ~40 ms that `lint`/`plan`/pytest never need
+
     # The deepest cause first: urllib3's NewConnectionError is itself a ConnectTimeoutError.
     causes: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
         (ConnectionRefusedError, "connection refused"),
@@ -48,6 +48,8 @@ def unreachable_text(exc: BaseException) -> str | None:
     """`API server https://HOST:PORT: connection refused` for an API server the client could
     not reach (urllib3's own text is hundreds of characters of object reprs); None for any
     other error."""
+    import urllib3
+
     chain = _chain(exc)
     retry = next((e for e in chain if isinstance(e, urllib3.exceptions.MaxRetryError)), None)
     if retry is None:

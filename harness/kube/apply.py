@@ -31,8 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, ResourceNotFoundError
-
+# `kubernetes` is imported in the methods that catch its errors (why: harness/kube/api.py).
 from harness.kube.errors import (
     ApplyError,
     ApplyFailure,
@@ -107,6 +106,8 @@ class KubeApply(KubeWaits):
         """The manifest's resolved reference, or a rejection that never reached the server
         (incomplete manifest, kind not served): returned, not raised, so that a preflight
         lists every one of them."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
         try:
             return self.ref_for(doc, default_namespace), None
         except ResourceNotFoundError:
@@ -131,6 +132,8 @@ class KubeApply(KubeWaits):
         written before it). CRDs applied here are waited for (Established) before any
         object of their kind. `dry_run=True` checks every document and reports all failures.
         """
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
         ordered = sort_for_apply(dict(d) for d in docs)
         new_crds = {crd_type(d): d for d in ordered if is_crd(d)}
         applied: list[ObjectRef] = []
@@ -203,6 +206,8 @@ class KubeApply(KubeWaits):
         """Dry-run `doc` without force, so that the server names the fields other managers
         own (409 Conflict); then, if there were any, forced as the real apply will be.
         Returns the (manager, field) pairs taken over and the rejection, if any."""
+        from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError
+
         taken: list[tuple[str, str]] = []
         try:
             self.server_side_apply(doc, ref, dry_run=True, force=False)
@@ -227,6 +232,8 @@ class KubeApply(KubeWaits):
         """A rejection of an object that exists with fields other field managers own: the
         server checked the manifest *merged* with those, so say which (the error may name a
         field that is not in the manifest)."""
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
         try:
             live = self.get(ref)
         except DynamicApiError:
@@ -287,6 +294,8 @@ class KubeApply(KubeWaits):
 
     def ensure_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> ObjectRef:
         """Create or update a Namespace with these labels (server-side apply)."""
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
         doc: Manifest = {
             "apiVersion": "v1",
             "kind": "Namespace",

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
-
 from harness.kube.api import KubeApi, Propagation
+
+# `kubernetes` is imported in the methods that catch its errors (why: harness/kube/api.py).
 from harness.kube.errors import WaitTimeout, api_error_text
 from harness.kube.objects import (
     OWNER_KINDS,
@@ -108,6 +108,8 @@ class KubeWaits(KubeApi):
         return sorted(mine, key=event_time)[-limit:]
 
     def _with_warnings(self, text: str, namespace: str, about: Callable[[str], bool]) -> str:
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
         try:
             warnings = self.recent_warnings(namespace, about)
         except DynamicApiError as e:  # the wait's own verdict must not be lost to this
@@ -223,6 +225,8 @@ class KubeWaits(KubeApi):
         new. Namespaces: Background (the namespace controller empties them either way).
         A missing object counts as deleted. Returns the refs that were requested.
         """
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
         refs: list[ObjectRef] = []
         for item in items:
             if isinstance(item, ObjectRef):

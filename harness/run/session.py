@@ -17,10 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-
-import urllib3
-from kubernetes.client.exceptions import OpenApiException
-from kubernetes.config import ConfigException
+from typing import TYPE_CHECKING
 
 from harness import mesh
 from harness.host import paths, tools, versions
@@ -39,14 +36,25 @@ from harness.run import diagnostics as diag
 from harness.run.checker import EventuallyChecker
 from harness.run.errors import SessionSetupFailed
 from harness.run.events import RunObserver
-from harness.run.live import LiveOps
 from harness.run.options import SessionOptions
 from harness.run.runner import Runner, describe_error
 
+if TYPE_CHECKING:
+    from harness.run.live import LiveOps
+
 ISTIO_READY_TIMEOUT_S = 300.0  # install_istio's own default, unless --ready-timeout
 PROGRESS_EVERY_S = 10.0  # a line per this many seconds of any long wait
-# Raised by the kubernetes client and urllib3 for an unreachable or refusing API server.
-_CLIENT_ERRORS = (OSError, OpenApiException, ConfigException, urllib3.exceptions.HTTPError)
+
+
+def _client_errors() -> tuple[type[Exception], ...]:
+    """Raised by the kubernetes client and urllib3 for an unreachable or refusing API server
+    (imported when asked: the client costs ~0.45 s of start-up, and `run --dry-run` imports
+    this module without needing it)."""
+    import urllib3
+    from kubernetes.client.exceptions import OpenApiException
+    from kubernetes.config import ConfigException
+
+    return (OSError, OpenApiException, ConfigException, urllib3.exceptions.HTTPError)
 
 
 class LiveSession:
@@ -151,7 +159,7 @@ class LiveSession:
         """
         try:
             return self._install_mesh()
-        except _CLIENT_ERRORS as exc:
+        except _client_errors() as exc:
             raise SessionSetupFailed(unreachable_text(exc) or describe_error(exc)) from exc
 
     def _install_mesh(self) -> Environment:
@@ -183,6 +191,8 @@ class LiveSession:
                 sets=o.image_plan().istioctl_sets(),
                 ready_timeout=o.ready_timeout or ISTIO_READY_TIMEOUT_S,
             )
+        from harness.run.live import LiveOps  # with httpx: not for `run --dry-run`'s start-up
+
         self.ops = LiveOps(kube, kubectl, istioctl, o.artifacts, output=self.say)
         if o.ready_timeout:
             self.ops.ready_timeout_s = self.ops.waypoint_timeout_s = o.ready_timeout

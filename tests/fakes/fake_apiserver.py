@@ -70,9 +70,7 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-from kubernetes.client import ApiClient, Configuration
+from typing import TYPE_CHECKING, Any
 
 from fakes.apiserver_http import Handler, HttpServer
 from fakes.apiserver_model import (
@@ -96,6 +94,9 @@ from fakes.field_owners import (
     leaves,
     managed_fields,
 )
+
+if TYPE_CHECKING:  # the client is imported where a test asks for one (~0.45 s per process)
+    from kubernetes.client import ApiClient
 
 __all__ = [
     "CORE_TYPES",
@@ -198,6 +199,8 @@ class FakeApiServer(RequestHandling):
 
     def api_client(self, *, verify_ssl: bool = True) -> ApiClient:
         """A kubernetes `ApiClient` pointed at this server (closed by `stop()`)."""
+        from kubernetes.client import ApiClient, Configuration
+
         cfg = Configuration(host=self.url)
         cfg.verify_ssl = verify_ssl
         client = ApiClient(configuration=cfg)
