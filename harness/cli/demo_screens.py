@@ -116,27 +116,53 @@ def text_height(console: Console, text: str, width: int) -> int:
 
 def fold(console: Console, text: str, width: int, max_lines: int) -> str | None:
     """The first paragraph, or its first sentences, that fit `max_lines` at `width` (with the
-    fold mark); None when the whole text fits."""
+    fold mark); None when the whole text fits.
+
+    rich wraps greedily, so a text never takes fewer lines for words added at its end: what
+    did not fit does not fit with the mark either, and the longest prefix that fits is found
+    by bisection rather than by wrapping one sentence (or word) more at a time."""
     if text_height(console, text, width) <= max_lines:
         return None
     mark = f" {FOLD_MARK}"
     first = text.split("\n\n", 1)[0]
-    if text_height(console, first + mark, width) <= max_lines:
+    if first != text and text_height(console, first + mark, width) <= max_lines:
         return first + mark
-    kept = ""
-    for sentence in _SENTENCE_END.split(first):
-        candidate = f"{kept} {sentence}".strip()
-        if text_height(console, candidate + mark, width) > max_lines:
-            break
-        kept = candidate
+    # `first` with the mark does not fit (tried, or longer than the whole text): not tried again.
+    sentences = _prefixes(_SENTENCE_END.split(first), unfit=first)
+    kept = _longest(sentences, lambda kept: text_height(console, kept + mark, width) <= max_lines)
     if not kept:  # one sentence longer than the fold: cut between words
-        for word in first.split():
-            candidate = f"{kept} {word}".strip()
-            if text_height(console, candidate + " …" + mark, width) > max_lines:
-                break
-            kept = candidate
+        words = _prefixes(first.split(), unfit=first)
+        ellipsis = " …" + mark
+        kept = _longest(
+            words, lambda kept: text_height(console, kept + ellipsis, width) <= max_lines
+        )
         kept += " …"
     return kept + mark
+
+
+def _prefixes(pieces: Sequence[str], unfit: str) -> list[str]:
+    """The empty text, the first piece, the first two (joined by a space), ..., up to the last
+    one that is not `unfit`."""
+    out = [""]
+    for piece in pieces:
+        candidate = f"{out[-1]} {piece}".strip()
+        if candidate == unfit:
+            break
+        out.append(candidate)
+    return out
+
+
+def _longest(prefixes: Sequence[str], fits: Callable[[str], bool]) -> str:
+    """The longest of `prefixes` (longer and longer, the first taken to fit) that `fits`,
+    given that no prefix fits once a shorter one does not."""
+    lo, hi = 0, len(prefixes)  # prefixes[lo] fits; prefixes[hi] and longer ones do not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(prefixes[mid]):
+            lo = mid
+        else:
+            hi = mid
+    return prefixes[lo]
 
 
 # --- screens -------------------------------------------------------------------------------
@@ -177,6 +203,7 @@ class Screen:
 
 
 Header = Callable[[], Sequence[RenderableType]]
+Rendered = tuple[RenderableType, list[list[Segment]], int]  # what, its lines, cut to the width
 
 
 class ScreenWriter:
@@ -201,16 +228,21 @@ class ScreenWriter:
         self.header: Header | None = None
         self.on_boundary = on_boundary  # the .cast export marks a pause here
         self.screens = 0
-        # Rendered lines by renderable (kept alive, so that an id is never reused): a block is
-        # measured several times and printed once, from the same lines.
-        self._rendered: dict[int, tuple[RenderableType, list[list[Segment]]]] = {}
+        # Rendered lines by renderable (kept alive, so that an id is never reused), with the
+        # width they were cut to: a block is measured several times and printed once, from the
+        # same lines.
+        self._rendered: dict[int, Rendered] = {}
 
-    def lines_of(self, renderable: RenderableType) -> list[list[Segment]]:
+    def _render(self, renderable: RenderableType) -> Rendered:
         cached = self._rendered.get(id(renderable))
         if cached is None or cached[0] is not renderable:
-            lines = self.console.render_lines(renderable, self.console.options, pad=False)
-            cached = self._rendered[id(renderable)] = (renderable, lines)
-        return cached[1]
+            options = self.console.options
+            lines = self.console.render_lines(renderable, options, pad=False)
+            cached = self._rendered[id(renderable)] = (renderable, lines, options.max_width)
+        return cached
+
+    def lines_of(self, renderable: RenderableType) -> list[list[Segment]]:
+        return self._render(renderable)[1]
 
     def height_of(self, renderable: RenderableType) -> int:
         return len(self.lines_of(renderable))
@@ -223,8 +255,10 @@ class ScreenWriter:
         if block.gap and self.screen.blocks:
             self.console.print()
             self.screen.used += 1
-        lines = self.lines_of(block.renderable)
-        self.console.print(_Lines(lines))
+        _, lines, width = self._render(block.renderable)
+        # The lines are cut to `width` already: cutting them again (rich's default) changes
+        # nothing unless the terminal narrowed since, and costs a tenth of the rendering.
+        self.console.print(_Lines(lines), crop=width > self.console.width)
         self.screen.used += len(lines)
         self.screen.blocks.append(block)
         self.screen.content += content

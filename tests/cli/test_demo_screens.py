@@ -6,6 +6,7 @@ on a screen of its own under the step's title; long texts folded, shown in full 
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -20,6 +21,8 @@ from demo_layout import (
 )
 from fakes.keys import ScriptedKeys
 from fixtures import catalogue_run
+from rich.console import Console
+from rich.text import Text
 
 from harness.cli.demo import talk_order
 from harness.cli.demo_observer import DESCRIPTION_LINES, NARRATIVE_LINES, DemoObserver
@@ -151,6 +154,53 @@ def test_fold_keeps_the_first_paragraph_or_sentences() -> None:
     assert fold(out, paragraphs, 76, 6) == f"First paragraph, short. {FOLD_MARK}"
 
 
+def fold_one_at_a_time(out: Console, text: str, width: int, max_lines: int) -> str | None:
+    """What `fold` finds, found by wrapping one sentence (then one word) more at a time."""
+    if text_height(out, text, width) <= max_lines:
+        return None
+    mark = f" {FOLD_MARK}"
+    first = text.split("\n\n", 1)[0]
+    if text_height(out, first + mark, width) <= max_lines:
+        return first + mark
+    kept = ""
+    for sentence in re.split(r"(?<=[.!?:])\s+(?=[A-Z`'\"(])", first):
+        candidate = f"{kept} {sentence}".strip()
+        if text_height(out, candidate + mark, width) > max_lines:
+            break
+        kept = candidate
+    if not kept:
+        for word in first.split():
+            candidate = f"{kept} {word}".strip()
+            if text_height(out, candidate + " …" + mark, width) > max_lines:
+                break
+            kept = candidate
+        kept += " …"
+    return kept + mark
+
+
+def test_fold_by_bisection_keeps_what_one_at_a_time_keeps() -> None:
+    # Seeded: sentences of short words, now and then a word longer than a line (a URL),
+    # several paragraphs, at widths and folds from tight to roomy.
+    rng = random.Random(15)
+    out = console(100)
+
+    def sentence() -> str:
+        words = [
+            "x" * rng.randint(30, 70) if rng.random() < 0.05 else "w" * rng.randint(1, 12)
+            for _ in range(rng.randint(1, 16))
+        ]
+        return " ".join([words[0].capitalize(), *words[1:]]) + rng.choice(".!:")
+
+    for _ in range(80):
+        text = "\n\n".join(
+            " ".join(sentence() for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 3))
+        )
+        width, max_lines = rng.randint(8, 100), rng.randint(1, 8)
+        assert fold(out, text, width, max_lines) == fold_one_at_a_time(
+            out, text, width, max_lines
+        ), (text, width, max_lines)
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_long_descriptions_are_folded_on_the_screen(
     renderings: CatalogueRenderings, recorded: RunResult, width: int
@@ -236,6 +286,16 @@ def test_a_screen_writer_splits_a_block_taller_than_a_screen() -> None:
     shown = screens(out.export_text())
     assert [len(s) for s in shown] == [10, 10, 7]
     assert re.match(r"^line 0$", shown[0][0])
+
+
+def test_a_block_measured_before_the_terminal_narrowed_is_cut_to_it() -> None:
+    out = console(40)
+    writer = ScreenWriter(out, height=10)
+    block = Text("x" * 40)
+    assert writer.height_of(block) == 1  # measured at 40 columns
+    out.width = 20
+    writer.add(block)
+    assert out.export_text().splitlines()[0] == "x" * 20
 
 
 def test_single_keys_from_a_terminal() -> None:
