@@ -80,6 +80,7 @@ bench: $(STAMP) $(CRD_FILES)  ## benchmarks (print their figures)
 	$(BIN)/python benchmarks/agent_overhead.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/lint_scale.py
+	$(BIN)/python benchmarks/dry_run.py
 
 clean:  ## remove the virtualenv and caches (the kind cluster is left alone: `ambient-harness cluster down`)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info reports artifacts

@@ -22,7 +22,6 @@ from harness.errors import HarnessError
 from harness.host.docker import DockerUnavailable
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario, Step
-from harness.report.document import write_json_report
 from harness.report.summary import (
     failure_summary,
     model_findings_summary,
@@ -118,6 +117,9 @@ def run_command(args: argparse.Namespace) -> int:
 def run_live(
     scenarios: Sequence[Scenario], options: SessionOptions, report_json: Path | None
 ) -> int:
+    # Here: the report's pydantic models cost ~25 ms that a dry run never needs.
+    from harness.report.document import write_json_report
+
     run = RunResult(Environment(provider=options.cluster or "existing"))
     code = EXIT_OK
     try:
