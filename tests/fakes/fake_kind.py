@@ -6,7 +6,6 @@ arguments and keep kind's cluster list in a file), and a loopback API server tha
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fakes.standin import SHEBANG
 from harness.host.versions import NODE_IMAGE
 
 
@@ -21,7 +21,7 @@ def script(directory: Path, name: str, body: str) -> Path:
     """An executable Python script standing in for a CLI."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
-    path.write_text(f"#!{sys.executable}\nimport json, os, sys, time\n{body}\n")
+    path.write_text(f"{SHEBANG}\nimport json, os, sys, time\n{body}\n")
     path.chmod(0o755)
     return path
 

@@ -3,8 +3,9 @@ interpreter (the harness starts kubectl by path, as it would the real one)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from fakes.standin import SHEBANG
 
 FAKE_KUBECTL = Path(__file__).resolve().with_name("fake_kubectl.py")
 
@@ -14,8 +15,7 @@ def write_kubectl(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / "kubectl"
     script.write_text(
-        f"#!{sys.executable}\nimport runpy\n"
-        f"runpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
+        f"{SHEBANG}\nimport runpy\nrunpy.run_path({str(FAKE_KUBECTL)!r}, run_name='__main__')\n"
     )
     script.chmod(0o755)
     return script

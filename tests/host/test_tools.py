@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fakes.standin import SHEBANG
 from helpers import CRDS
 from loopback_files import LOOPBACK, FileServer, artifact, files_in, sha
 
@@ -23,9 +23,7 @@ def fake_tool(directory: Path, name: str, stdout: str, exit_code: int = 0) -> Pa
     """A tiny executable that prints a version the way the real tool would."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
-    path.write_text(
-        f"#!{sys.executable}\nimport sys\nsys.stdout.write({stdout!r})\nsys.exit({exit_code})\n"
-    )
+    path.write_text(f"{SHEBANG}\nimport sys\nsys.stdout.write({stdout!r})\nsys.exit({exit_code})\n")
     path.chmod(0o755)
     return path
 

@@ -6,20 +6,17 @@ import json
 
 import pytest
 from fakes.fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
-from mesh_objects import (
-    GATEWAY_BUNDLE,
-)
+from mesh_objects import GATEWAY_BUNDLE, gateway_bundle
 
 from harness import mesh
 from harness.kube.client import Kube
 from harness.kube.errors import ApplyError
-from harness.kube.objects import load_manifests
 
 # --- Gateway API ---------------------------------------------------------------------------
 
 
 def test_gateway_api_bundle_is_applied_server_side_then_waited_established() -> None:
-    docs = load_manifests(GATEWAY_BUNDLE)
+    docs = gateway_bundle()
     crds = [d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"]
     assert len(crds) >= 10 and "httproutes.gateway.networking.k8s.io" in crds
     with FakeApiServer(CORE_TYPES, crd_established_after=2) as api:
@@ -52,7 +49,7 @@ def test_gateway_api_bundle_is_applied_server_side_then_waited_established() -> 
 
 
 def test_a_newer_gateway_api_on_the_cluster_is_not_downgraded() -> None:
-    docs = load_manifests(GATEWAY_BUNDLE)
+    docs = gateway_bundle()
     newer = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
     newer = json.loads(json.dumps(newer))
     newer["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] = "v1.6.0"
@@ -86,7 +83,7 @@ def test_gateway_api_channel_refusal_stops_before_any_write() -> None:
 
 
 def test_gateway_api_readiness_is_printable_data() -> None:
-    docs = load_manifests(GATEWAY_BUNDLE)
+    docs = gateway_bundle()
     checks = mesh.gateway_api_readiness(docs)
     assert str(checks[0]) == (
         "CustomResourceDefinition backendtlspolicies.gateway.networking.k8s.io: Established=True"
@@ -96,7 +93,7 @@ def test_gateway_api_readiness_is_printable_data() -> None:
 
 def test_gateway_api_types_fixture_matches_the_bundle() -> None:
     """The fake's built-in Gateway API kinds exist in the pinned bundle (no drift)."""
-    docs = load_manifests(GATEWAY_BUNDLE)
+    docs = gateway_bundle()
     served = {
         (d["spec"]["group"], v["name"], d["spec"]["names"]["kind"])
         for d in docs

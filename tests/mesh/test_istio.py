@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from fakes.fake_apiserver import FakeApiServer
+from fakes.standin import SHEBANG
 from mesh_objects import (
     ISTIO,
     add_ns,
@@ -100,7 +100,7 @@ def fake_istioctl(tmp_path: Path, body: str) -> Path:
     """An executable standing in for istioctl; it records its argv in argv.json."""
     script = tmp_path / "istioctl"
     script.write_text(
-        f"#!{sys.executable}\n"
+        f"{SHEBANG}\n"
         "import json, os, sys, time, urllib.request\n"
         f"json.dump(sys.argv[1:], open({str(tmp_path / 'argv.json')!r}, 'w'))\n"
         + textwrap.dedent(body)

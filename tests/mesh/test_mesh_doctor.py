@@ -3,6 +3,7 @@ read through the fake API server; `preflight` stops on a failed check."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -11,23 +12,23 @@ import pytest
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kind import kubeconfig_text
 from helpers import closed_port
-from mesh_objects import GATEWAY_BUNDLE, ISTIO, add_ns, istiod
+from mesh_objects import ISTIO, add_ns, gateway_bundle, istiod
 
 from harness.host.doctor import DoctorFailed, Finding
 from harness.kube.client import Kube
-from harness.kube.objects import load_manifests
 from harness.mesh import doctor
 from harness.mesh.doctor import ClusterReadings
 from harness.model.scenario import Scenario, load_scenario
 
 
 def gateway_crd(version: str, channel: str) -> dict[str, Any]:
-    (crd,) = [
+    (shared,) = [
         d
-        for d in load_manifests(GATEWAY_BUNDLE)
+        for d in gateway_bundle()
         if d["kind"] == "CustomResourceDefinition"
         and d["metadata"]["name"] == "gateways.gateway.networking.k8s.io"
     ]
+    crd = copy.deepcopy(shared)
     crd["metadata"]["annotations"] = {
         "gateway.networking.k8s.io/bundle-version": version,
         "gateway.networking.k8s.io/channel": channel,

@@ -131,7 +131,7 @@ def probe_draws(prober: Prober, url: str, draws: list[int]) -> list[Outcome]:
         )
 
 
-def seeded(prober: Prober, url: str, seed: int, batch: int = 100) -> Callable[[], Outcome]:
+def seeded(prober: Prober, url: str, seed: int, batch: int = 32) -> Callable[[], Outcome]:
     """A sample() for run_split: requests with seeded draws, fetched `batch` at a time."""
     rng = random.Random(seed)
     buffer: list[Outcome] = []

@@ -10,6 +10,8 @@ without a cluster.
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -24,10 +26,24 @@ import pytest
 from fakes.fake_kind import kubeconfig_text
 from helpers import REPO, closed_port, copy_scenario
 
-import harness.run.session  # noqa: F401  (imported once here, not again by every in-process run)
 from harness.host import paths
 from harness.model.scenario import load_scenario
 from harness.pytest_plugin import NO_CLUSTER
+
+# An in-process run drops every module it imported (pytester restores sys.modules), and the
+# next run imports it again: what the plugin imports late (the live session, the reports),
+# xdist's controller, and every installed pytest plugin (a run outside this repository loads
+# pytest-kind-ng and anyio, which only its pyproject.toml disables) are imported once, here.
+# A module imported already changes nothing of what a run does.
+IMPORTED_ONCE = [
+    "harness.run.session",
+    "harness.report.document",
+    "harness.report.summary",
+    "xdist.dsession",
+    *(entry.module for entry in importlib.metadata.entry_points(group="pytest11")),
+]
+for _module in IMPORTED_ONCE:
+    importlib.import_module(_module)
 
 FAKE_LIVE = """
 import harness.pytest_plugin.session

@@ -57,17 +57,20 @@ def test_plan_text_lists_steps_and_probes() -> None:
     assert "reviews -> GET http://ratings:9080/ratings/1  expect denied-l7" in text
 
 
-def test_plan_reports_a_broken_scenario_with_location(tmp_path: Path) -> None:
+def test_plan_reports_a_broken_scenario_with_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = tmp_path / "broken"
     d.mkdir()
     (d / "scenario.yaml").write_text("name: broken\ntitle: t\ndescription: d\ndataplane: both\n")
-    proc = run_cli("plan", str(d))
-    assert proc.returncode == 2
+    assert cli.main(["plan", str(d)]) == 2
     assert f"{d / 'scenario.yaml'}:4: dataplane: expected 'ambient' or 'sidecar', got 'both'" \
-        in proc.stderr
+        in capsys.readouterr().err
 
 
 def test_cli_help_explains_commands() -> None:
+    # A subprocess, as a user runs it: `python -m harness` itself stays tested (the other
+    # commands here run in this process).
     proc = run_cli("--help")
     assert proc.returncode == 0
     # The command list: one `  NAME  help text` line each (a bare `"run" in stdout` would
@@ -81,11 +84,13 @@ def test_cli_help_explains_commands() -> None:
     assert all(listed.values())
 
 
-def test_agent_arguments_pass_through_to_the_agent() -> None:
-    # `--help` after `agent` is the agent's own help, not the harness's.
-    proc = run_cli("agent", "proxy", "--help")
-    assert proc.returncode == 0, proc.stderr
-    assert "usage: ambient-harness agent proxy" in proc.stdout and "x-probe-timeout" in proc.stdout
-    refused = run_cli("agent", "proxy", "--listen", "10.0.0.1:1")
-    assert refused.returncode == 2
-    assert "refusing to listen on '10.0.0.1'" in refused.stderr
+def test_agent_arguments_pass_through_to_the_agent(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--help` after `agent` is the agent's own help, not the harness's: argparse exits 0,
+    # which `python -m harness` passes on as its exit status.
+    with pytest.raises(SystemExit) as helped:
+        cli.main(["agent", "proxy", "--help"])
+    assert helped.value.code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "usage: ambient-harness agent proxy" in out and "x-probe-timeout" in out
+    assert cli.main(["agent", "proxy", "--listen", "10.0.0.1:1"]) == 2
+    assert "refusing to listen on '10.0.0.1'" in capsys.readouterr().err

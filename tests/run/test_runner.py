@@ -15,8 +15,6 @@ import random
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.envoy_fixture import Program, agent_args, echo_args, running
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kubectl import pump
 from fakes.kubectl_launcher import write_kubectl
@@ -449,14 +448,6 @@ def test_a_gate_that_never_holds_fails_without_sampling(tmp_path: Path) -> None:
 # --- LiveOps against the fake API server and loopback agents ------------------------------
 
 
-def start_agent(*args: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(AGENT), *args], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "listening on 127.0.0.1:" in line, line
-    return proc, int(line.rsplit(":", 1)[1])
-
-
 class Ztunnel:
     """Stands in for the mesh on loopback: relays to echo, or resets the connection once
     an AuthorizationPolicy exists on the fake API server (as ztunnel does for a denied peer)."""
@@ -562,25 +553,36 @@ def becomes_available(
     api.on_read("Deployment", ns, name, hook)
 
 
+@pytest.fixture(scope="module")
+def loopback_programs() -> Iterator[tuple[Program, dict[str, Program]]]:
+    """The echo backend and the agents of clients a and b, started once for these tests: none
+    of them keeps state a test could see (each test has its own API server, ztunnel and
+    port-forwards, and kills only those)."""
+    with (
+        running(echo_args("ratings", "v1")) as echo,
+        running(agent_args()) as agent_a,
+        running(agent_args()) as agent_b,
+    ):
+        yield echo, {"a": agent_a, "b": agent_b}
+
+
 @pytest.fixture
-def loopback_mesh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def loopback_mesh(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    loopback_programs: tuple[Program, dict[str, Program]],
+) -> Iterator[dict[str, Any]]:
+    echo, agents = loopback_programs
     api = FakeApiServer().start()
-    echo, echo_port = start_agent(
-        "echo", "--listen", "127.0.0.1:0", "--service", "ratings", "--version", "v1"
-    )
-    agents = {c: start_agent("proxy", "--listen", "127.0.0.1:0") for c in ("a", "b")}
-    zt = Ztunnel(api, echo_port)
+    zt = Ztunnel(api, echo.port)
     kubectl = write_kubectl(tmp_path / "bin")
-    routes = {f"pod/agent-{c}-5d8f9-x1": port for c, (_, port) in agents.items()}
+    routes = {f"pod/agent-{c}-5d8f9-x1": agent.port for c, agent in agents.items()}
     monkeypatch.setenv("FAKE_KUBECTL_ROUTES", json.dumps(routes))
     monkeypatch.setenv("FAKE_KUBECTL_PIDS", str(tmp_path))
     try:
         yield {"api": api, "kubectl": kubectl, "ztunnel": zt, "agents": agents, "echo": echo}
     finally:
         zt.close()
-        for proc in [echo, *(p for p, _ in agents.values())]:
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=5)  # reaps it and closes its stdout pipe
         api.stop()
 
 
