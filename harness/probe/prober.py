@@ -142,7 +142,9 @@ class Prober:
     def healthy(self, timeout: float = 1.0) -> bool:
         """The agent answers its own /healthz (asked directly, not proxied)."""
         try:
-            response = httpx.get(f"{self.agent_url}/healthz", timeout=timeout, trust_env=False)
+            response = httpx.get(
+                f"{self.agent_url}/healthz", timeout=timeout, trust_env=False, verify=tls_context()
+            )
         except httpx.HTTPError:
             return False
         return response.status_code == 200

@@ -5,15 +5,17 @@ from __future__ import annotations
 import ssl
 
 import pytest
+from helpers import closed_port
 
 from harness.probe import prober
 from harness.probe.prober import Prober
 
 
-def test_probers_share_one_tls_context_made_on_first_use(
+def test_probers_and_their_health_checks_share_one_tls_context_made_on_first_use(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # httpx would load the CA bundle for each transport (two per proxied client): 26 ms each.
+    # httpx would load the CA bundle for each transport (two per proxied client, one per
+    # `httpx.get`): ~26 ms each.
     made: list[ssl.SSLContext] = []
     real = ssl.create_default_context
 
@@ -25,10 +27,10 @@ def test_probers_share_one_tls_context_made_on_first_use(
     monkeypatch.setattr(ssl, "create_default_context", counting)
     prober.tls_context.cache_clear()
     try:
-        first = Prober("127.0.0.1", 1)
-        second = Prober("127.0.0.1", 2)
-        first.close()
-        second.close()
+        with Prober("127.0.0.1", closed_port()) as first, Prober("127.0.0.1", 2) as second:
+            assert not first.healthy(timeout=0.5)  # nobody listens: refused at once
+            assert not first.healthy(timeout=0.5)
+            assert second.agent_url != first.agent_url
         assert len(made) == 1
         assert prober.tls_context() is made[0]
     finally:
