@@ -5,11 +5,12 @@ each boundary with a dim `┄┄┄ ⏸ ... ┄┄┄` line (the footer, where -
 A *broken word* is a word of the source (a description, a manifest, a cell) found split over
 two consecutive lines, except after a `/` (a path or URL may break there).
 
-    .venv/bin/python tests/cli/demo_layout.py     # the figures at 80 and 100 columns
+    .venv/bin/python tests/cli/demo_layout.py     # the figures at 80 and 100 columns,
+                                                  # and the CPU time of one rendering
 
 `catalogue_rendering` renders the recorded catalogue once per process (per xdist worker) for
 each kind, width and colour mode: the tests that only read a rendering share it instead of
-each narrating the 13 scenarios again (~0.3 s of CPU a rendering).
+each narrating the 13 scenarios again (0.2 s of CPU or more a rendering).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import io
 import itertools
 import re
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +196,18 @@ def measure(run: RunResult, width: int) -> Figures:
     )
 
 
+def rendering_cpu_s(run: RunResult, width: int, repeat: int = 5) -> float:
+    """The least CPU time of a plain replay of `run` at `width` (the first, warming up, aside)."""
+    times = []
+    for _ in range(repeat + 1):
+        start = time.process_time()
+        render_replay(run, width)
+        times.append(time.process_time() - start)
+    return min(times[1:])
+
+
 if __name__ == "__main__":
     recorded = recorded_run()
     for w in (80, 100):
         print(measure(recorded, w))
+        print(f"  one replay at {w} columns: {rendering_cpu_s(recorded, w):.3f} s of CPU")
