@@ -27,7 +27,6 @@ import os
 import socket
 import sys
 import threading
-from pathlib import Path
 
 
 def pump(src: socket.socket, dst: socket.socket) -> None:
@@ -48,7 +47,8 @@ def routes() -> dict[str, int]:
     found = json.loads(os.environ.get("FAKE_KUBECTL_ROUTES", "{}"))
     path = os.environ.get("FAKE_KUBECTL_ROUTES_FILE")
     if path:
-        found.update(json.loads(Path(path).read_text()))
+        with open(path, encoding="utf-8") as table:
+            found.update(json.load(table))
     return {str(k): int(v) for k, v in found.items()}
 
 
@@ -77,7 +77,8 @@ def lost_connection(port: int, remote: str, target: str, why: str) -> int:
 def main(argv: list[str]) -> int:
     pids = os.environ.get("FAKE_KUBECTL_PIDS")
     if pids:
-        Path(pids, str(os.getpid())).write_text(" ".join(argv))
+        with open(os.path.join(pids, str(os.getpid())), "w", encoding="utf-8") as record:
+            record.write(" ".join(argv))
     if "port-forward" not in argv:
         print(f"fake kubectl: unsupported {argv}", file=sys.stderr)
         return 2
