@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from harness.probe.prober import tls_context
+
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "harness" / "inpod" / "agent.py"
 START_TIMEOUT_S = 10.0
@@ -349,9 +351,12 @@ def _wait_ready(
 
 def _listener_port(admin: str) -> int | None:
     try:
-        if httpx.get(f"{admin}/ready", timeout=1.0, trust_env=False).status_code != 200:
+        ready = httpx.get(f"{admin}/ready", timeout=1.0, trust_env=False, verify=tls_context())
+        if ready.status_code != 200:
             return None
-        listeners = httpx.get(f"{admin}/listeners?format=json", timeout=1.0, trust_env=False)
+        listeners = httpx.get(
+            f"{admin}/listeners?format=json", timeout=1.0, trust_env=False, verify=tls_context()
+        )
     except httpx.HTTPError:
         return None
     for status in json.loads(listeners.text).get("listener_statuses", []):
