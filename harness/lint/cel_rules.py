@@ -181,9 +181,12 @@ def _activation(self_value: Any) -> Any:
 
 def _run(program: Any, activation: Any) -> tuple[Any, str | None]:
     result = program.eval(activation)
+    value = result.value()
+    if value is True:
+        return True, None  # most rules hold; an error's value is its text, never True
     if result.type().name() == "ERROR":
-        return None, str(result.value())
-    return result.value(), None
+        return None, str(value)
+    return value, None
 
 
 # --------------------------------------------------------------------------------------------

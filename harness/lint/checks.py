@@ -110,7 +110,7 @@ def check_document(doc: Document, index: SchemaIndex, ctx: Context | None, out: 
 
 
 def _check_duplicates(docs: list[Document], out: Findings) -> None:
-    seen: dict[tuple[str, str, str, str], int] = {}
+    seen: dict[tuple[str, str, str, str], Document] = {}
     for doc in docs:
         if not isinstance(doc.data, dict):
             continue
@@ -120,13 +120,11 @@ def _check_duplicates(docs: list[Document], out: Findings) -> None:
         if not kind or name is None:
             continue
         key = (group, kind, str_or_none(meta.get("namespace")) or "", name)
-        line = doc.line_of(["metadata", "name"])
         if key in seen:
-            out.add(
-                doc, ["metadata", "name"], f'{kind} "{name}" is also defined at line {seen[key]}'
-            )
+            line = seen[key].line_of(["metadata", "name"])
+            out.add(doc, ["metadata", "name"], f'{kind} "{name}" is also defined at line {line}')
         else:
-            seen[key] = line
+            seen[key] = doc
 
 
 # --------------------------------------------------------------------------------------------

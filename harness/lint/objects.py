@@ -9,6 +9,7 @@ from typing import Any
 from harness.lint.apimachinery import label_key, label_value
 from harness.lint.builtin_rules import invalid, validate_builtin
 from harness.lint.cel_rules import validate_rules
+from harness.lint.crds import Schema
 from harness.lint.openapi import FieldError, got, show, suggest, validate
 from harness.lint.resolution import Resolution
 from harness.model.source import PathKey
@@ -94,16 +95,29 @@ def _string_map(meta: dict[str, Any], field: str, labels: bool) -> list[FieldErr
 _ENVELOPE = ("apiVersion", "kind", "metadata")
 
 
+_BODY_SCHEMAS: dict[int, tuple[Schema, Schema]] = {}
+
+
+def _body_schema(schema: Schema) -> Schema:
+    """The kind's schema without apiVersion/kind/metadata, which are the API server's whether
+    or not a CRD schema lists them (one per schema: the validator reads each node once)."""
+    known = _BODY_SCHEMAS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    root = dict(schema)
+    root["properties"] = {
+        k: v for k, v in (root.get("properties") or {}).items() if k not in _ENVELOPE
+    }
+    _BODY_SCHEMAS[id(schema)] = (schema, root)
+    return root
+
+
 def validate_object(data: dict[str, Any], resolution: Resolution) -> list[FieldError]:
     """Metadata always; the body against the kind's schema when there is one."""
     errors = validate_metadata(resolution.kind, data.get("metadata"))
     if resolution.schema is None:
         return errors
-    # apiVersion/kind/metadata are the API server's, whether or not a CRD schema lists them.
-    root = dict(resolution.schema)
-    root["properties"] = {
-        k: v for k, v in (root.get("properties") or {}).items() if k not in _ENVELOPE
-    }
+    root = _body_schema(resolution.schema)
     body = {k: v for k, v in data.items() if k not in _ENVELOPE}
     errors += validate(body, root)
     if any(e.blocking for e in errors):

@@ -150,6 +150,71 @@ def _exclusive_fields(branches: list[Any]) -> list[str] | None:
     return names or None
 
 
+_ABSENT: Any = object()
+
+
+class _Node:
+    """The keywords of one schema node, read once per schema object: a value is checked
+    against the same few nodes many times, and most keywords are absent."""
+
+    __slots__ = (
+        "all_of", "any_of", "combinators", "enum", "exclusive_max", "exclusive_min", "extra",
+        "format", "int_or_string", "items", "list_keys", "list_type", "max_items", "max_length",
+        "max_props", "maximum", "min_items", "min_length", "min_props", "minimum", "negated",
+        "null_error", "one_of", "open", "pattern", "props", "required", "rx", "schema", "type",
+    )  # fmt: skip
+
+    def __init__(self, schema: Schema) -> None:
+        get = schema.get
+        self.schema = schema
+        self.int_or_string = bool(get("x-kubernetes-int-or-string"))
+        self.type = get("type", _ABSENT)
+        self.null_error: str | None = None
+        if not get("nullable") and ("type" in schema or self.int_or_string):
+            expected = get("type") or "integer or string"
+            self.null_error = f"expected {expected}, got null (an empty value)"
+        self.enum = get("enum", _ABSENT)
+        self.props: Mapping[str, Schema] = get("properties") or {}
+        extra = get("additionalProperties")
+        self.extra = extra if isinstance(extra, Mapping) else None
+        self.open = get("x-kubernetes-preserve-unknown-fields") is True or extra is True
+        self.required = get("required") or []
+        self.max_props, self.min_props = (
+            get(k, _ABSENT) for k in ("maxProperties", "minProperties")
+        )
+        items = get("items")
+        self.items = items if isinstance(items, Mapping) else None
+        self.max_items, self.min_items = (get(k, _ABSENT) for k in ("maxItems", "minItems"))
+        self.list_type = get("x-kubernetes-list-type")
+        self.list_keys: list[str] = list(get("x-kubernetes-list-map-keys") or [])
+        self.max_length, self.min_length = (get(k, _ABSENT) for k in ("maxLength", "minLength"))
+        self.pattern = get("pattern", _ABSENT)
+        self.rx = None if self.pattern is _ABSENT else _regex(str(self.pattern))
+        self.format = str(schema["format"]) if "format" in schema else None
+        self.minimum, self.maximum = get("minimum"), get("maximum")
+        self.exclusive_min = get("exclusiveMinimum") is True
+        self.exclusive_max = get("exclusiveMaximum") is True
+        self.all_of = get("allOf") or []
+        self.any_of = list(schema["anyOf"]) if "anyOf" in schema else None
+        self.one_of = list(schema["oneOf"]) if "oneOf" in schema else None
+        negated = get("not")
+        self.negated = negated if isinstance(negated, Mapping) else None
+        self.combinators = bool(
+            self.all_of or self.any_of is not None or self.one_of is not None or self.negated
+        )
+
+
+_NODES: dict[int, _Node] = {}
+
+
+def _node(schema: Schema) -> _Node:
+    known = _NODES.get(id(schema))
+    if known is not None and known.schema is schema:
+        return known
+    node = _NODES[id(schema)] = _Node(schema)
+    return node
+
+
 class _Validator:
     def __init__(self, structural: bool) -> None:
         # Branches of oneOf/anyOf/allOf/not only add constraints: fields they do not list are
@@ -161,34 +226,35 @@ class _Validator:
         self.errors.append(FieldError(path, message, blocking))
 
     def check(self, value: Any, schema: Schema, path: PathKey) -> None:
-        if not isinstance(schema, Mapping):
+        if type(schema) is not dict and not isinstance(schema, Mapping):  # dict: no ABC check
             return
+        node = _node(schema)
         if value is None:
-            if not schema.get("nullable") and (
-                "type" in schema or schema.get("x-kubernetes-int-or-string")
-            ):
-                expected = schema.get("type") or "integer or string"
-                self.err(path, f"expected {expected}, got null (an empty value)")
+            if node.null_error is not None:
+                self.err(path, node.null_error)
             return
-        if schema.get("x-kubernetes-int-or-string"):
-            if type_name(value) not in ("integer", "string"):
+        kind = type_name(value)
+        if node.int_or_string:
+            if kind not in ("integer", "string"):
                 self.err(path, f"expected integer or string, got {got(value)}", True)
                 return
-        elif "type" in schema and not _is_type(value, str(schema["type"])):
-            self.err(path, f"expected {schema['type']}, got {got(value)}", True)
-            return
-        if "enum" in schema:
-            self.check_enum(value, schema["enum"], path)
-        kind = type_name(value)
+        elif node.type is not _ABSENT:
+            expected = str(node.type)
+            if kind != expected and not (expected == "number" and kind == "integer"):
+                self.err(path, f"expected {node.type}, got {got(value)}", True)
+                return
+        if node.enum is not _ABSENT:
+            self.check_enum(value, node.enum, path)
         if kind == "object":
-            self.check_object(value, schema, path)
+            self.check_object(value, node, path)
         elif kind == "array":
-            self.check_array(value, schema, path)
+            self.check_array(value, node, path)
         elif kind == "string":
-            self.check_string(value, schema, path)
+            self.check_string(value, node, path)
         elif kind in ("integer", "number"):
-            self.check_number(value, schema, path)
-        self.check_combinators(value, schema, path)
+            self.check_number(value, node, path)
+        if node.combinators:
+            self.check_combinators(value, node, path)
 
     def check_enum(self, value: Any, allowed: list[Any], path: PathKey) -> None:
         if any(type_name(value) == type_name(a) and value == a for a in allowed):
@@ -197,44 +263,41 @@ class _Validator:
         hint = suggest(value, [str(a) for a in allowed]) if isinstance(value, str) else ""
         self.err(path, f"expected one of {shown}, got {show(value)}{hint}", True)
 
-    def check_object(self, value: dict[Any, Any], schema: Schema, path: PathKey) -> None:
-        props: Mapping[str, Schema] = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        open_ = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
-        for name in schema.get("required") or []:
+    def check_object(self, value: dict[Any, Any], node: _Node, path: PathKey) -> None:
+        props, extra = node.props, node.extra
+        for name in node.required:
             if name not in value:
                 self.err((*path, str(name)), "required field missing", True)
         for key, sub in value.items():
             name = str(key)
             if name in props:
                 self.check(sub, props[name], (*path, name))
-            elif isinstance(extra, Mapping):
+            elif extra is not None:
                 self.check(sub, extra, (*path, name))
-            elif self.structural and not open_:
+            elif self.structural and not node.open:
                 self.err((*path, name), f'unknown field "{name}"{suggest(name, props)}')
         n = len(value)
-        if "maxProperties" in schema and n > schema["maxProperties"]:
-            self.err(path, f"must have at most {schema['maxProperties']} entries, got {n}", True)
-        if "minProperties" in schema and n < schema["minProperties"]:
-            self.err(path, f"must have at least {schema['minProperties']} entries, got {n}")
+        if node.max_props is not _ABSENT and n > node.max_props:
+            self.err(path, f"must have at most {node.max_props} entries, got {n}", True)
+        if node.min_props is not _ABSENT and n < node.min_props:
+            self.err(path, f"must have at least {node.min_props} entries, got {n}")
 
-    def check_array(self, value: list[Any], schema: Schema, path: PathKey) -> None:
-        items = schema.get("items")
-        if isinstance(items, Mapping):
+    def check_array(self, value: list[Any], node: _Node, path: PathKey) -> None:
+        items = node.items
+        if items is not None:
             for i, item in enumerate(value):
                 self.check(item, items, (*path, i))
         n = len(value)
-        if "maxItems" in schema and n > schema["maxItems"]:
-            self.err(path, f"must have at most {schema['maxItems']} items, got {n}", True)
-        if "minItems" in schema and n < schema["minItems"]:
-            self.err(path, f"must have at least {schema['minItems']} item(s), got {n}")
+        if node.max_items is not _ABSENT and n > node.max_items:
+            self.err(path, f"must have at most {node.max_items} items, got {n}", True)
+        if node.min_items is not _ABSENT and n < node.min_items:
+            self.err(path, f"must have at least {node.min_items} item(s), got {n}")
         if self.structural:
-            self.check_list_type(value, schema, path)
+            self.check_list_type(value, node, path)
 
-    def check_list_type(self, value: list[Any], schema: Schema, path: PathKey) -> None:
+    def check_list_type(self, value: list[Any], node: _Node, path: PathKey) -> None:
         """`x-kubernetes-list-type: set|map`: the API server rejects duplicate entries."""
-        list_type = schema.get("x-kubernetes-list-type")
-        keys: list[str] = list(schema.get("x-kubernetes-list-map-keys") or [])
+        list_type, keys = node.list_type, node.list_keys
         if list_type not in ("set", "map") or (list_type == "map" and not keys):
             return
         seen: dict[str, int] = {}
@@ -250,54 +313,54 @@ class _Validator:
             else:
                 seen[ident] = i
 
-    def check_string(self, value: Any, schema: Schema, path: PathKey) -> None:
+    def check_string(self, value: Any, node: _Node, path: PathKey) -> None:
         text = _as_text(value)
         if text is None:
             return
-        if "maxLength" in schema and len(text) > schema["maxLength"]:
+        if node.max_length is not _ABSENT and len(text) > node.max_length:
             n = len(text)
-            self.err(path, f"must be at most {schema['maxLength']} characters, got {n}", True)
-        if "minLength" in schema and len(text) < schema["minLength"]:
-            self.err(path, f"must be at least {schema['minLength']} character(s), got {len(text)}")
-        if "pattern" in schema:
-            rx = _regex(str(schema["pattern"]))
+            self.err(path, f"must be at most {node.max_length} characters, got {n}", True)
+        if node.min_length is not _ABSENT and len(text) < node.min_length:
+            self.err(path, f"must be at least {node.min_length} character(s), got {len(text)}")
+        if node.pattern is not _ABSENT:
+            rx = node.rx
             if rx is not None and not rx.search(text):
-                self.err(path, f"{show(text)} does not match the pattern {schema['pattern']}")
-        if "format" in schema:
-            self.check_format(value, str(schema["format"]), path)
+                self.err(path, f"{show(text)} does not match the pattern {node.pattern}")
+        if node.format is not None:
+            self.check_format(value, node.format, path)
 
-    def check_number(self, value: float, schema: Schema, path: PathKey) -> None:
-        lo, hi = schema.get("minimum"), schema.get("maximum")
+    def check_number(self, value: float, node: _Node, path: PathKey) -> None:
+        lo, hi = node.minimum, node.maximum
         if lo is not None:
-            exclusive = schema.get("exclusiveMinimum") is True
+            exclusive = node.exclusive_min
             if value < lo or (exclusive and value == lo):
                 self.err(path, f"must be {'>' if exclusive else '>='} {lo}, got {show(value)}")
         if hi is not None:
-            exclusive = schema.get("exclusiveMaximum") is True
+            exclusive = node.exclusive_max
             if value > hi or (exclusive and value == hi):
                 self.err(path, f"must be {'<' if exclusive else '<='} {hi}, got {show(value)}")
-        if "format" in schema:
-            self.check_format(value, str(schema["format"]), path)
+        if node.format is not None:
+            self.check_format(value, node.format, path)
 
     def check_format(self, value: Any, fmt: str, path: PathKey) -> None:
         problem = _format_error(value, fmt)
         if problem:
             self.err(path, problem)
 
-    def check_combinators(self, value: Any, schema: Schema, path: PathKey) -> None:
-        for sub in schema.get("allOf") or []:
+    def check_combinators(self, value: Any, node: _Node, path: PathKey) -> None:
+        for sub in node.all_of:
             self.branch_errors(value, sub, path, report=True)
-        if "anyOf" in schema:
-            branches = list(schema["anyOf"])
+        if node.any_of is not None:
+            branches = node.any_of
             if not any(not self.branch_errors(value, b, path) for b in branches):
                 self.err(path, self.no_match("anyOf", value, branches, path))
-        if "oneOf" in schema:
-            branches = list(schema["oneOf"])
+        if node.one_of is not None:
+            branches = node.one_of
             matched = sum(1 for b in branches if not self.branch_errors(value, b, path))
             if matched != 1:
                 self.err(path, self.no_match("oneOf", value, branches, path))
-        negated = schema.get("not")
-        if isinstance(negated, Mapping) and not self.branch_errors(value, negated, path):
+        negated = node.negated
+        if negated is not None and not self.branch_errors(value, negated, path):
             if set(negated) == {"enum"}:
                 shown = ", ".join(map(str, negated["enum"]))
                 self.err(path, f"must not be one of {shown}, got {show(value)}")

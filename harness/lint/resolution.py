@@ -66,14 +66,15 @@ def _resolve_crd(index: SchemaIndex, base: Resolution, api_version: str) -> Reso
             base, error=f"no kind {kind} in group {group}{hint}; kinds: {', '.join(kinds)}"
         )
     v = crd.version(version)
-    served = ", ".join(crd.served)
     if v is None:
+        served = ", ".join(crd.served)
         return replace(base, error=f"no version {version} of {group} {kind}; served: {served}")
     if not v.served:
+        served = ", ".join(crd.served)
         error = f"version {version} of {group} {kind} is not served; served: {served}"
         return replace(base, error=error)
     if v.deprecated:
-        reason = v.warning or f"use one of {served}"
+        reason = v.warning or f"use one of {', '.join(crd.served)}"
         return replace(base, error=f"{api_version} {kind} is deprecated: {reason}")
     return replace(base, schema=v.schema, scope=crd.scope)
 

@@ -92,7 +92,7 @@ def _same_object_in_two_files(
     """One step applying two files that define the same object: the later apply replaces the
     earlier one whole (server-side apply, one field manager), so only one takes effect."""
     for step in s.steps:
-        defined: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+        defined: dict[tuple[str, str, str, str], tuple[str, Document]] = {}
         for rel in dict.fromkeys(posixpath.normpath(r) for r in step.apply):
             for d in manifests.get(rel, []):
                 if not isinstance(d.data, dict):
@@ -104,9 +104,9 @@ def _same_object_in_two_files(
                     continue
                 ns = str_or_none(meta.get("namespace")) or s.namespace
                 key = (group, kind, ns, name)
-                line = d.line_of(["metadata", "name"])
                 if key in defined and defined[key][0] != rel:
-                    first, first_line = defined[key]
+                    first, first_doc = defined[key]
+                    first_line = first_doc.line_of(["metadata", "name"])
                     _add(
                         out,
                         seen,
@@ -116,7 +116,7 @@ def _same_object_in_two_files(
                         f"the same step ({step.name!r}): this later apply replaces it, so only "
                         "this definition takes effect",
                     )
-                defined.setdefault(key, (rel, line))
+                defined.setdefault(key, (rel, d))
 
 
 def _labels(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

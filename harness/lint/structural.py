@@ -28,39 +28,70 @@ def _nullable_null(value: Any, schema: Schema) -> bool:
 
 def server_view(value: Any, schema: Schema) -> Any:
     """A pruned, defaulted deep copy of `value` (the input is not changed)."""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()  # YAML timestamps reach the API server as strings
-    if not isinstance(schema, Mapping):
-        return copy.deepcopy(value)
     if isinstance(value, dict):
-        return _object(value, schema)
+        if type(schema) is not dict and not isinstance(schema, Mapping):  # dict: no ABC check
+            return copy.deepcopy(value)
+        return _object(value, _node(schema))
     if isinstance(value, list):
+        if type(schema) is not dict and not isinstance(schema, Mapping):
+            return copy.deepcopy(value)
         items = schema.get("items")
         item_schema: Schema = items if isinstance(items, Mapping) else {}
         return [server_view(v, item_schema) for v in value]
-    return value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()  # YAML timestamps reach the API server as strings
+    if isinstance(value, (str, int, float)) or value is None:
+        return value  # immutable: its own copy
+    return value if isinstance(schema, Mapping) else copy.deepcopy(value)
 
 
-def _object(value: dict[Any, Any], schema: Schema) -> dict[str, Any]:
-    props: Mapping[str, Schema] = schema.get("properties") or {}
-    extra = schema.get("additionalProperties")
-    # A node that declares nothing (no type, no fields) is not pruned; `type: object` alone is.
-    declares = bool(props) or extra is not None or schema.get("type") == "object"
-    keep_unknown = _preserves_unknown(schema) or extra is True or not declares
+class _Node:
+    """What pruning and defaulting take from one schema node, read once per schema object."""
+
+    __slots__ = ("defaults", "extra", "keep_unknown", "props", "schema")
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.props: Mapping[str, Schema] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        self.extra = extra if isinstance(extra, Mapping) else None
+        # A node that declares nothing (no type, no fields) is not pruned; `type: object`
+        # alone is.
+        declares = bool(self.props) or extra is not None or schema.get("type") == "object"
+        self.keep_unknown = _preserves_unknown(schema) or extra is True or not declares
+        self.defaults = [
+            (name, prop)
+            for name, prop in self.props.items()
+            if isinstance(prop, Mapping) and "default" in prop
+        ]
+
+
+_NODES: dict[int, _Node] = {}
+
+
+def _node(schema: Schema) -> _Node:
+    known = _NODES.get(id(schema))
+    if known is not None and known.schema is schema:
+        return known
+    node = _NODES[id(schema)] = _Node(schema)
+    return node
+
+
+def _object(value: dict[Any, Any], node: _Node) -> dict[str, Any]:
+    props, extra = node.props, node.extra
     out: dict[str, Any] = {}
     for key, sub in value.items():
         name = str(key)
         if name in props:
             prop = props[name]
-            if _nullable_null(sub, prop) and "default" not in prop:
-                continue  # pruned: a null the schema does not allow and cannot default
-            if not (_nullable_null(sub, prop) and "default" in prop):
-                out[name] = server_view(sub, prop)
-        elif isinstance(extra, Mapping):
+            if sub is None and not prop.get("nullable"):
+                continue  # pruned, or defaulted below: a null the schema does not allow
+            out[name] = server_view(sub, prop)
+        elif extra is not None:
             out[name] = server_view(sub, extra)
-        elif keep_unknown:
+        elif node.keep_unknown:
             out[name] = copy.deepcopy(sub)
-    for name, prop in props.items():
-        if name not in out and isinstance(prop, Mapping) and "default" in prop:
+    for name, prop in node.defaults:
+        if name not in out:
             out[name] = server_view(copy.deepcopy(prop["default"]), prop)
     return out

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.model.yaml_loaders import FAST_LOADER, PureLoader
 
 PathKey = tuple[str | int, ...]
 
@@ -53,15 +54,32 @@ def format_path(path: PathKey) -> str:
     return out or "(document)"
 
 
-@dataclass
+@dataclass(eq=False)
 class Document:
-    """One YAML document: its value plus the line of every field path in it."""
+    """One YAML document: its value plus the line of every field path in it.
+
+    The line table is read off the document's node tree the first time it is asked for: most
+    documents are never reported on, and building it costs as much as building the value."""
 
     file: Path
     index: int
     data: Any
     start_line: int
-    lines: dict[PathKey, int] = field(default_factory=dict)
+    _lines: dict[PathKey, int] | None = field(default=None, repr=False)
+    _node: yaml.Node | None = field(default=None, repr=False)
+
+    @property
+    def lines(self) -> dict[PathKey, int]:
+        if self._lines is None:
+            self._lines = _walk(self._node)[0] if self._node is not None else {}
+            self._node = None
+        return self._lines
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        mine = (self.file, self.index, self.data, self.start_line, self.lines)
+        return mine == (other.file, other.index, other.data, other.start_line, other.lines)
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """Line of `path`, or of its nearest ancestor that exists (e.g. for a missing field)."""
@@ -85,37 +103,8 @@ MAX_VALUES = 100_000  # values of one document, aliases expanded (a YAML alias b
 # slower, and a large file must still be answered within a second.
 _REWORD_MAX_CHARS = 64 * 1024
 
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
-
-
-class _PureLoader(yaml.SafeLoader):
-    """PyYAML's pure-Python safe loader without its quadratic cost in flow depth.
-
-    The stock scanner walks every pending simple-key candidate (one per open flow level) for
-    each token, so 5,000 `[` take seconds before any limit can refuse them. Candidates are
-    only ever added at the current position (a level's old one is deleted first), so the
-    dict is in position order: the nearest is the first, and the stale ones (an earlier line,
-    or over 1024 characters back) are a prefix. Same tokens, same errors, linear time."""
-
-    def next_possible_simple_key(self) -> int | None:
-        for key in self.possible_simple_keys.values():
-            return int(key.token_number)  # the first is the nearest
-        return None
-
-    def stale_possible_simple_keys(self) -> None:
-        keys = self.possible_simple_keys
-        while keys:
-            level, key = next(iter(keys.items()))
-            if key.line == self.line and self.index - key.index <= 1024:
-                return  # this one and every later one are still possible
-            if key.required:
-                raise yaml.scanner.ScannerError(
-                    "while scanning a simple key",
-                    key.mark,
-                    "could not find expected ':'",
-                    self.get_mark(),
-                )
-            del keys[level]
+_FAST_LOADER: Any = FAST_LOADER  # libyaml, when PyYAML was built with it
+_PureLoader = PureLoader
 
 
 class _LimitExceeded(Exception):
@@ -181,83 +170,91 @@ class _Sink(dict[Any, Any]):
         pass
 
 
-def _build(root: yaml.Node) -> tuple[Any, dict[PathKey, int], list[tuple[PathKey, int]]]:
-    """`_walk` and PyYAML's safe constructor in one iterative pass: the same data (aliases
-    shared, the last of duplicate keys kept in the first one's place), ~2x faster, since the
-    constructor is pure Python even under libyaml. Raises _Unusual for the rest."""
+_Link = tuple[Any, str | int] | None  # a path as (parent's link, key): no tuple per node
+
+
+def _path_of(link: _Link) -> PathKey:
+    parts: list[str | int] = []
+    while link is not None:
+        link, key = link
+        parts.append(key)
+    return tuple(reversed(parts))
+
+
+def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
+    """PyYAML's safe constructor, the duplicate keys and `_walk`'s bounds in one iterative
+    pass: the same data (aliases shared, the last of duplicate keys kept in the first one's
+    place) ~2x faster, since the constructor is pure Python even under libyaml, in the same
+    order as `_walk` (so the same node trips a bound). Raises _Unusual for the rest."""
     constructor = yaml.constructor.SafeConstructor()
     scalar_of = constructor.yaml_constructors
-    lines: dict[PathKey, int] = {}
     dupes: list[tuple[PathKey, int]] = []
     built: dict[int, Any] = {}
     holder: list[Any] = [None]
     sink = _Sink()
-    # (node, path, line recorded for the path, duplicate key?, container, slot in it)
-    stack: list[tuple[yaml.Node, PathKey, int, bool, Any, Any]] = [
-        (root, (), root.start_mark.line + 1, False, holder, 0)
-    ]
+    str_tag, map_tag, seq_tag = _TAG + "str", _TAG + "map", _TAG + "seq"
+    # (node, its path's link, depth, the key's line when it is a duplicate else 0, container,
+    # slot in it)
+    stack: list[tuple[yaml.Node, _Link, int, int, Any, Any]] = [(root, None, 0, 0, holder, 0)]
     visited = 0
     while stack:
-        node, path, line, dupe, parent, slot = stack.pop()
+        node, link, depth, dupe, parent, slot = stack.pop()
         visited += 1
         if visited > MAX_VALUES:
             raise _LimitExceeded(node.start_mark.line + 1, _bomb())
-        if len(path) > MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise _LimitExceeded(node.start_mark.line + 1, _too_deep())
         if dupe:
-            dupes.append((path, line))
-        lines[path] = line
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == _TAG + "str":
+            dupes.append((_path_of(link), dupe))
+        kind, tag = type(node), node.tag
+        if kind is yaml.ScalarNode:
+            if tag == str_tag:
                 parent[slot] = node.value
-            elif node.tag.startswith(_TAG) and node.tag in scalar_of:
-                parent[slot] = scalar_of[node.tag](constructor, node)
+            elif tag.startswith(_TAG) and tag in scalar_of:
+                parent[slot] = scalar_of[tag](constructor, node)
             else:
-                raise _Unusual(node.tag)
+                raise _Unusual(tag)
             continue
         seen_before = id(node) in built
-        target: Any = sink if seen_before else None
-        children: list[tuple[yaml.Node, PathKey, int, bool, Any, Any]] = []
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != _TAG + "map":
-                raise _Unusual(node.tag)
+        below = depth + 1
+        children: list[tuple[yaml.Node, _Link, int, int, Any, Any]] = []
+        if kind is yaml.MappingNode:
+            if tag != map_tag:
+                raise _Unusual(tag)
             mapping: dict[Any, Any] = built.get(id(node), {})
             target = sink if seen_before else mapping
             names: set[str] = set()
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or (
-                    key_node.tag != _TAG + "str" and key_node.tag not in _PLAIN_KEY_TAGS
+                key_tag = key_node.tag
+                if type(key_node) is not yaml.ScalarNode or (
+                    key_tag != str_tag and key_tag not in _PLAIN_KEY_TAGS
                 ):
-                    raise _Unusual(key_node.tag)
+                    raise _Unusual(key_tag)
                 key = (
                     key_node.value
-                    if key_node.tag == _TAG + "str"
-                    else scalar_of[key_node.tag](constructor, key_node)
+                    if key_tag == str_tag
+                    else scalar_of[key_tag](constructor, key_node)
                 )
                 if not seen_before:
                     mapping.setdefault(key, None)  # YAML order; a duplicate keeps its place
                 name = str(key_node.value)
-                children.append(
-                    (value_node, (*path, name), key_node.start_mark.line + 1, name in names,
-                     target, key)
-                )  # fmt: skip
+                again = key_node.start_mark.line + 1 if name in names else 0
+                children.append((value_node, (link, name), below, again, target, key))
                 names.add(name)
             value: Any = mapping
-        elif isinstance(node, yaml.SequenceNode):
-            if node.tag != _TAG + "seq":
-                raise _Unusual(node.tag)
+        elif kind is yaml.SequenceNode:
+            if tag != seq_tag:
+                raise _Unusual(tag)
             value = built.get(id(node), [None] * len(node.value))
             target = sink if seen_before else value
-            children = [
-                (item, (*path, i), item.start_mark.line + 1, False, target, i)
-                for i, item in enumerate(node.value)
-            ]
+            children = [(item, (link, i), below, 0, target, i) for i, item in enumerate(node.value)]
         else:
             raise _Unusual(type(node).__name__)
         built[id(node)] = value
         parent[slot] = value
-        stack.extend(reversed(children))
-    return holder[0], lines, dupes
+        children.reverse()
+        stack.extend(children)
+    return holder[0], dupes
 
 
 def _bomb() -> str:
@@ -388,8 +385,9 @@ def parse_documents(file: Path, text: str) -> list[Document]:
     for index, node in enumerate(nodes):
         if node is None:
             continue
+        lines: dict[PathKey, int] | None = None  # read off `node` when asked for
         try:
-            data, lines, dupes = _build(node)
+            data, dupes = _build(node)
         except _LimitExceeded as exc:
             problems.append(Problem(file, exc.line, f"invalid YAML: {exc.message}"))
             continue
@@ -413,7 +411,8 @@ def parse_documents(file: Path, text: str) -> list[Document]:
                 loader.dispose()
         if data is None:
             continue
-        docs.append(Document(file, index, data, node.start_mark.line + 1, lines))
+        kept = node if lines is None else None
+        docs.append(Document(file, index, data, node.start_mark.line + 1, lines, kept))
     if problems:
         raise SourceError(problems)
     return docs

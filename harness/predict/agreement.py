@@ -52,37 +52,39 @@ def disagreements(expect: Expect, p: Prediction, probe: Probe, *, gate: bool = F
     if p.uncertain:
         return []
     out: list[str] = []
-    said = p.describe()
+    said = p.describe  # worded only when a message needs it (most probes agree)
     if expect.outcome is not None and expect.outcome != p.outcome:
-        out.append(f"expects {expect.outcome}, the model predicts {said}")
+        out.append(f"expects {expect.outcome}, the model predicts {said()}")
     if expect.status is not None and (
         p.outcome not in (ALLOWED, STATUS) or p.status != expect.status
     ):
-        out.append(f"expects status {expect.status}, the model predicts {said}")
+        out.append(f"expects status {expect.status}, the model predicts {said()}")
     if expect.served_by is not None:
         if gate and p.split:
             if not any(_served(expect.served_by, v) for v in p.split):
                 out.append(
-                    f"gates on served_by {expect.served_by}, which no route can reach ({said})"
+                    f"gates on served_by {expect.served_by}, which no route can reach ({said()})"
                 )
         elif p.served_by is None or not _served(expect.served_by, p.served_by):
-            out.append(f"expects served_by {expect.served_by}, the model predicts {said}")
+            out.append(f"expects served_by {expect.served_by}, the model predicts {said()}")
     if expect.split is not None:
         pred = _distribution(p)
         keys = set(pred) | set(expect.split)
         if any(abs(pred.get(k, 0.0) - expect.split.get(k, 0.0)) > expect.tolerance for k in keys):
-            out.append(f"expects split {expect.split}, the model predicts {pred or said}")
+            out.append(f"expects split {expect.split}, the model predicts {pred or said()}")
     if expect.l7 is not None and p.l7 != expect.l7:
-        out.append(f"expects l7 {str(expect.l7).lower()}, the model predicts {said}")
+        out.append(f"expects l7 {str(expect.l7).lower()}, the model predicts {said()}")
     for name, value in (expect.headers or {}).items():
         if p.headers.get(name.lower()) != value:
-            out.append(f"expects response header {name}: {value}, the model predicts {said}")
+            out.append(f"expects response header {name}: {value}, the model predicts {said()}")
     if expect.backend_saw:
         seen = {k.lower(): v for k, v in probe.headers.items()} if p.l7 is not None else {}
         seen.update(p.backend_saw)
         for name, value in expect.backend_saw.items():
             if seen.get(name.lower()) != value:
-                out.append(f"expects the backend to see {name}: {value}, the model predicts {said}")
+                out.append(
+                    f"expects the backend to see {name}: {value}, the model predicts {said()}"
+                )
     if expect.attempts is not None and p.attempts != expect.attempts:
         out.append(
             f"expects attempts {expect.attempts}, the model predicts {p.attempts or 'none counted'}"

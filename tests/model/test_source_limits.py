@@ -51,7 +51,7 @@ def test_libyaml_is_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(yaml, "compose_all", spy)
     source.parse_documents(Path("x.yaml"), "a: 1\n")
-    assert used == [getattr(yaml, "CSafeLoader", yaml.SafeLoader)]
+    assert len(used) == 1 and issubclass(used[0], getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def problems(tmp_path: Path, content: str | bytes) -> list[str]:
@@ -284,3 +284,58 @@ def test_link_outside_agrees_with_resolving_the_paths(tmp_path: Path) -> None:
             outside += expected is not None
     # out, broken, outdir, outdir/x, indir/out and the three paths written outside
     assert outside == 3 * 8
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_the_fast_loaders_tags_are_pyyamls() -> None:
+    """libyaml with the quicker resolver tags every node as PyYAML's own resolver does."""
+    scalars = [
+        "", "~", "null", "Null", "NULL", "yes", "No", "on", "OFF", "true", "False", "y", "n",
+        "0", "-0", "+12", "0x1F", "0o17", "017", "1_000", "0b101", "190:20:30", "1.5", "-.5",
+        "1e3", "6.8523015e+5", ".inf", "-.Inf", ".NaN", "2024-01-01", "2001-12-14t21:59:43.1-05:00",
+        "<<", "=", "a", "plain text", "8080", "v1", "-", ".", "+",
+    ]  # fmt: skip
+    text = "".join(f"- {s}\n- '{s}'\n- \"{s}\"\n- {{{s or 'k'}: {s or 'v'}}}\n" for s in scalars)
+    text += "- '!x'\n- '&a'\n- '*a'\n- ! a\n- !!str 1\n- [a, {b: c}]\n- &x y\n- *x\n"
+
+    def tags(loader: Any) -> list[str]:
+        out: list[str] = []
+        stack = list(yaml.compose_all(text, Loader=loader))
+        while stack:
+            node = stack.pop()
+            out.append(node.tag)
+            if isinstance(node, yaml.MappingNode):
+                stack.extend(x for kv in node.value for x in kv)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+        return out
+
+    assert source._FAST_LOADER is not yaml.CSafeLoader  # the quicker resolver is in use
+    assert tags(source._FAST_LOADER) == tags(yaml.CSafeLoader) == tags(yaml.SafeLoader)
+    assert len(set(tags(yaml.CSafeLoader))) >= 8
+
+
+def test_the_line_table_is_read_off_the_nodes_when_first_asked_for(tmp_path: Path) -> None:
+    """Built lazily (lint asks for lines only to report), it is the same whole table."""
+    file = tmp_path / "m.yaml"
+    file.write_text("a: &x\n  b: [1,\n    2]\nc:\n- *x\n- d: e\na: 2\n")
+    with pytest.raises(SourceError, match=r"m.yaml:7: a: duplicate key"):
+        load_documents(file)
+    file.write_text("a: &x\n  b: [1,\n    2]\nc:\n- *x\n- d: e\n")
+    (doc,) = load_documents(file)
+    assert doc.data == {"a": {"b": [1, 2]}, "c": [{"b": [1, 2]}, {"d": "e"}]}
+    assert doc.lines == {
+        (): 1,
+        ("a",): 1,
+        ("a", "b"): 2,
+        ("a", "b", 0): 2,
+        ("a", "b", 1): 3,
+        ("c",): 4,
+        ("c", 0): 1,
+        ("c", 0, "b"): 2,
+        ("c", 0, "b", 0): 2,
+        ("c", 0, "b", 1): 3,
+        ("c", 1): 6,
+        ("c", 1, "d"): 6,
+    }  # fmt: skip  (an alias is where its anchor was written)
+    assert doc == load_documents(file)[0]
