@@ -7,10 +7,11 @@ runs them:
 - `ambient-harness lint DIR` (a subprocess: start-up included),
 - `pytest --collect-only -q DIR/scenarios` (the pytest plugin loading every scenario),
 
-at 13 and 1000 scenarios, min of --repeat runs each, and prints the seconds, the cost per
-added scenario and the ratio of the two sizes (issue 15's target: lint of 1000 within 6x the
-13-scenario catalogue). It also times the YAML layer alone over the generated files with
-libyaml and with the pure-Python parser (`harness.model.source`), the part libyaml speeds up.
+at 13 and 1000 scenarios, min of --repeat runs each, and prints the seconds (wall, and lint's
+CPU time, steadier on a loaded machine), the cost per added scenario and the ratio of the two
+sizes (issue 15's target: lint of 1000 within 6x the 13-scenario catalogue). It also times
+the YAML layer alone over the generated files with libyaml and with the pure-Python parser
+(`harness.model.source`), the part libyaml speeds up.
 
     .venv/bin/python benchmarks/lint_scale.py [--sizes 13 1000] [--repeat 3]
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -53,14 +55,24 @@ def generate(root: Path, count: int) -> Path:
     return target
 
 
-def best_of(repeat: int, argv: list[str], cwd: Path) -> float:
-    times = []
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def best_of(repeat: int, argv: list[str], cwd: Path, cpu: list[float] | None = None) -> float:
+    """The least wall time of `repeat` runs; `cpu` gets the least CPU time (user + sys), the
+    steadier figure on a machine others load."""
+    times, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - start)
+        cpus.append(_children_cpu() - start_cpu)
         if proc.returncode not in (0, 5):  # 5: pytest collected nothing to run (not an error here)
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}")
+    if cpu is not None:
+        cpu.append(min(cpus))
     return min(times)
 
 
@@ -87,21 +99,24 @@ def main() -> int:
     lint = [str(bin_dir / "ambient-harness"), "lint"]
     collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     results: dict[int, tuple[float, float, float, float]] = {}
+    lint_cpu: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="lint-scale-") as tmp:
         for n in args.sizes:
             root = Path(tmp) / f"n{n}"
             scenarios = generate(root, n)
-            t_lint = best_of(args.repeat, [*lint, str(scenarios)], root)
+            cpu: list[float] = []
+            t_lint = best_of(args.repeat, [*lint, str(scenarios)], root, cpu)
+            lint_cpu[n] = cpu[0]
             t_collect = best_of(args.repeat, [*collect, str(scenarios)], root)
             files = sorted(scenarios.rglob("*.yaml"))
             t_fast = yaml_layer(files, fast=True)
             t_pure = yaml_layer(files, fast=False)
             results[n] = (t_lint, t_collect, t_fast, t_pure)
     print(f"libyaml available: {source._FAST_LOADER is not None}  (repeat={args.repeat}, min)")
-    header = ("scenarios", "lint s", "collect s", "yaml libyaml s", "yaml pure s")
-    print("  ".join(f"{h:>{w}}" for h, w in zip(header, (9, 7, 9, 14, 11), strict=True)))
+    header = ("scenarios", "lint s", "lint cpu s", "collect s", "yaml libyaml s", "yaml pure s")
+    print("  ".join(f"{h:>{w}}" for h, w in zip(header, (9, 7, 10, 9, 14, 11), strict=True)))
     for n, (tl, tc, tf, tp) in results.items():
-        print(f"{n:>9}  {tl:7.2f}  {tc:9.2f}  {tf:14.3f}  {tp:11.3f}")
+        print(f"{n:>9}  {tl:7.2f}  {lint_cpu[n]:10.2f}  {tc:9.2f}  {tf:14.3f}  {tp:11.3f}")
     small, large = min(results), max(results)
     if small != large:
         added = large - small
@@ -113,6 +128,10 @@ def main() -> int:
         print(
             f"ratio {large}/{small}: lint {l1 / l0:.1f}x, collection {c1 / c0:.1f}x "
             "(issue 15 target for lint: <= 6x)"
+        )
+        k0, k1 = lint_cpu[small], lint_cpu[large]
+        print(
+            f"lint CPU: {1000 * (k1 - k0) / added:.2f} ms per added scenario, ratio {k1 / k0:.1f}x"
         )
     return 0
 

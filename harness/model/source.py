@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.model.yaml_loaders import FAST_LOADER, PureLoader
+from harness.model.yaml_loaders import FAST_LOADER, PureLoader, deep_line
 
 PathKey = tuple[str | int, ...]
 
@@ -54,25 +54,39 @@ def format_path(path: PathKey) -> str:
     return out or "(document)"
 
 
+class _Text:
+    """A file's text, composed again (once) when one of its documents' lines is asked for."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.nodes: list[yaml.Node | None] | None = None
+
+    def node(self, index: int) -> yaml.Node | None:
+        if self.nodes is None:
+            self.nodes = compose(self.text)  # composed once already: the same nodes
+        return self.nodes[index]
+
+
 @dataclass(eq=False)
 class Document:
     """One YAML document: its value plus the line of every field path in it.
 
-    The line table is read off the document's node tree the first time it is asked for: most
-    documents are never reported on, and building it costs as much as building the value."""
+    The line table is made the first time it is asked for, from the file's text composed
+    again: most documents are never reported on, building it costs as much as building the
+    value, and a node tree kept for it would cost the garbage collector as much again."""
 
     file: Path
     index: int
     data: Any
     start_line: int
     _lines: dict[PathKey, int] | None = field(default=None, repr=False)
-    _node: yaml.Node | None = field(default=None, repr=False)
+    _text: _Text | None = field(default=None, repr=False)
 
     @property
     def lines(self) -> dict[PathKey, int]:
         if self._lines is None:
-            self._lines = _walk(self._node)[0] if self._node is not None else {}
-            self._node = None
+            node = self._text.node(self.index) if self._text is not None else None
+            self._lines = _walk(node)[0] if node is not None else {}
         return self._lines
 
     def __eq__(self, other: object) -> bool:
@@ -298,23 +312,6 @@ def compose(text: str, loader: Any = None) -> list[yaml.Node | None]:
     return list(yaml.compose_all(text, Loader=loader or _FAST_LOADER or _PureLoader))
 
 
-def _deep_line(text: str) -> int:
-    """Line where nesting first goes past MAX_DEPTH, from the parser's flat event stream
-    (the pure composer's recursion cannot say)."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=_PureLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH + 1 and event.start_mark is not None:  # root: level 0
-                    return int(event.start_mark.line) + 1
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except yaml.YAMLError:
-        pass
-    return 1
-
-
 def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
     try:
         return compose(text)
@@ -322,7 +319,7 @@ def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
         error = exc
     except RecursionError:  # the pure-Python composer recurses once per level
         raise SourceError(
-            [Problem(file, _deep_line(text), f"invalid YAML: {_too_deep()}")]
+            [Problem(file, deep_line(text, MAX_DEPTH), f"invalid YAML: {_too_deep()}")]
         ) from None
     reworded = _FAST_LOADER is not None and len(text) <= _REWORD_MAX_CHARS
     if reworded and getattr(error, "problem", None) != "exceeded maximum nesting depth":
@@ -382,6 +379,7 @@ def parse_documents(file: Path, text: str) -> list[Document]:
     docs: list[Document] = []
     problems: list[Problem] = []
     nodes = _compose_or_raise(file, text)
+    source = _Text(text)
     for index, node in enumerate(nodes):
         if node is None:
             continue
@@ -411,8 +409,7 @@ def parse_documents(file: Path, text: str) -> list[Document]:
                 loader.dispose()
         if data is None:
             continue
-        kept = node if lines is None else None
-        docs.append(Document(file, index, data, node.start_mark.line + 1, lines, kept))
+        docs.append(Document(file, index, data, node.start_mark.line + 1, lines, source))
     if problems:
         raise SourceError(problems)
     return docs

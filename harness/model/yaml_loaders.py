@@ -64,3 +64,20 @@ class PureLoader(yaml.SafeLoader):
                     self.get_mark(),
                 )
             del keys[level]
+
+
+def deep_line(text: str, max_depth: int) -> int:
+    """Line where nesting first goes past `max_depth`, from the parser's flat event stream
+    (the pure composer's recursion cannot say)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=PureLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > max_depth + 1 and event.start_mark is not None:  # root: level 0
+                    return int(event.start_mark.line) + 1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return 1
