@@ -50,7 +50,16 @@ class FieldError:
         return f"{format_path(self.path)}: {self.message}"
 
 
+_EXACT_TYPE_NAMES = {
+    str: "string", dict: "object", list: "array", int: "integer", bool: "boolean",
+    float: "number", type(None): "null",
+}  # fmt: skip
+
+
 def type_name(value: Any) -> str:
+    name = _EXACT_TYPE_NAMES.get(type(value))  # the common types, without the isinstance chain
+    if name is not None:
+        return name
     if value is None:
         return "null"
     if isinstance(value, bool):

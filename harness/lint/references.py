@@ -23,7 +23,8 @@ from harness.lint.findings import Findings, hint, listing
 from harness.lint.resolution import Resolution, split_api_version
 from harness.model.scenario import Scenario
 from harness.model.source import Document, PathKey
-from harness.model.topology import principal_of, topology
+from harness.model.topology import principal_of
+from harness.predict.world import scenario_topology
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"})
@@ -87,7 +88,7 @@ def type_of(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_context(s: Scenario, manifests: list[Document]) -> Context:
-    topo = topology(s)
+    topo = scenario_topology(s)
     ctx = Context(s, [n.name for n in s.namespaces])
     for e in topo.echoes:
         ctx.services[(e.namespace, e.service)] = (e.port,)

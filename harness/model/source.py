@@ -9,6 +9,7 @@ then the ordinary safe constructor builds the Python values.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,9 +58,10 @@ def format_path(path: PathKey) -> str:
 class _Text:
     """A file's text, composed again (once) when one of its documents' lines is asked for."""
 
+    nodes: list[yaml.Node | None] | None = None
+
     def __init__(self, text: str) -> None:
         self.text = text
-        self.nodes: list[yaml.Node | None] | None = None
 
     def node(self, index: int) -> yaml.Node | None:
         if self.nodes is None:
@@ -69,11 +71,9 @@ class _Text:
 
 @dataclass(eq=False)
 class Document:
-    """One YAML document: its value plus the line of every field path in it.
-
-    The line table is made the first time it is asked for, from the file's text composed
-    again: most documents are never reported on, building it costs as much as building the
-    value, and a node tree kept for it would cost the garbage collector as much again."""
+    """One YAML document: its value plus the line of every field path in it. The line table
+    is made when first asked for, from the text composed again: most documents are never
+    reported on, and keeping their node trees would cost the garbage collector as much."""
 
     file: Path
     index: int
@@ -184,6 +184,7 @@ class _Sink(dict[Any, Any]):
         pass
 
 
+_DECIMAL, _BOOLS = re.compile(r"(?:0|[1-9][0-9]*)\Z"), yaml.constructor.SafeConstructor.bool_values
 _Link = tuple[Any, str | int] | None  # a path as (parent's link, key): no tuple per node
 
 
@@ -196,10 +197,9 @@ def _path_of(link: _Link) -> PathKey:
 
 
 def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
-    """PyYAML's safe constructor, the duplicate keys and `_walk`'s bounds in one iterative
-    pass: the same data (aliases shared, the last of duplicate keys kept in the first one's
-    place) ~2x faster, since the constructor is pure Python even under libyaml, in the same
-    order as `_walk` (so the same node trips a bound). Raises _Unusual for the rest."""
+    """PyYAML's safe constructor, duplicate keys and `_walk`'s bounds (same order, so the same
+    node trips one) in one pass: the same data (aliases shared, the last duplicate in the first
+    one's place) ~2x faster than the pure-Python constructor. Raises _Unusual for the rest."""
     constructor = yaml.constructor.SafeConstructor()
     scalar_of = constructor.yaml_constructors
     dupes: list[tuple[PathKey, int]] = []
@@ -207,8 +207,8 @@ def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
     holder: list[Any] = [None]
     sink = _Sink()
     str_tag, map_tag, seq_tag = _TAG + "str", _TAG + "map", _TAG + "seq"
-    # (node, its path's link, depth, the key's line when it is a duplicate else 0, container,
-    # slot in it)
+    int_tag, bool_tag = _TAG + "int", _TAG + "bool"
+    # (node, its path's link, depth, its key's line if a duplicate else 0, container, slot)
     stack: list[tuple[yaml.Node, _Link, int, int, Any, Any]] = [(root, None, 0, 0, holder, 0)]
     visited = 0
     while stack:
@@ -224,6 +224,10 @@ def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
         if kind is yaml.ScalarNode:
             if tag == str_tag:
                 parent[slot] = node.value
+            elif tag == int_tag and _DECIMAL.match(node.value):
+                parent[slot] = int(node.value)  # what construct_yaml_int makes of 8080
+            elif tag == bool_tag:
+                parent[slot] = _BOOLS[node.value.lower()]  # as construct_yaml_bool
             elif tag.startswith(_TAG) and tag in scalar_of:
                 parent[slot] = scalar_of[tag](constructor, node)
             else:

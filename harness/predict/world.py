@@ -19,6 +19,7 @@ from harness.model.topology import (
     USE_WAYPOINT,
     WAYPOINT_CLASS,
     WAYPOINT_FOR,
+    Topology,
     principal_of,
     topology,
 )
@@ -175,9 +176,22 @@ class World:
         return wp if wp is not None and wp.for_ in accepted else None
 
 
+_LAST_TOPOLOGY: list[tuple[Scenario, Topology]] = []
+
+
+def scenario_topology(s: Scenario) -> Topology:
+    """`topology(s)`, kept for the last scenario asked about: a scenario is frozen, and lint
+    asks for its topology three times (references, the model's walk, silent mistakes)."""
+    if _LAST_TOPOLOGY and _LAST_TOPOLOGY[0][0] is s:
+        return _LAST_TOPOLOGY[0][1]
+    topo = topology(s)
+    _LAST_TOPOLOGY[:] = [(s, topo)]
+    return topo
+
+
 # Follows https://istio.io/latest/docs/ambient/usage/waypoint/
 def _topology(world: World, s: Scenario) -> None:
-    topo = topology(s)
+    topo = scenario_topology(s)
     for ns in topo.namespaces:
         world.namespaces[ns.name] = ns.mode
         world.namespace_labels[ns.name] = dict(ns.labels)

@@ -339,3 +339,29 @@ def test_the_line_table_is_read_off_the_nodes_when_first_asked_for(tmp_path: Pat
         ("c", 1, "d"): 6,
     }  # fmt: skip  (an alias is where its anchor was written)
     assert doc == load_documents(file)[0]
+
+
+def _typed(value: Any) -> Any:
+    """`value` with every scalar's type beside it (`1 == True` for ==, not here)."""
+    if isinstance(value, dict):
+        return [(_typed(k), _typed(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+def test_integers_and_booleans_are_pyyamls_to_the_type() -> None:
+    spellings = [
+        "0", "7", "8080", "-1", "+1", "007", "0o17", "0x1f", "0b11", "1_000", "1:30", "10.0",
+        "yes", "No", "TRUE", "false", "on", "Off", "y", "1e3", "99999999999999999999",
+    ]  # fmt: skip
+    text = "".join(f"k{i}: {s}\n" for i, s in enumerate(spellings)) + "t: !!bool yes\n"
+    (doc,) = source.parse_documents(Path("t.yaml"), text)
+    assert _typed(doc.data) == _typed(yaml.load(text, Loader=SAFE_LOADER))
+    for file in CORPUS_FILES[:60]:
+        try:
+            docs = load_documents(file)
+        except SourceError:
+            continue
+        expected = [d for d in yaml.load_all(file.read_text(), Loader=SAFE_LOADER) if d is not None]
+        assert [_typed(d.data) for d in docs] == [_typed(d) for d in expected], file

@@ -19,7 +19,7 @@ CITATION = re.compile(
 # Plumbing, not rules: formatting and container helpers no Istio behaviour stands behind.
 NOT_RULES = {
     "_strs", "_who", "label", "where", "summary", "_verdict", "_int", "manifest_file",
-    "__str__", "of_kind", "client_pod",
+    "__str__", "of_kind", "client_pod", "scenario_topology",
 }  # fmt: skip
 MODULES = ["authz", "routes", "path", "world"]
 
