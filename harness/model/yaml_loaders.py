@@ -15,18 +15,19 @@ _WILDCARD = tuple(_IMPLICIT.get(None, ()))
 # BaseResolver.resolve concatenates them on every call.
 _BY_FIRST = {k: (*v, *_WILDCARD) for k, v in _IMPLICIT.items() if k is not None}
 _STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{t}" for t in ("str", "seq", "map"))
+_SCALAR, _SEQUENCE = yaml.ScalarNode, yaml.SequenceNode
 
 
 def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> str:
     """BaseResolver.resolve for a loader without path resolvers: libyaml's composer calls it
     for every node (a plain scalar's tag by its first character, `''` for the empty one)."""
-    if kind is yaml.ScalarNode:
+    if kind is _SCALAR:
         if implicit[0]:
             for tag, regexp in _BY_FIRST.get(value[:1], _WILDCARD):
                 if regexp.match(value):
                     return str(tag)
         return _STR
-    return _SEQ if kind is yaml.SequenceNode else _MAP
+    return _SEQ if kind is _SEQUENCE else _MAP
 
 
 FAST_LOADER: Any = (
