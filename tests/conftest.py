@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,21 @@ importlib.import_module("cel_expr_python.ext.ext_strings")
 
 # Every test, and every CLI it starts, sees the one directory the Makefile resolves.
 os.environ.setdefault(paths.CRD_DIR_ENV, str(CRDS))
+
+# The suite never writes into (or reads pinned tools from) the user's harness cache: a run
+# through the fake kind wrote its kubeconfig over a real cluster's in ~/.cache/ambient-harness.
+# One directory for the whole run (made by the first process, inherited by xdist workers and
+# every CLI started), so the CRD index is built once, not once per worker.
+_SUITE_CACHE = "AMBIENT_HARNESS_SUITE_CACHE"
+_made_cache = os.environ.get(_SUITE_CACHE) is None
+if _made_cache:
+    os.environ[_SUITE_CACHE] = tempfile.mkdtemp(prefix="ambient-harness-suite-cache-")
+os.environ[paths.CACHE_ENV] = os.environ[_SUITE_CACHE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _made_cache:
+        shutil.rmtree(os.environ[_SUITE_CACHE], ignore_errors=True)
 
 
 @pytest.fixture
