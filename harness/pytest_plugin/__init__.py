@@ -8,21 +8,41 @@ and without a cluster they skip with the reason. Steps are reported as sections 
 
 The hooks here stay thin: the items are in items.py, the run's state (options, live session,
 results and the reports written from them) in session.py's `HarnessSession`, registered here.
+
+Every pytest process on the machine loads this plugin (each xdist worker too), so at start-up
+it imports only pytest's needs (options, hooks): the scenario model (pydantic), lint and the
+run options are imported when a scenario file is collected, a feature is asked for (`-m`,
+`--markers`) or a live session starts.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.model.scenario import SCENARIO_FILE
-from harness.pytest_plugin.items import NO_CLUSTER, ScenarioFile, ScenarioItem
-from harness.pytest_plugin.markers import features_in, registered_markers
+from harness.pytest_plugin.markers import register_features, registered_markers
 from harness.pytest_plugin.session import PLUGIN_NAME, HarnessSession, cluster_requested
 
+if TYPE_CHECKING:
+    from harness.pytest_plugin.items import NO_CLUSTER, ScenarioFile, ScenarioItem
+
 __all__ = ["NO_CLUSTER", "ScenarioFile", "ScenarioItem", "cluster_requested"]
+
+# harness.model.scenario.SCENARIO_FILE, named here so that a run with no scenario file never
+# imports the scenario model (tests/pytest_plugin/test_startup.py checks that they agree).
+SCENARIO_FILE = "scenario.yaml"
+
+
+def __getattr__(name: str) -> Any:
+    # The items (and with them lint and the scenario model) on first use of these names.
+    if name in ("NO_CLUSTER", "ScenarioFile", "ScenarioItem"):
+        from harness.pytest_plugin import items
+
+        return getattr(items, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # pytest-kind-ng's plugin imports its cluster module (pykube, requests: ~80 ms) at every pytest
@@ -127,12 +147,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: scenario on the {marker} data plane")
     config.addinivalue_line("markers", "scenario: a scenario (a scenario.yaml file)")
     # Each scenario's features, so `pytest --markers` lists them and --strict-markers accepts
-    # them; one that is already a marker is refused when its scenario is collected.
-    for feature, scenarios in sorted(features_in(config).items()):
-        if feature not in state.foreign_markers:
-            config.addinivalue_line(
-                "markers", f"{feature}: scenario feature ({', '.join(sorted(scenarios))})"
-            )
+    # them in `-m`: now if either is asked for, else when the first scenario file is collected
+    # (a run of test modules only never reads a scenario).
+    if config.option.markers or config.option.markexpr:
+        register_features(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -140,5 +158,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     # only look like scenarios (tests/malformed/, the lint corpus) opts out with its own
     # conftest.py `collect_ignore_glob`, as any pytest test directory would.
     if file_path.name == SCENARIO_FILE:
+        from harness.pytest_plugin.items import ScenarioFile
+
+        register_features(parent.config)
         return ScenarioFile.from_parent(parent, path=file_path)
     return None

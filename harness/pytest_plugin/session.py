@@ -20,6 +20,7 @@ the process that leaves last deletes the cluster (if the run created it). With
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,11 +28,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.host.cluster import DEFAULT_CLUSTER_NAME
-from harness.model.results import Environment, RunResult, ScenarioResult
 from harness.pytest_plugin.shared import SharedSetup, shared_directory
-from harness.run.options import SessionOptions
 
+# The results (and with them the scenario model, pydantic) and the run options (the cluster
+# providers) are imported where first used: a pytest run of plain test modules needs neither,
+# and every pytest process loads this plugin (see __init__.py).
 if TYPE_CHECKING:
+    from harness.model.results import Environment, RunResult, ScenarioResult
+    from harness.run.options import SessionOptions
     from harness.run.session import LiveSession
 
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"  # pytest-kind-ng's default for --cluster-name
@@ -48,6 +52,8 @@ def cluster_name(config: pytest.Config) -> str:
 
 def session_options(config: pytest.Config) -> SessionOptions:
     """`SessionOptions` from pytest's options (ours and pytest-kind-ng's)."""
+
+    from harness.run.options import SessionOptions
 
     def opt(name: str) -> Any:
         return config.getoption(name, default=None)
@@ -87,15 +93,30 @@ class HarnessSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.options = session_options(config)
         self.results: list[ScenarioResult] = []
-        self.environment = Environment(provider="none")
+        self._environment: Environment | None = None  # none until a live session or a report
         self.is_worker = hasattr(config, "workerinput")
         # Marker names pytest and every other plugin of this run registered, before the
         # scenario features are added: a feature must never be one of them.
         self.foreign_markers: frozenset[str] = frozenset()
         self.setup_error: str | None = None  # the session's own failure, reported once
         self._environment_recorded = False
+
+    @functools.cached_property
+    def options(self) -> SessionOptions:
+        return session_options(self.config)
+
+    @property
+    def environment(self) -> Environment:
+        if self._environment is None:
+            from harness.model.results import Environment
+
+            self._environment = Environment(provider="none")
+        return self._environment
+
+    @environment.setter
+    def environment(self, env: Environment) -> None:
+        self._environment = env
 
     def live(self) -> LiveSession:
         """The live session (set up on first use)."""
@@ -106,14 +127,19 @@ class HarnessSession:
     # --- the session-level set-up ----------------------------------------------------------
 
     def _needs_cluster(self, session: pytest.Session) -> bool:
-        if not self.options.cluster_requested or self.config.option.collectonly:
+        if self.config.option.collectonly:
             return False
         if self.config.pluginmanager.has_plugin("dsession"):
-            return True  # the xdist controller: its workers collect, it sets the cluster up
-        return any(
-            (getattr(item, "is_scenario", False) and not getattr(item, "rejected", ()))
-            or "live" in getattr(item, "fixturenames", ())
-            for item in session.items
+            # the xdist controller: its workers collect, it sets the cluster up
+            return self.options.cluster_requested
+        # The items first: a run with nothing live never builds the options.
+        return (
+            any(
+                (getattr(item, "is_scenario", False) and not getattr(item, "rejected", ()))
+                or "live" in getattr(item, "fixturenames", ())
+                for item in session.items
+            )
+            and self.options.cluster_requested
         )
 
     @pytest.hookimpl(wrapper=True)
@@ -124,6 +150,8 @@ class HarnessSession:
             live = self.live()
             if live.setup_error is not None:
                 self.setup_error = live.setup_error
+                from harness.model.results import ScenarioResult
+
                 reason = "not run: the session set-up failed"
                 for item in session.items:
                     scenario = getattr(item, "scenario", None)
@@ -147,7 +175,11 @@ class HarnessSession:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         result = getattr(item, "result", None)
-        if isinstance(result, ScenarioResult) and not getattr(item, "result_sent", False):
+        if result is None or getattr(item, "result_sent", False):
+            return report
+        from harness.model.results import RunResult, ScenarioResult
+
+        if isinstance(result, ScenarioResult):
             from harness.report.document import run_to_dict
 
             item.result_sent = True  # type: ignore[attr-defined]
@@ -184,6 +216,8 @@ class HarnessSession:
         self._environment_recorded = True
 
     def run_result(self) -> RunResult:
+        from harness.model.results import RunResult
+
         return RunResult(environment=self.environment, scenarios=list(self.results))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -1,7 +1,9 @@
 """Start-up cost of the pytest plugin: pytest-kind-ng's plugin (which imports pykube and
 requests at every start) and anyio's are blocked in this repository, the harness declares the
 kind options itself, so `--cluster-name`, `--kind-image`... keep their meaning, and httpx is
-imported only where a download or a probe starts."""
+imported only where a download or a probe starts. The plugin itself imports the scenario model
+(pydantic), lint, the mesh model and the run options only when a scenario file is collected or
+a feature is asked for: every pytest process (each xdist worker) loads it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from helpers import REPO
 
 from harness.model import source
+from harness.model.scenario import SCENARIO_FILE, load_scenario
 
 PROBE = """
 import json, sys
@@ -90,3 +93,68 @@ def test_collection_parses_each_scenario_file_once(
         "rc": 0,
         "scenario.yaml": count,
     }, result.outlines
+
+
+# What a pytest process that never meets a scenario must not import (the plugin's start-up).
+DEFERRED = (
+    "pydantic",
+    "harness.model.scenario",
+    "harness.lint",
+    "harness.predict",
+    "harness.run.options",
+    "harness.host.providers",
+    "harness.pytest_plugin.items",
+)
+
+LOADED = """
+import json, sys
+before = set(sys.modules)
+if sys.argv[1] == "import":
+    import harness.pytest_plugin
+    rc = 0
+else:
+    import pytest
+    rc = int(pytest.main(sys.argv[2:]))
+deferred = json.loads(sys.argv[1] if sys.argv[1] != "import" else sys.argv[2])
+print(json.dumps({"rc": rc, "imported": [m for m in deferred if m in sys.modules]}))
+"""
+
+
+def _loaded(*argv: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED, *argv], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_plugin_imports_no_scenario_model_lint_or_run_options_at_start_up() -> None:
+    assert _loaded("import", json.dumps(DEFERRED)) == {"rc": 0, "imported": []}
+
+
+def test_a_run_of_plain_test_modules_never_imports_the_scenario_model() -> None:
+    """The repository's own scenarios/ sits beside tests/: collecting a test module of no
+    scenario still must not read them (nor lint, nor build the run options)."""
+    collect = ["-p", "no:cacheprovider", "--collect-only", "-q", "tests/test_errors.py"]
+    assert _loaded(json.dumps(DEFERRED), *collect) == {"rc": 0, "imported": []}
+
+
+def test_a_feature_in_m_is_still_a_known_marker_when_no_scenario_is_collected() -> None:
+    """Features are registered when the first scenario file is collected, or at once when `-m`
+    (or `--markers`) may name one: --strict-markers must accept `-m l7` on any run."""
+    feature = next(
+        f.replace("-", "_")
+        for path in sorted((REPO / "scenarios").glob(f"*/{SCENARIO_FILE}"))
+        for f in load_scenario(path).features
+    )
+    argv = ["-p", "no:cacheprovider", "--strict-markers", "--collect-only", "-q"]
+    result = _loaded(json.dumps([]), *argv, "-m", feature, "tests/test_errors.py")
+    # 5: every test deselected, nothing collected; a usage error (unknown marker) would be 4.
+    assert result == {"rc": 5, "imported": []}
+
+
+def test_the_plugin_names_the_scenario_file_as_the_model_does() -> None:
+    import harness.pytest_plugin
+
+    assert harness.pytest_plugin.SCENARIO_FILE == SCENARIO_FILE
