@@ -437,9 +437,9 @@ def _no_link_below(directory: Path, path: Path) -> bool:
     parts = path.parts
     if parts[:depth] != directory.parts or ".." in parts[depth:]:
         return False
-    current = directory
+    current = str(directory)
     for part in parts[depth:]:
-        current = current / part
+        current = f"{current}{os.sep}{part}"  # a string: no Path built per component
         try:
             if stat.S_ISLNK(os.lstat(current).st_mode):
                 return False
