@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from harness.errors import HarnessError
 from harness.host import versions
+from harness.host.tls import tls_context
 from harness.host.versions import Artifact
 
 if TYPE_CHECKING:  # imported where a download starts: httpx costs ~45 ms at every start
@@ -118,6 +119,8 @@ class Fetcher:
             headers={"Accept-Encoding": "identity", "User-Agent": "ambient-harness"},
             event_hooks={"request": [self._on_request]},
             trust_env=not self.allow_insecure_loopback,
+            # The context httpx would build for this trust_env, made once per process.
+            verify=tls_context(trust_env=not self.allow_insecure_loopback),
         )
         try:
             with client.stream("GET", url) as response:

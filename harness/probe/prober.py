@@ -7,9 +7,7 @@ keep-alive connection, and the agent replays each request from inside its pod.
 
 from __future__ import annotations
 
-import functools
 import json
-import ssl
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +17,7 @@ from typing import Any
 import httpx
 
 from harness.errors import HarnessError
+from harness.host.tls import tls_context
 from harness.model.outcome import Outcome, ProbeError
 
 EXCERPT_CHARS = 200
@@ -49,19 +48,6 @@ class AgentLate(AgentError):
 
 class AgentBusy(AgentError):
     """The agent refused the connection: it is at its --max-connections limit."""
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The one verifying TLS context of this process, made on first use.
-
-    httpx builds a context per transport (two per client with a proxy), and loading the CA
-    bundle costs ~26 ms of C each time; the prober only speaks plain HTTP to the agent, so a
-    fresh context per Prober buys nothing. httpx's own default with trust_env=False (its CA
-    bundle, hostname checked), made once; an SSLContext may be shared by connections and
-    threads.
-    """
-    return httpx.create_ssl_context(trust_env=False)
 
 
 class Prober:

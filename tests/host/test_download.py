@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import ssl
 import stat
 import tarfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import certifi
 import pytest
+from helpers import closed_port
 from loopback_files import BINARY, LOOPBACK, FileServer, artifact, files_in, sha
 
-from harness.host import download
+from harness.host import download, tls
 from harness.host.download import (
     ChecksumMismatch,
     DownloadError,
@@ -265,3 +270,62 @@ def test_line_progress_reports_every_step(files: FileServer, tmp_path: Path) -> 
     # One line per 4 KiB step, plus the final one; the checksum fetch reports nothing.
     assert len(lines) == len(BINARY) // 4096 + 1
     assert all(line.startswith("  test artifact: ") and " of " in line for line in lines)
+
+
+# --- the TLS context: one per process and trust setting, still verifying -----------------------
+
+
+@pytest.fixture
+def contexts_made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
+    """The keyword arguments of every verifying context made (httpx loads its CA bundle through
+    ssl.create_default_context, ~26 ms each), from a process that has made none yet."""
+    made: list[dict[str, object]] = []
+    real = ssl.create_default_context
+
+    def counting(*args: object, **kwargs: object) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    tls.forget_contexts()
+    yield made
+    tls.forget_contexts()
+
+
+def test_downloads_share_one_verifying_tls_context(
+    files: FileServer, tmp_path: Path, contexts_made: list[dict[str, object]]
+) -> None:
+    url = files.add("/kind", BINARY)
+    for name in ("first", "second"):
+        dest = tmp_path / name
+        download.download_verified(artifact(url, sha256=sha(BINARY)), dest, fetcher=LOOPBACK)
+        assert dest.read_bytes() == BINARY
+    assert contexts_made == [{"cafile": certifi.where()}]
+    context = tls.tls_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+
+
+def test_a_production_download_trusts_the_ca_variables_as_httpx_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, contexts_made: list[dict[str, object]]
+) -> None:
+    """trust_env stays on for real downloads: SSL_CERT_FILE (as it is when the download starts)
+    chooses the CA bundle; the loopback test fetcher (trust_env off) keeps httpx's own."""
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    bundles = [tmp_path / "one.pem", tmp_path / "two.pem"]
+    for bundle in bundles:
+        shutil.copy(certifi.where(), bundle)
+    production = Fetcher(timeout_s=2.0, connect_timeout_s=1.0)
+    url = f"https://127.0.0.1:{closed_port()}/kind.sha256"
+    for bundle in (*bundles, bundles[0]):
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        with pytest.raises(DownloadError):  # nobody listens: refused at once
+            download.fetch_published_checksum(production, url)
+    with pytest.raises(DownloadError):
+        download.fetch_published_checksum(LOOPBACK, f"http://127.0.0.1:{closed_port()}/x")
+    assert contexts_made == [
+        {"cafile": str(bundles[0])},
+        {"cafile": str(bundles[1])},
+        {"cafile": certifi.where()},
+    ]

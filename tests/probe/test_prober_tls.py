@@ -7,6 +7,7 @@ import ssl
 import pytest
 from helpers import closed_port
 
+from harness.host import tls
 from harness.probe import prober
 from harness.probe.prober import Prober
 
@@ -25,7 +26,7 @@ def test_probers_and_their_health_checks_share_one_tls_context_made_on_first_use
         return context
 
     monkeypatch.setattr(ssl, "create_default_context", counting)
-    prober.tls_context.cache_clear()
+    tls.forget_contexts()
     try:
         with Prober("127.0.0.1", closed_port()) as first, Prober("127.0.0.1", 2) as second:
             assert not first.healthy(timeout=0.5)  # nobody listens: refused at once
@@ -34,7 +35,7 @@ def test_probers_and_their_health_checks_share_one_tls_context_made_on_first_use
         assert len(made) == 1
         assert prober.tls_context() is made[0]
     finally:
-        prober.tls_context.cache_clear()
+        tls.forget_contexts()
 
 
 def test_the_shared_context_still_verifies_certificates_and_hostnames() -> None:
