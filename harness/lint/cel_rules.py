@@ -181,7 +181,10 @@ def _activation(self_value: Any) -> Any:
 
 def _run(program: Any, activation: Any) -> tuple[Any, str | None]:
     result = program.eval(activation)
-    value = result.value()
+    return _outcome(result, result.value())
+
+
+def _outcome(result: Any, value: Any) -> tuple[Any, str | None]:
     if value is True:
         return True, None  # most rules hold; an error's value is its text, never True
     if result.type().name() == "ERROR":
@@ -382,9 +385,16 @@ def _check_node(
     value: Any, plan: _Plan, path: PathKey, out: list[_Evaluated], memo: dict[int, Any]
 ) -> None:
     activation = _activation(_cel_value(value, plan.shape, memo))
+    passing = type(out) is not _Failures
     for rule, program in plan.checks:
-        result, error = _run(program, activation)
-        out.append((path, plan, rule, activation, result, error))
+        result = program.eval(activation)
+        got = result.value()
+        if got is not True or passing:  # lint keeps only what it reports
+            out.append((path, plan, rule, activation, *_outcome(result, got)))
+
+
+class _Failures(list[_Evaluated]):
+    """A walk's evaluations when only the rejections are wanted (lint's; most rules hold)."""
 
 
 def _walk(
@@ -433,7 +443,7 @@ def _finding(
 _ROOT_META = ("name", "generateName")
 
 
-def _evaluate_all(data: dict[str, Any], schema: Schema) -> list[_Evaluated]:
+def _evaluate_all(data: dict[str, Any], schema: Schema, passing: bool) -> list[_Evaluated]:
     plan = _plan(schema)
     if plan is None:
         return []
@@ -448,7 +458,7 @@ def _evaluate_all(data: dict[str, Any], schema: Schema) -> list[_Evaluated]:
     meta = data.get("metadata")
     if isinstance(meta, dict):
         view["metadata"] = {k: meta[k] for k in _ROOT_META if k in meta}
-    out: list[_Evaluated] = []
+    out: list[_Evaluated] = [] if passing else _Failures()
     _walk(view, plan, (), out, {})
     return out
 
@@ -457,7 +467,7 @@ def evaluations(data: dict[str, Any], schema: Schema) -> list[tuple[PathKey, str
     """Every rule evaluated on the object `data`, in order: (path, rule, result, error text)."""
     return [
         (path, rule.rule, result, error)
-        for path, _, rule, _, result, error in _evaluate_all(data, schema)
+        for path, _, rule, _, result, error in _evaluate_all(data, schema, passing=True)
     ]
 
 
@@ -465,6 +475,6 @@ def validate_rules(data: dict[str, Any], schema: Schema) -> list[FieldError]:
     """Every rejection the CEL rules of `schema` make of the object `data` (a whole manifest)."""
     return [
         _finding(path, plan, rule, activation, error)
-        for path, plan, rule, activation, result, error in _evaluate_all(data, schema)
+        for path, plan, rule, activation, result, error in _evaluate_all(data, schema, False)
         if error is not None or result is not True
     ]
