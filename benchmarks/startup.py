@@ -5,6 +5,7 @@ Times, min of --repeat interleaved runs, from the repository root (so pyproject'
 apply, as they do for a developer):
 
 - `ambient-harness --help` and `ambient-harness lint` of one scenario (CLI start-up),
+- `pytest --collect-only` of a plain test module (no scenario: the plugin's bare start-up),
 - `pytest --collect-only` of one scenario, as configured (pytest-kind-ng's plugin blocked) and
   with pytest-kind-ng's plugin loaded (`-o addopts=...` without the block): what the block saves,
 - `python -X importtime` of the harness modules a start imports (cumulative ms, min of runs),
@@ -27,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = "scenarios/ambient-authz-l4"
+PLAIN_TESTS = "tests/test_errors.py"  # a test module without scenarios
 MODULES = ("harness.model.scenario", "harness.lint", "harness.pytest_plugin", "harness.cli.main")
 
 
@@ -76,6 +78,8 @@ def main() -> int:
         "ambient-harness --help": [cli, "--help"],
         f"ambient-harness lint {SCENARIO}": [cli, "lint", SCENARIO],
         f"pytest --collect-only {SCENARIO}": [*pytest, SCENARIO],
+        # A run with no scenario in it: what every xdist worker pays before its first test.
+        f"pytest --collect-only {PLAIN_TESTS}": [*pytest, PLAIN_TESTS],
         "  same, pytest-kind-ng's plugin loaded": [
             *pytest,
             "-o",
