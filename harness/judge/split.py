@@ -63,7 +63,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from harness.model.outcome import Kind, Outcome
@@ -88,6 +89,7 @@ _WEIGHT_BOUNDARY = 0.15
 _WEIGHT_DOUBLE = 0.7
 _WEIGHT_REST = 0.15
 _EPS = 1e-12
+_MEMO_STATES = 1 << 15  # answers kept per SideTest (shared by the checks: `_side_test`)
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -119,6 +121,9 @@ class SideTest:
     alternatives: tuple[_Alternative, ...]
     boundary: _Alternative  # q = p0 +- tol: the PASS side's likelihood ratio
     log_fail: float  # log(m / alpha)
+    _memo: dict[tuple[int, int], tuple[bool, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def _terms(self, hits: int, n: int) -> list[float]:
         misses = n - hits
@@ -129,23 +134,38 @@ class SideTest:
             for a in self.alternatives
         ]
 
-    def log_evidence(self, hits: int, n: int) -> float:
-        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
-        terms = self._terms(hits, n)
+    @staticmethod
+    def _log_sum(terms: list[float]) -> float:
         top = max(terms)
         if top == -math.inf:
             return top
         return top + math.log(sum(math.exp(t - top) for t in terms))
 
+    def log_evidence(self, hits: int, n: int) -> float:
+        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
+        return self._log_sum(self._terms(hits, n))
+
+    def state(self, hits: int, n: int) -> tuple[bool, float]:
+        """(crosses, log_boundary_ratio) at (hits, n); memoised, as simulations revisit states."""
+        known = self._memo.get((hits, n))
+        if known is None:
+            terms = self._terms(hits, n)
+            # The exact sum only when even len * max term could reach m / alpha.
+            crossed = max(terms) + math.log(len(terms)) >= self.log_fail and (
+                self._log_sum(terms) >= self.log_fail
+            )
+            known = (crossed, self.boundary.llr(hits, n - hits))
+            if len(self._memo) >= _MEMO_STATES:
+                self._memo.clear()
+            self._memo[hits, n] = known
+        return known
+
     def crosses(self, hits: int, n: int) -> bool:
-        """M_n >= m / alpha; skips the exact sum when even len * max term is below it."""
-        terms = self._terms(hits, n)
-        if max(terms) + math.log(len(terms)) < self.log_fail:
-            return False
-        return self.log_evidence(hits, n) >= self.log_fail
+        """M_n >= m / alpha."""
+        return self.state(hits, n)[0]
 
     def log_boundary_ratio(self, hits: int, n: int) -> float:
-        return self.boundary.llr(hits, n - hits)
+        return self.state(hits, n)[1]
 
     def outside(self, hits: int, n: int, tol: float) -> bool:
         """The point estimate is beyond the tolerance on this side."""
@@ -185,6 +205,21 @@ def _side_alternatives(p0: float, tol: float, sign: int) -> list[tuple[float, fl
     return [(p0 + sign * dist, w / total) for dist, w in zip(distances, raw, strict=True)]
 
 
+@lru_cache(maxsize=64)
+def _side_test(backend: str, side: Side, p0: float, tol: float, log_fail: float) -> SideTest:
+    """The test for these parameters, shared by every check that has it (and its memo)."""
+    alternatives = _side_alternatives(p0, tol, _SIGN[side])
+    assert alternatives is not None  # _build_tests plans only the sides that have one
+    return SideTest(
+        backend=backend,
+        side=side,
+        p0=p0,
+        alternatives=tuple(_alternative(q, p0, w) for q, w in alternatives),
+        boundary=_alternative(p0 + _SIGN[side] * tol, p0, 1.0),
+        log_fail=log_fail,
+    )
+
+
 def _kl(p: float, q: float) -> float:
     """Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p)."""
     total = 0.0
@@ -221,6 +256,9 @@ class Decision:
     at_cap: bool = False
 
 
+_UNDECIDED = Decision("undecided")  # frozen: one instance for the hot path
+
+
 class SplitCheck:
     """Sequential check of an observed traffic split against expected weights.
 
@@ -253,7 +291,7 @@ class SplitCheck:
         self.counts: dict[str, int] = {}
         self.others: dict[str, int] = {}  # non-2xx outcomes seen while sampling
         self.samples = 0
-        self._decision = Decision("undecided")
+        self._decision = _UNDECIDED
         self.log_pass = math.log(beta)
         self._resolved: dict[str, str] = {}
         self.tests = self._build_tests()
@@ -271,25 +309,15 @@ class SplitCheck:
         positive = sorted(((k, p) for k, p in self.expected.items() if p > 0), key=lambda kp: kp[1])
         # Two backends mirror each other (one's "over" is the other's "under"): test one.
         tested = positive[:1] if len(positive) == 2 else positive
-        plans: list[tuple[str, Side, float, list[tuple[float, float]]]] = []
-        for name, p0 in tested:
-            for side in _SIDES:
-                alternatives = _side_alternatives(p0, self.tolerance, _SIGN[side])
-                if alternatives is not None:
-                    plans.append((name, side, p0, alternatives))
+        plans = [
+            (name, side, p0)
+            for name, p0 in tested
+            for side in _SIDES
+            if _side_alternatives(p0, self.tolerance, _SIGN[side]) is not None
+        ]
         m = max(len(plans), 1)  # Bonferroni over the one-sided tests
         log_fail = math.log(m / self.alpha)
-        return [
-            SideTest(
-                backend=name,
-                side=side,
-                p0=p0,
-                alternatives=tuple(_alternative(q, p0, w) for q, w in alternatives),
-                boundary=_alternative(p0 + _SIGN[side] * self.tolerance, p0, 1.0),
-                log_fail=log_fail,
-            )
-            for name, side, p0, alternatives in plans
-        ]
+        return [_side_test(name, side, p0, self.tolerance, log_fail) for name, side, p0 in plans]
 
     def information_bound(self) -> float:
         """Wald's lower bound on E[samples] to pass a correct split at these error rates.
@@ -356,21 +384,21 @@ class SplitCheck:
             first = next(iter(others))
             return Decision("fail", f"a sample was not served by a backend: {first}")
         for key, count in counts.items():
-            if count and key not in self.expected:
-                return Decision("fail", f"unexpected backend {key} served {count} request(s)")
-            if count and self.expected[key] == 0:
-                return Decision("fail", f"zero-weight backend {key} served {count} request(s)")
+            if count and not self.expected.get(key):  # not expected, or a zero weight
+                what = "zero-weight" if key in self.expected else "unexpected"
+                return Decision("fail", f"{what} backend {key} served {count} request(s)")
         accept = n >= self.pass_floor
         for test in self.tests:
             hits = counts.get(test.backend, 0)
-            if test.crosses(hits, n):
+            crossed, log_boundary = test.state(hits, n)
+            if crossed:
                 ratio = _format_ratio(test.log_evidence(hits, n))
                 return Decision(
                     "fail",
                     f"{test.backend} share {hits / n:.1%} after {n} samples is {test.side} "
                     f"{test.p0 * 100:g}% ±{self.tolerance * 100:g}pp (likelihood ratio {ratio})",
                 )
-            if test.log_boundary_ratio(hits, n) > self.log_pass:
+            if log_boundary > self.log_pass:
                 accept = False
         if accept:
             return Decision(
@@ -378,7 +406,7 @@ class SplitCheck:
             )
         if n >= self.max_samples:
             return self._at_cap(counts, n)
-        return Decision("undecided")
+        return _UNDECIDED
 
     def _at_cap(self, counts: Mapping[str, int], n: int) -> Decision:
         # Not rejected at level alpha: pass, and say so when a point estimate is outside.
