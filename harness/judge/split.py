@@ -89,7 +89,9 @@ _WEIGHT_BOUNDARY = 0.15
 _WEIGHT_DOUBLE = 0.7
 _WEIGHT_REST = 0.15
 _EPS = 1e-12
-_MEMO_STATES = 1 << 15  # answers kept per SideTest (shared by the checks: `_side_test`)
+_MEMO_STATES = 1 << 14  # answers kept per SideTest (shared by the checks: `_side_test`)
+_HITS_SPAN = 1 << 32
+CROSSED = math.inf  # SideTest.state(): the mixture crossed (a boundary ratio is finite)
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -121,9 +123,7 @@ class SideTest:
     alternatives: tuple[_Alternative, ...]
     boundary: _Alternative  # q = p0 +- tol: the PASS side's likelihood ratio
     log_fail: float  # log(m / alpha)
-    _memo: dict[tuple[int, int], tuple[bool, float]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _memo: dict[int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _terms(self, hits: int, n: int) -> list[float]:
         misses = n - hits
@@ -134,38 +134,36 @@ class SideTest:
             for a in self.alternatives
         ]
 
-    @staticmethod
-    def _log_sum(terms: list[float]) -> float:
+    def log_evidence(self, hits: int, n: int) -> float:
+        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
+        terms = self._terms(hits, n)
         top = max(terms)
         if top == -math.inf:
             return top
         return top + math.log(sum(math.exp(t - top) for t in terms))
 
-    def log_evidence(self, hits: int, n: int) -> float:
-        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
-        return self._log_sum(self._terms(hits, n))
-
-    def state(self, hits: int, n: int) -> tuple[bool, float]:
-        """(crosses, log_boundary_ratio) at (hits, n); memoised, as simulations revisit states."""
-        known = self._memo.get((hits, n))
-        if known is None:
-            terms = self._terms(hits, n)
-            # The exact sum only when even len * max term could reach m / alpha.
-            crossed = max(terms) + math.log(len(terms)) >= self.log_fail and (
-                self._log_sum(terms) >= self.log_fail
-            )
-            known = (crossed, self.boundary.llr(hits, n - hits))
-            if len(self._memo) >= _MEMO_STATES:
-                self._memo.clear()
-            self._memo[hits, n] = known
-        return known
-
     def crosses(self, hits: int, n: int) -> bool:
-        """M_n >= m / alpha."""
-        return self.state(hits, n)[0]
+        """M_n >= m / alpha; skips the exact sum when even len * max term is below it."""
+        terms = self._terms(hits, n)
+        if max(terms) + math.log(len(terms)) < self.log_fail:
+            return False
+        return self.log_evidence(hits, n) >= self.log_fail
 
     def log_boundary_ratio(self, hits: int, n: int) -> float:
-        return self.state(hits, n)[1]
+        return self.boundary.llr(hits, n - hits)
+
+    def state(self, hits: int, n: int) -> float:
+        """CROSSED if `crosses`, else `log_boundary_ratio` (memoised: one float per state)."""
+        if not 0 <= hits < _HITS_SPAN:  # no key of its own (never in a real run)
+            return CROSSED if self.crosses(hits, n) else self.log_boundary_ratio(hits, n)
+        key = n << 32 | hits  # a distinct int per state
+        known = self._memo.get(key)
+        if known is None:
+            known = CROSSED if self.crosses(hits, n) else self.log_boundary_ratio(hits, n)
+            if len(self._memo) >= _MEMO_STATES:
+                self._memo.clear()
+            self._memo[key] = known
+        return known
 
     def outside(self, hits: int, n: int, tol: float) -> bool:
         """The point estimate is beyond the tolerance on this side."""
@@ -390,8 +388,8 @@ class SplitCheck:
         accept = n >= self.pass_floor
         for test in self.tests:
             hits = counts.get(test.backend, 0)
-            crossed, log_boundary = test.state(hits, n)
-            if crossed:
+            log_boundary = test.state(hits, n)
+            if log_boundary == CROSSED:
                 ratio = _format_ratio(test.log_evidence(hits, n))
                 return Decision(
                     "fail",

@@ -198,8 +198,8 @@ _OTHERS: list[Config] = [
     ({"v1": 100}, 0.05, 30),
 ]
 CONFIGS = _TWO_WAY + _OTHERS
-WALK = 60  # samples per seeded sequence, from the first
-SPOTS = 150  # seeded random states per weight set, anywhere up to past the cap
+WALK = 40  # samples per seeded sequence, from the first
+SPOTS = 100  # seeded random states per weight set, anywhere up to past the cap
 
 
 def _truths(expected: Mapping[str, float], tol: float) -> list[dict[str, float]]:
@@ -335,3 +335,16 @@ def test_checks_with_the_same_parameters_share_their_tests() -> None:
     assert all(x is y for x, y in zip(a.tests, b.tests, strict=True))
     c = SplitCheck({"v1": 90, "v2": 10}, 0.05, alpha=0.01)
     assert all(x is not y for x, y in zip(a.tests, c.tests, strict=True))
+
+
+def test_states_without_a_memo_key_are_computed_and_agree() -> None:
+    # evaluate() is pure and takes any counts: more hits than samples, or a count past the
+    # memo's key range (never stored: its key would be another state's), is answered right.
+    check = SplitCheck({"v1": 90, "v2": 10}, 0.05)
+    ref = Reference(check)
+    kept = [len(t._memo) for t in check.tests]
+    for counts, n in (({"v1": 3, "v2": 1 << 32}, 5), ({"v2": (1 << 32) + 7}, (1 << 32) + 7)):
+        assert check.evaluate(counts, n, {}) == ref.evaluate(counts, n, {}), (counts, n)
+    assert [len(t._memo) for t in check.tests] == kept
+    for counts, n in (({"v1": 10, "v2": 30}, 12), ({"v1": 9, "v2": 1}, 10), ({"v2": 7}, 7)):
+        assert check.evaluate(counts, n, {}) == ref.evaluate(counts, n, {}), (counts, n)
