@@ -4,7 +4,8 @@ Generates N scenarios by copying the catalogue (scenarios/) under new names (eac
 namespaces and principals renamed together, so every copy passes lint), then times, as a user
 runs them:
 
-- `ambient-harness lint DIR` (a subprocess: start-up included),
+- `ambient-harness lint DIR` (a subprocess: start-up included; one process per CPU from 64
+  files) and `ambient-harness lint -j 1 DIR` (one process),
 - `pytest --collect-only -q DIR/scenarios` (the pytest plugin loading every scenario),
 
 at 13 and 1000 scenarios, min of --repeat runs each, and prints the seconds (wall, and lint's
@@ -100,6 +101,7 @@ def main() -> int:
     collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     results: dict[int, tuple[float, float, float, float]] = {}
     lint_cpu: dict[int, float] = {}
+    serial: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="lint-scale-") as tmp:
         for n in args.sizes:
             root = Path(tmp) / f"n{n}"
@@ -107,6 +109,8 @@ def main() -> int:
             cpu: list[float] = []
             t_lint = best_of(args.repeat, [*lint, str(scenarios)], root, cpu)
             lint_cpu[n] = cpu[0]
+            # One process (`-j 1`): the per-scenario cost itself, whatever the cores.
+            serial[n] = best_of(args.repeat, [*lint, "-j", "1", str(scenarios)], root)
             t_collect = best_of(args.repeat, [*collect, str(scenarios)], root)
             files = sorted(scenarios.rglob("*.yaml"))
             t_fast = yaml_layer(files, fast=True)
@@ -128,6 +132,11 @@ def main() -> int:
         print(
             f"ratio {large}/{small}: lint {l1 / l0:.1f}x, collection {c1 / c0:.1f}x "
             "(issue 15 target for lint: <= 6x)"
+        )
+        j0, j1 = serial[small], serial[large]
+        print(
+            f"lint -j 1: {j0:.2f} s and {j1:.2f} s, {1000 * (j1 - j0) / added:.2f} ms per added "
+            f"scenario, ratio {j1 / j0:.1f}x (the default forks one process per CPU from 64 files)"
         )
         k0, k1 = lint_cpu[small], lint_cpu[large]
         print(
