@@ -118,6 +118,11 @@ def test_output_is_drained(kubectl: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with PortForward(kubectl, "ns", "pod/agent-a", 15000) as fwd:
         for i in range(100):
             assert _get(fwd.port, f"/{i}") == f"hello /{i}"
+        # kubectl wrote each line before its connection was served, but the reader thread may
+        # not have read the last ones yet on a loaded machine: wait for it, bounded.
+        deadline = time.monotonic() + 10
+        while "(100 " not in fwd.output() and time.monotonic() < deadline:
+            time.sleep(0.005)
         # Routine lines are counted, not quoted: they would push out the lines that explain.
         assert fwd.output() == (
             f"Forwarding from 127.0.0.1:{fwd.port} -> 15000\n"
