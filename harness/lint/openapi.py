@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from harness.lint.crds import Schema
+from harness.lint.schema_nodes import per_schema_node
 from harness.model.source import PathKey, format_path
 
 
@@ -213,15 +214,7 @@ class _Node:
         )
 
 
-_NODES: dict[int, _Node] = {}
-
-
-def _node(schema: Schema) -> _Node:
-    known = _NODES.get(id(schema))
-    if known is not None and known.schema is schema:
-        return known
-    node = _NODES[id(schema)] = _Node(schema)
-    return node
+_node = per_schema_node(_Node)
 
 
 class _Validator:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from harness.lint.crds import Schema
+from harness.lint.schema_nodes import per_schema_node
 
 
 def _preserves_unknown(schema: Schema) -> bool:
@@ -66,15 +67,7 @@ class _Node:
         ]
 
 
-_NODES: dict[int, _Node] = {}
-
-
-def _node(schema: Schema) -> _Node:
-    known = _NODES.get(id(schema))
-    if known is not None and known.schema is schema:
-        return known
-    node = _NODES[id(schema)] = _Node(schema)
-    return node
+_node = per_schema_node(_Node)
 
 
 def _object(value: dict[Any, Any], node: _Node) -> dict[str, Any]:
