@@ -353,6 +353,8 @@ def _value_problem(file: Path, root: yaml.Node) -> Problem:
             if isinstance(node, yaml.ScalarNode):
                 try:
                     loader.construct_object(node)
+                except KeyError:  # the only KeyError: a word `!!bool` does not know
+                    what, reason = "boolean", "expected one of true, false, yes, no, on, off"
                 except (ValueError, OverflowError) as exc:
                     what = "integer" if node.tag.endswith(":int") else "value"
                     reason = (
@@ -360,13 +362,15 @@ def _value_problem(file: Path, root: yaml.Node) -> Problem:
                         if what == "integer" and "digits" in str(exc)
                         else str(exc)
                     )
-                    where = f"{format_path(path)}: " if path else ""
-                    return Problem(
-                        file,
-                        node.start_mark.line + 1,
-                        f"{where}invalid {what} {_short(node.value)}: {reason}",
-                    )
-            elif isinstance(node, yaml.MappingNode):
+                else:
+                    continue
+                where = f"{format_path(path)}: " if path else ""
+                return Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    f"{where}invalid {what} {_short(node.value)}: {reason}",
+                )
+            if isinstance(node, yaml.MappingNode):
                 stack.extend((v, (*path, str(k.value))) for k, v in reversed(node.value))
             elif isinstance(node, yaml.SequenceNode):
                 stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node.value))))
@@ -393,8 +397,8 @@ def parse_documents(file: Path, text: str) -> list[Document]:
         except _LimitExceeded as exc:
             problems.append(Problem(file, exc.line, f"invalid YAML: {exc.message}"))
             continue
-        except (_Unusual, yaml.YAMLError, ValueError, OverflowError, TypeError):
-            data = _UNBUILT
+        except (_Unusual, yaml.YAMLError, ValueError, OverflowError, TypeError, KeyError):
+            data = _UNBUILT  # KeyError: `!!bool maybe` (PyYAML looks the word up)
         if data is _UNBUILT:  # PyYAML's own constructor: merge keys, tags, its error wording
             lines, dupes = _walk(node)
         for path, line in dupes:
@@ -406,7 +410,7 @@ def parse_documents(file: Path, text: str) -> list[Document]:
             except yaml.YAMLError as exc:
                 problems.append(_syntax_problem(file, text, exc))
                 continue
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError, KeyError):
                 problems.append(_value_problem(file, node))
                 continue
             finally:
