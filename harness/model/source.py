@@ -342,6 +342,17 @@ def _short(value: str) -> str:
     return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
 
 
+# How PyYAML's constructors fail on a word an explicit tag cannot read (`!!bool maybe`,
+# `!!int ''`, `!!timestamp soon`): a lookup or a regular expression that did not match.
+_TAG_MISREAD = (KeyError, IndexError, AttributeError, TypeError)
+_TAG_WORDS = {
+    "bool": ("boolean", "expected one of true, false, yes, no, on, off"),
+    "int": ("integer", "expected an integer"),
+    "float": ("float", "expected a number"),
+    "timestamp": ("timestamp", "expected a date (2024-01-31) or a date and time"),
+}
+
+
 def _value_problem(file: Path, root: yaml.Node) -> Problem:
     """The first scalar the constructor rejects with a plain ValueError (a 5,000-digit
     integer, the date 2024-13-45), located; PyYAML does not say where."""
@@ -353,8 +364,9 @@ def _value_problem(file: Path, root: yaml.Node) -> Problem:
             if isinstance(node, yaml.ScalarNode):
                 try:
                     loader.construct_object(node)
-                except KeyError:  # the only KeyError: a word `!!bool` does not know
-                    what, reason = "boolean", "expected one of true, false, yes, no, on, off"
+                except _TAG_MISREAD:
+                    kind = node.tag.rsplit(":", 1)[-1]
+                    what, reason = _TAG_WORDS.get(kind, ("value", f"not a YAML {kind}"))
                 except (ValueError, OverflowError) as exc:
                     what = "integer" if node.tag.endswith(":int") else "value"
                     reason = (
@@ -397,8 +409,8 @@ def parse_documents(file: Path, text: str) -> list[Document]:
         except _LimitExceeded as exc:
             problems.append(Problem(file, exc.line, f"invalid YAML: {exc.message}"))
             continue
-        except (_Unusual, yaml.YAMLError, ValueError, OverflowError, TypeError, KeyError):
-            data = _UNBUILT  # KeyError: `!!bool maybe` (PyYAML looks the word up)
+        except (_Unusual, yaml.YAMLError, ValueError, OverflowError, *_TAG_MISREAD):
+            data = _UNBUILT
         if data is _UNBUILT:  # PyYAML's own constructor: merge keys, tags, its error wording
             lines, dupes = _walk(node)
         for path, line in dupes:
@@ -410,7 +422,7 @@ def parse_documents(file: Path, text: str) -> list[Document]:
             except yaml.YAMLError as exc:
                 problems.append(_syntax_problem(file, text, exc))
                 continue
-            except (ValueError, OverflowError, KeyError):
+            except (ValueError, OverflowError, *_TAG_MISREAD):
                 problems.append(_value_problem(file, node))
                 continue
             finally:

@@ -365,3 +365,35 @@ def test_integers_and_booleans_are_pyyamls_to_the_type() -> None:
             continue
         expected = [d for d in yaml.load_all(file.read_text(), Loader=SAFE_LOADER) if d is not None]
         assert [_typed(d.data) for d in docs] == [_typed(d) for d in expected], file
+
+
+_TAGS = sorted(t.rsplit(":", 1)[-1] for t in yaml.SafeLoader.yaml_constructors if t)
+_WORDS = ["maybe", "abc", "''", "1", "-", "2020-13-45", "0x", "~", "=", "<<", "[1]", "{a: 1}"]
+
+
+@pytest.mark.parametrize("tag", _TAGS)
+def test_an_explicit_tag_on_any_word_loads_or_is_a_located_problem(
+    tmp_path: Path, tag: str
+) -> None:
+    # PyYAML's constructors fail on some words with a KeyError, IndexError or AttributeError
+    # (`!!bool maybe`, `!!int ''`, `!!timestamp soon`): each was a traceback out of lint.
+    f = tmp_path / "x.yaml"
+    for word in _WORDS:
+        f.write_text(f"spec:\n  a: !!{tag} {word}\n")
+        try:
+            load_documents(f)
+        except SourceError as exc:
+            assert [p.line for p in exc.problems] == [2], (tag, word, exc)
+            assert all(p.file == f for p in exc.problems)
+
+
+def test_a_word_an_explicit_tag_cannot_read_is_named_with_what_was_expected(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "x.yaml"
+    f.write_text("a: !!bool maybe\nb: !!timestamp soon\n")
+    with pytest.raises(SourceError) as caught:
+        load_documents(f)
+    assert str(caught.value) == (
+        f"{f}:1: a: invalid boolean 'maybe': expected one of true, false, yes, no, on, off"
+    )
