@@ -42,6 +42,7 @@ from harness.lint.references import (
 )
 from harness.lint.resolution import resolve
 from harness.lint.silent import check_silent, gateway_class_problem
+from harness.model.files import link_outside, path_kind
 from harness.model.outcome import Kind
 from harness.model.scenario import (
     SCENARIO_FILE,
@@ -56,9 +57,7 @@ from harness.model.source import (
     PathKey,
     Problem,
     SourceError,
-    link_outside,
     load_documents,
-    path_kind,
 )
 from harness.predict import contradictions, predict_scenario
 

@@ -32,15 +32,14 @@ from pydantic import (
 from harness.model.features import RESERVED_FEATURES as RESERVED_FEATURES
 from harness.model.features import Feature, feature_marker
 from harness.model.features import feature_problem as feature_problem
+from harness.model.files import link_outside, path_kind
 from harness.model.outcome import OUTCOMES, Kind, OutcomeName
 from harness.model.source import (
     Document,
     Problem,
     SourceError,
     format_path,
-    link_outside,
     load_documents,
-    path_kind,
 )
 from harness.model.wording import pydantic_problems, yaml_type
 

@@ -8,9 +8,7 @@ then the ordinary safe constructor builds the Python values.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.model.files import path_kind
 from harness.model.yaml_loaders import FAST_LOADER, PureLoader, deep_line
 
 PathKey = tuple[str | int, ...]
@@ -433,48 +432,6 @@ def parse_documents(file: Path, text: str) -> list[Document]:
     if problems:
         raise SourceError(problems)
     return docs
-
-
-def path_kind(path: Path) -> str:
-    """'file', 'dir', 'missing', or 'invalid' (a name too long, a NUL byte, no permission):
-    `Path.is_file` raises for the last, and the path comes from the user's YAML or argv."""
-    try:
-        if path.is_file():
-            return "file"
-        return "dir" if path.is_dir() else "missing"
-    except (OSError, ValueError):
-        return "invalid"
-
-
-def _no_link_below(directory: Path, path: Path) -> bool:
-    """`path` is inside `directory` as written and no component below it is a symlink (one
-    that cannot be read ends the test: resolving takes the rest as written)."""
-    depth = len(directory.parts)
-    parts = path.parts
-    if parts[:depth] != directory.parts or ".." in parts[depth:]:
-        return False
-    current = str(directory)
-    for part in parts[depth:]:
-        current = f"{current}{os.sep}{part}"  # a string: no Path built per component
-        try:
-            if stat.S_ISLNK(os.lstat(current).st_mode):
-                return False
-        except (OSError, ValueError):
-            return True
-    return True
-
-
-def link_outside(directory: Path, path: Path) -> Path | None:
-    """Where a symlink leads when that is outside the scenario directory, else None."""
-    if _no_link_below(directory, path):
-        return None  # the common case, without resolving the directory again for each file
-    try:
-        target = path.resolve()
-        if not target.is_relative_to(directory.resolve()):
-            return target
-    except (OSError, RuntimeError, ValueError):  # a loop, a name too long, a NUL byte
-        return None
-    return None
 
 
 def load_documents(file: Path) -> list[Document]:

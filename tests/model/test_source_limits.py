@@ -10,7 +10,7 @@ import pytest
 import yaml
 from helpers import REPO
 
-from harness.model import source
+from harness.model import files, source
 from harness.model.source import MAX_DEPTH, MAX_FILE_BYTES, SourceError, load_documents
 
 CORPUS_FILES = sorted(
@@ -161,10 +161,10 @@ def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
 
 
 def test_paths_the_os_refuses_are_invalid_not_a_crash(tmp_path: Path) -> None:
-    assert source.path_kind(tmp_path / ("a" * 300)) == "invalid"  # ENAMETOOLONG
-    assert source.path_kind(tmp_path / "a\0b") == "missing"  # pathlib: False for a NUL byte
-    assert source.path_kind(tmp_path) == "dir"
-    assert source.path_kind(tmp_path / "nothing") == "missing"
+    assert files.path_kind(tmp_path / ("a" * 300)) == "invalid"  # ENAMETOOLONG
+    assert files.path_kind(tmp_path / "a\0b") == "missing"  # pathlib: False for a NUL byte
+    assert files.path_kind(tmp_path) == "dir"
+    assert files.path_kind(tmp_path / "nothing") == "missing"
 
 
 def test_the_data_is_what_pyyaml_safe_load_builds() -> None:
@@ -280,7 +280,7 @@ def test_link_outside_agrees_with_resolving_the_paths(tmp_path: Path) -> None:
         for rel in rels:
             path = directory / rel
             expected = _resolving(directory, path)
-            assert source.link_outside(directory, path) == expected, (directory, rel)
+            assert files.link_outside(directory, path) == expected, (directory, rel)
             outside += expected is not None
     # out, broken, outdir, outdir/x, indir/out and the three paths written outside
     assert outside == 3 * 8
