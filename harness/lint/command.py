@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TextIO
 
@@ -98,8 +99,16 @@ def lint_files_parallel(
         context = multiprocessing.get_context("fork")
         workers = min(jobs, len(files))
         chunk = max(1, len(files) // (workers * 8))
-        with ProcessPoolExecutor(workers, context, initializer=_worker_ignores_sigint) as pool:
-            return list(pool.map(_lint_in_worker, files, chunksize=chunk))
+        try:
+            pool = ProcessPoolExecutor(workers, context, initializer=_worker_ignores_sigint)
+        except OSError:  # no POSIX semaphores here (some containers): one process it is
+            return lint_files(files, index, probe_warning)
+        with pool:
+            try:
+                return list(pool.map(_lint_in_worker, files, chunksize=chunk))
+            except BrokenProcessPool:  # a worker was killed (out of memory): lint never guesses
+                pass
+        return lint_files(files, index, probe_warning)
     finally:
         _forked = None
 

@@ -11,8 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import REPO, SHIPPED_SCENARIOS
 from lint_corpus import CASES, CORPUS
+
+from harness.lint import command
 
 SCRIPT = r"""
 import io, json, os, sys
@@ -75,3 +78,51 @@ def test_jobs_must_be_a_number_of_processes() -> None:
     )
     assert proc.returncode == 2
     assert "'-1' is not a number of processes (0: one per CPU)" in proc.stderr
+
+
+def test_without_semaphores_lint_runs_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Some containers have no /dev/shm: the pool cannot be made, and lint must still answer.
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(command, "_can_fork", lambda: True)
+    monkeypatch.setattr(command, "ProcessPoolExecutor", no_pool)
+    files = [REPO / "scenarios" / s / "scenario.yaml" for s in SHIPPED_SCENARIOS]
+    index = command.load_index()
+    parallel = command.lint_files_parallel(files, index, jobs=2, min_files=1)
+    assert [r.problems for r in parallel] == [r.problems for r in command.lint_files(files, index)]
+
+
+KILLED_WORKER = r"""
+import io, json, os, sys
+from pathlib import Path
+from harness.lint import command
+
+targets = [Path(t) for t in json.loads(sys.argv[1])]
+parent, real = os.getpid(), command.lint_file
+
+def dying(f, *rest):
+    if os.getpid() != parent:
+        os._exit(9)  # as the OOM killer would end a worker
+    return real(f, *rest)
+
+buf = io.StringIO()
+rc = command.run_lint(targets, buf, jobs=1)
+command.lint_file = dying
+again = io.StringIO()
+rc2 = command.run_lint(targets, again, jobs=2)
+print(json.dumps([rc, buf.getvalue(), rc2, again.getvalue()]))
+"""
+
+
+def test_a_killed_worker_costs_time_not_findings() -> None:
+    targets = [str(CORPUS / c) for c in CASES]
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER, json.dumps(targets)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    rc, serial, rc2, after_kill = json.loads(proc.stdout.splitlines()[-1])
+    assert (rc2, after_kill) == (rc, serial)
