@@ -65,7 +65,8 @@ def catalogue_dir() -> Path:
 
 def select_scenarios(directory: Path, wanted: Sequence[str] | None) -> list[Scenario]:
     """Load the catalogue in talk order, only `wanted` (names) when given."""
-    from harness.model.scenario import SCENARIO_FILE, load_scenario
+    from harness.model.files import SCENARIO_FILE
+    from harness.model.scenario import load_scenario
     from harness.model.source import SourceError
 
     available = {p.name: p for p in directory.iterdir() if (p / SCENARIO_FILE).is_file()}

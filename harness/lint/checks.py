@@ -42,10 +42,9 @@ from harness.lint.references import (
 )
 from harness.lint.resolution import resolve
 from harness.lint.silent import check_silent, gateway_class_problem
-from harness.model.files import link_outside, path_kind
+from harness.model.files import SCENARIO_FILE, link_outside, path_kind
 from harness.model.outcome import Kind
 from harness.model.scenario import (
-    SCENARIO_FILE,
     Expect,
     Probe,
     Scenario,

@@ -16,8 +16,8 @@ from typing import TextIO
 from harness.lint.checks import ProbeWarning, lint_manifest_file, lint_scenario
 from harness.lint.crds import CrdFileError, CrdSchemasMissing, SchemaIndex, load_index, no_index
 from harness.lint.findings import Findings, plural
-from harness.model.files import path_kind
-from harness.model.scenario import SCENARIO_FILE, discover
+from harness.model.files import SCENARIO_FILE, path_kind
+from harness.model.scenario import discover
 from harness.model.source import Problem
 
 

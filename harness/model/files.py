@@ -8,6 +8,10 @@ import os
 import stat
 from pathlib import Path
 
+# The file that makes a directory a scenario (here, not in scenario.py, so that the pytest
+# plugin can recognise one without importing the scenario model).
+SCENARIO_FILE = "scenario.yaml"
+
 
 def path_kind(path: Path) -> str:
     """'file', 'dir', 'missing', or 'invalid' (a name too long, a NUL byte, no permission):

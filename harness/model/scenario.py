@@ -32,7 +32,7 @@ from pydantic import (
 from harness.model.features import RESERVED_FEATURES as RESERVED_FEATURES
 from harness.model.features import Feature, feature_marker
 from harness.model.features import feature_problem as feature_problem
-from harness.model.files import link_outside, path_kind
+from harness.model.files import SCENARIO_FILE, link_outside, path_kind
 from harness.model.outcome import OUTCOMES, Kind, OutcomeName
 from harness.model.source import (
     Document,
@@ -42,8 +42,6 @@ from harness.model.source import (
     load_documents,
 )
 from harness.model.wording import pydantic_problems, yaml_type
-
-SCENARIO_FILE = "scenario.yaml"
 
 Dataplane = Literal["ambient", "sidecar"]
 NamespaceMode = Literal["ambient", "sidecar", "none"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from harness.model.scenario import SCENARIO_FILE, Expect, Probe, Scenario, Step
+from harness.model.files import SCENARIO_FILE
+from harness.model.scenario import Expect, Probe, Scenario, Step
 from harness.model.source import Document, Problem, load_documents
 from harness.predict.path import predict_probe
 from harness.predict.prediction import ALLOWED, STATUS, Prediction

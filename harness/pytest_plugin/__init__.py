@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.model.files import SCENARIO_FILE
 from harness.pytest_plugin.markers import register_features, registered_markers
 from harness.pytest_plugin.session import PLUGIN_NAME, HarnessSession, cluster_requested
 
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
     from harness.pytest_plugin.items import NO_CLUSTER, ScenarioFile, ScenarioItem
 
 __all__ = ["NO_CLUSTER", "ScenarioFile", "ScenarioItem", "cluster_requested"]
-
-# harness.model.scenario.SCENARIO_FILE, named here so that a run with no scenario file never
-# imports the scenario model (tests/pytest_plugin/test_startup.py checks that they agree).
-SCENARIO_FILE = "scenario.yaml"
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.lint import lint_or_raise
-from harness.model.scenario import SCENARIO_FILE, Scenario, discover, load_scenario
+from harness.model.files import SCENARIO_FILE
+from harness.model.scenario import Scenario, discover, load_scenario
 from harness.model.source import SourceError
 from harness.run.errors import NoScenarioFound
 

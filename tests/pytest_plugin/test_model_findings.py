@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from fake_live_hooks import INSTALL_FAKE_SESSION
 from helpers import REPO
 
 FAKE_LIVE = """
@@ -54,18 +55,8 @@ class FakeSession:
     def diagnostics(self, name):
         return []
 
-
-real_live_session = harness.pytest_plugin.session.live_session
-
-
-def pytest_configure(config):
-    harness.pytest_plugin.session.live_session = lambda config: FakeSession()
-
-
-def pytest_unconfigure(config):
-    # An in-process run shares the module with the process running it: put the real one back.
-    harness.pytest_plugin.session.live_session = real_live_session
 """
+FAKE_LIVE += INSTALL_FAKE_SESSION
 
 
 def test_a_model_finding_is_reported_and_the_run_still_passes(

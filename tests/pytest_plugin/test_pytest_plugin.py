@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from fake_live_hooks import INSTALL_FAKE_SESSION
 from fakes.fake_kind import kubeconfig_text
 from helpers import REPO, closed_port, copy_scenario
 
@@ -77,18 +78,8 @@ class FakeSession:
     def diagnostics(self, name):
         return []
 
-
-real_live_session = harness.pytest_plugin.session.live_session
-
-
-def pytest_configure(config):
-    harness.pytest_plugin.session.live_session = lambda config: FakeSession()
-
-
-def pytest_unconfigure(config):
-    # An in-process run shares the module with the process running it: put the real one back.
-    harness.pytest_plugin.session.live_session = real_live_session
 """
+FAKE_LIVE += INSTALL_FAKE_SESSION
 
 
 CACHE_ROOT = paths.cache_root()  # read before any pytester fixture changes HOME

@@ -17,7 +17,8 @@ import pytest
 from helpers import REPO
 
 from harness.model import source
-from harness.model.scenario import SCENARIO_FILE, load_scenario
+from harness.model.files import SCENARIO_FILE
+from harness.model.scenario import load_scenario
 
 PROBE = """
 import json, sys
@@ -152,9 +153,3 @@ def test_a_feature_in_m_is_still_a_known_marker_when_no_scenario_is_collected() 
     result = _loaded(json.dumps([]), *argv, "-m", feature, "tests/test_errors.py")
     # 5: every test deselected, nothing collected; a usage error (unknown marker) would be 4.
     assert result == {"rc": 5, "imported": []}
-
-
-def test_the_plugin_names_the_scenario_file_as_the_model_does() -> None:
-    import harness.pytest_plugin
-
-    assert harness.pytest_plugin.SCENARIO_FILE == SCENARIO_FILE
