@@ -4,11 +4,13 @@
 
 Each process (xdist worker or the lone pytest) writes one JSON file into $CPU_ACCOUNT_DIR:
 per test id its user + system time, the time of the children it waited for, and its wall time,
-and the process's own totals (start-up and collection included).
+and the process's own totals (start-up and collection included, and the CPU its garbage
+collector took).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -18,6 +20,17 @@ from pathlib import Path
 import pytest
 
 _ROWS: list[tuple[str, float, float, float]] = []
+_GC = [0.0, 0.0]  # CPU in garbage collection so far; when the current one started
+
+
+def _garbage_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _GC[1] = time.process_time()
+    else:
+        _GC[0] += time.process_time() - _GC[1]
+
+
+gc.callbacks.append(_garbage_collection)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -40,5 +53,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if name == "controller" and not _ROWS:
         return  # the xdist controller runs no test; the workers' children are not its waits
     t = os.times()
-    document = {"rows": _ROWS, "own": t.user + t.system}
+    document = {"rows": _ROWS, "own": t.user + t.system, "gc": _GC[0]}
     (Path(directory) / f"{name}-{os.getpid()}.json").write_text(json.dumps(document))

@@ -8,7 +8,8 @@ stretches the wall time, not the CPU time), then the minimum of the runs and the
 tests of the fastest run. The CPU time is the steadier figure: wall >= CPU / cores.
 With --by-file N it also prints, for the last run, the N test files that cost the most CPU:
 the tests' own CPU, their children's (stand-ins, agents, Envoy, fresh interpreters) and wall
-(benchmarks/cpu_account.py), and what the processes spent outside tests (start-up, collection).
+(benchmarks/cpu_account.py), what the processes spent outside tests (start-up, collection)
+and in garbage collection.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def one_run(
 
 def by_file(account: Path, count: int) -> None:
     files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
-    outside = 0.0
+    outside = collector = 0.0
     for part in account.glob("*.json"):
         document = json.loads(part.read_text())
         for nodeid, own, children, wall in document["rows"]:
@@ -66,10 +67,12 @@ def by_file(account: Path, count: int) -> None:
             row[2] += wall
             row[3] += 1
         outside += document["own"] - sum(r[1] for r in document["rows"])
+        collector += document["gc"]
     own = sum(r[0] for r in files.values())
     children = sum(r[1] for r in files.values())
     print(f"CPU in tests: {own:.1f} s own + {children:.1f} s children", end="; ")
     print(f"outside tests (start-up, collection): {outside:.1f} s")
+    print(f"garbage collection, in tests and outside: {collector:.1f} s")
     print("   own  child   wall tests file")
     for name, (o, c, w, n) in sorted(files.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:count]:
         print(f"{o:6.2f} {c:6.2f} {w:6.2f} {int(n):5d} {name}")

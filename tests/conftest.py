@@ -5,6 +5,7 @@ Plain helpers (repo paths, a closed port, running the CLI) are in helpers.py.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import shutil
@@ -41,6 +42,22 @@ _made_cache = os.environ.get(_SUITE_CACHE) is None
 if _made_cache:
     os.environ[_SUITE_CACHE] = tempfile.mkdtemp(prefix="ambient-harness-suite-cache-")
 os.environ[paths.CACHE_ENV] = os.environ[_SUITE_CACHE]
+
+# Collection and the tests build hundreds of thousands of long-lived objects; collecting less
+# often (the first generation at 10,000 allocations, not 700) costs a little memory, no
+# behaviour. benchmarks/suite_time.py --by-file prints what garbage collection costs.
+gc.set_threshold(10_000, 20, 20)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the garbage collector off what collection built and lives for the whole run.
+
+    Full collections walked every imported module, test and parametrisation again and again:
+    about 10 s of the suite's 70 s of CPU. Frozen objects are never freed (they live until
+    exit anyway); a cycle a test makes is still collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
