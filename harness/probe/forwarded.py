@@ -30,6 +30,7 @@ from harness.probe.backends import BackendReadiness, check_backends
 from harness.probe.prober import AgentLate, AgentUnreachable, Prober
 
 HEALTH_TIMEOUT_S = 20.0
+HEALTH_INTERVAL_S = 0.1  # between /healthz polls through the forward
 READY_TIMEOUT_S = 120.0  # a replacement pod: scheduling, image present, agent listening
 
 T = TypeVar("T")
@@ -53,9 +54,11 @@ class ForwardedAgent:
         selector: str | None = None,
         ready_timeout_s: float = READY_TIMEOUT_S,
         backends: BackendReadiness | None = None,
+        health_interval_s: float = HEALTH_INTERVAL_S,
     ) -> None:
         self.forward = forward
         self.health_timeout_s = health_timeout_s
+        self.health_interval_s = health_interval_s
         self.kube = kube
         self.selector = selector
         self.ready_timeout_s = ready_timeout_s
@@ -75,6 +78,7 @@ class ForwardedAgent:
         health_timeout_s: float = HEALTH_TIMEOUT_S,
         ready_timeout_s: float = READY_TIMEOUT_S,
         backends: BackendReadiness | None = None,
+        health_interval_s: float = HEALTH_INTERVAL_S,
     ) -> ForwardedAgent:
         """Wait for a Ready pod matching `selector`, forward to it, wait for /healthz."""
         forward = PortForward(
@@ -93,6 +97,7 @@ class ForwardedAgent:
             selector=selector,
             ready_timeout_s=ready_timeout_s,
             backends=backends,
+            health_interval_s=health_interval_s,
         )
         try:
             link.wait_healthy()
@@ -101,8 +106,13 @@ class ForwardedAgent:
             raise
         return link
 
+    def _healthy_within(self, budget: float) -> bool:
+        return wait_healthy(
+            self.prober.healthy, budget, self.health_interval_s, alive=self.forward.alive
+        )
+
     def wait_healthy(self) -> None:
-        if not wait_healthy(self.prober.healthy, self.health_timeout_s, alive=self.forward.alive):
+        if not self._healthy_within(self.health_timeout_s):
             why = (
                 "the port-forward exited"
                 if not self.forward.alive()
@@ -151,7 +161,7 @@ class ForwardedAgent:
                 continue
             self._use(port)
             budget = min(self.health_timeout_s, max(0.0, deadline - time.monotonic()))
-            if wait_healthy(self.prober.healthy, budget, alive=self.forward.alive):
+            if self._healthy_within(budget):
                 self.forward.count_restart()
                 return
             # The forward died on a refused connection, or the agent did not answer: the

@@ -22,7 +22,6 @@ closes every connection and exits 1.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -44,8 +43,13 @@ def pump(src: socket.socket, dst: socket.socket) -> None:
 
 
 def routes() -> dict[str, int]:
-    found = json.loads(os.environ.get("FAKE_KUBECTL_ROUTES", "{}"))
+    text = os.environ.get("FAKE_KUBECTL_ROUTES")
     path = os.environ.get("FAKE_KUBECTL_ROUTES_FILE")
+    if text is None and not path:
+        return {}
+    import json  # only here: its import (and re's) is a fifth of this program's start-up
+
+    found = json.loads(text or "{}")
     if path:
         with open(path, encoding="utf-8") as table:
             found.update(json.load(table))

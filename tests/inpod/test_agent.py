@@ -249,10 +249,10 @@ def test_silent_server_times_out_at_the_probe_timeout(
 ) -> None:
     # No upper bound on the time: the agent's own default is 120 s (see the proxy fixture),
     # so an ignored x-probe-timeout fails this test with AgentUnreachable instead.
-    outcome = prober.probe("GET", raw_server(_hang).url, timeout=0.2)
+    outcome = prober.probe("GET", raw_server(_hang).url, timeout=0.05)
     assert outcome.probe_error is ProbeError.TIMEOUT
     assert outcome.kind is Kind.UNREACHABLE
-    assert outcome.elapsed_ms >= 200
+    assert outcome.elapsed_ms >= 50
 
 
 # Longer than the 253 characters a DNS name may have: the system resolver rejects it without
@@ -333,13 +333,13 @@ def test_echo_status_204_has_no_body(prober: Prober, echo: Program) -> None:
 
 
 def test_echo_delay(prober: Prober, echo: Program) -> None:
-    outcome = prober.probe("GET", f"{echo.url}/delay/0.2")
+    outcome = prober.probe("GET", f"{echo.url}/delay/0.05")
     assert outcome.status == 200
-    assert outcome.elapsed_ms >= 200
+    assert outcome.elapsed_ms >= 50
 
 
 def test_echo_delay_longer_than_probe_timeout(prober: Prober, echo: Program) -> None:
-    outcome = prober.probe("GET", f"{echo.url}/delay/2", timeout=0.2)
+    outcome = prober.probe("GET", f"{echo.url}/delay/2", timeout=0.05)
     assert outcome.probe_error is ProbeError.TIMEOUT
 
 
@@ -409,7 +409,7 @@ def test_echo_path_has_no_query_string(prober: Prober, echo: Program) -> None:
 
 def test_echo_reports_pod_from_downward_api_env() -> None:
     env = {"POD_NAME": "ratings-v1-abc", "POD_NAMESPACE": "bookinfo"}
-    args = [sys.executable, str(AGENT), *echo_args("ratings", "v1")]
+    args = [sys.executable, "-S", str(AGENT), *echo_args("ratings", "v1")]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as process:
         try:
             assert process.stdout is not None
@@ -435,7 +435,7 @@ def test_sample_keeps_order_and_count(prober: Prober, echo: Program) -> None:
 
 def test_refuses_non_loopback_listen() -> None:
     result = subprocess.run(
-        [sys.executable, str(AGENT), "proxy", "--listen", "0.0.0.0:0"],
+        [sys.executable, "-S", str(AGENT), "proxy", "--listen", "0.0.0.0:0"],
         capture_output=True,
         text=True,
         timeout=10,
@@ -637,15 +637,15 @@ SILENT_DNS = (
 
 
 def test_a_silent_resolver_is_bounded_by_the_probe_timeout() -> None:
-    args = [sys.executable, "-c", SILENT_DNS, str(AGENT), *agent_args()]
+    args = [sys.executable, "-S", "-c", SILENT_DNS, str(AGENT), *agent_args()]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
             port = int(process.stdout.readline().rsplit(":", 1)[1])
             with Prober("127.0.0.1", port) as prober:
                 # Without a bound the agent waits forever and the Prober gives up after
-                # 0.3 s + its margin with AgentLate: an error, not an observation.
-                outcome = prober.probe("GET", "http://ratings.never-answers:9080/", timeout=0.3)
+                # 0.1 s + its margin with AgentLate: an error, not an observation.
+                outcome = prober.probe("GET", "http://ratings.never-answers:9080/", timeout=0.1)
                 assert outcome.probe_error is ProbeError.DNS
                 assert outcome.kind is Kind.UNREACHABLE
                 assert "no answer from DNS" in outcome.detail
@@ -686,7 +686,7 @@ def test_ready_file_exists_while_listening(mode: str, tmp_path: Path) -> None:
 def test_an_unwritable_ready_file_is_an_error(tmp_path: Path) -> None:
     args = [*agent_args(), "--ready-file", str(tmp_path / "missing" / "ready")]
     done = subprocess.run(
-        [sys.executable, str(AGENT), *args], capture_output=True, text=True, timeout=20
+        [sys.executable, "-S", str(AGENT), *args], capture_output=True, text=True, timeout=20
     )
     assert done.returncode == 1
     assert "cannot write --ready-file" in done.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-import time
+import threading
 import warnings
 from pathlib import Path
 
@@ -74,9 +74,15 @@ def test_a_hung_api_server_fails_a_call_instead_of_blocking_it(api: FakeApiServe
     bound, kube.request_timeout = kube.request_timeout, 30.0
     assert kube.get(deployment_ref("demo", "slow")) is not None  # discovery done
     kube.request_timeout = bound
-    api.on_read("Deployment", "demo", "slow", lambda o, n: time.sleep(0.1) if n >= 2 else None)
-    with pytest.raises(urllib3.exceptions.HTTPError, match="ReadTimeoutError"):
-        kube.get(deployment_ref("demo", "slow"))
+    # Hung until the client has given up: an answer that never comes in time, not one 80 ms
+    # late (which a descheduled client could still read).
+    release = threading.Event()
+    api.on_read("Deployment", "demo", "slow", lambda o, n: release.wait(10) if n >= 2 else None)
+    try:
+        with pytest.raises(urllib3.exceptions.HTTPError, match="ReadTimeoutError"):
+            kube.get(deployment_ref("demo", "slow"))
+    finally:
+        release.set()
     kube.close()
     # Let the fake finish answering the client's retries (one at a time) inside this test,
     # so its complaints about the closed connections stay in this test's captured output.
@@ -113,8 +119,10 @@ def test_an_unverified_tls_api_server_is_reported_once_not_per_request(tmp_path:
             "openssl",
             "req",
             "-x509",
-            "-newkey",
-            "rsa:2048",
+            "-newkey",  # an EC key: made in a millisecond, where RSA-2048 takes 0.4 s of CPU
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-days",
             "1",

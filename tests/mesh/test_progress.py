@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fakes.clocks import SkewedClock
 from fakes.fake_apiserver import FakeApiServer
 from mesh_objects import ISTIO, add_ns, daemonset
 
+from harness.kube import wait as kube_wait
 from harness.kube.client import Kube
 from harness.kube.errors import WaitTimeout
 from harness.kube.objects import daemonset_ref
@@ -201,7 +203,18 @@ def seed_pulling_ztunnel(api: FakeApiServer, *, pulled: bool = False) -> None:
 ZTUNNEL = [ReadinessCheck(daemonset_ref(ISTIO, "ztunnel"), "rolled-out")]
 
 
-def test_a_pull_in_progress_is_not_charged_to_the_budget(api: FakeApiServer, kube: Kube) -> None:
+@pytest.fixture
+def skewed(monkeypatch: pytest.MonkeyPatch) -> SkewedClock:
+    """The client's waits pause on a skewed clock: each read is real, the pauses between
+    them (and so the budgets) take no wall time."""
+    clock = SkewedClock()
+    monkeypatch.setattr(kube_wait, "time", clock)
+    return clock
+
+
+def test_a_pull_in_progress_is_not_charged_to_the_budget(
+    api: FakeApiServer, kube: Kube, skewed: SkewedClock
+) -> None:
     seed_pulling_ztunnel(api)
     lines: list[str] = []
     with pytest.raises(WaitTimeout):
@@ -213,7 +226,9 @@ def test_a_pull_in_progress_is_not_charged_to_the_budget(api: FakeApiServer, kub
     assert extended[0].startswith(f'Pulling image "{IMAGE}" on {NODE} (')
 
 
-def test_the_pull_allowance_lets_a_slow_first_pull_finish(api: FakeApiServer, kube: Kube) -> None:
+def test_the_pull_allowance_lets_a_slow_first_pull_finish(
+    api: FakeApiServer, kube: Kube, skewed: SkewedClock
+) -> None:
     seed_pulling_ztunnel(api)
 
     def rolled_out_later(obj: dict[str, Any], n: int) -> None:
@@ -225,7 +240,9 @@ def test_the_pull_allowance_lets_a_slow_first_pull_finish(api: FakeApiServer, ku
     assert api.reads("DaemonSet", ISTIO, "ztunnel") >= 40
 
 
-def test_without_a_pull_the_budget_is_the_budget(api: FakeApiServer, kube: Kube) -> None:
+def test_without_a_pull_the_budget_is_the_budget(
+    api: FakeApiServer, kube: Kube, skewed: SkewedClock
+) -> None:
     seed_pulling_ztunnel(api, pulled=True)
     lines: list[str] = []
     with pytest.raises(WaitTimeout):
@@ -235,15 +252,15 @@ def test_without_a_pull_the_budget_is_the_budget(api: FakeApiServer, kube: Kube)
     assert not [line for line in lines if "not charged" in line]
 
 
-def test_progress_ticks_show_the_pods(api: FakeApiServer) -> None:
+def test_progress_ticks_show_the_pods(api: FakeApiServer, skewed: SkewedClock) -> None:
     seed_pulling_ztunnel(api)
     ticking = Kube(api.api_client(), poll_interval=0.005, progress_every=0.01)
     lines: list[str] = []
     try:
         with pytest.raises(WaitTimeout):
-            # 0.5 s: room for a tick even when a loaded machine makes the first reads (pod
-            # selector, discovery) take 0.1 s; ticks come every 0.01 s after them.
-            wait_ready(ticking, ZTUNNEL, timeout=0.5, output=lines.append)
+            # Ticks every 0.01 s of the client's clock, which only its pauses advance: a slow
+            # read on a loaded machine cannot use up the 0.05 s before the first tick.
+            wait_ready(ticking, ZTUNNEL, timeout=0.05, output=lines.append)
     finally:
         ticking.close()
     assert lines and all(

@@ -92,9 +92,20 @@ def echo() -> Iterator[Program]:
         yield program
 
 
+@pytest.fixture(scope="module")
+def spare() -> Iterator[Program]:
+    """A live agent for the pods a test never stops (a replacement, a restarted container):
+    started once, since an agent keeps no state a test could see. An agent a test stops or
+    kills is its own."""
+    with running(agent_args()) as program:
+        yield program
+
+
 def open_link(kube: Kube, kubectl: Path, **kwargs: Any) -> ForwardedAgent:
     kwargs.setdefault("ready_timeout_s", 10)
     kwargs.setdefault("health_timeout_s", 10)
+    # Polls /healthz often: these tests are about when the wait ends, not about its pace.
+    kwargs.setdefault("health_interval_s", 0.01)
     return ForwardedAgent.open(kube, kubectl, NS, SELECTOR, 14000, **kwargs)
 
 
@@ -102,10 +113,15 @@ def open_link(kube: Kube, kubectl: Path, **kwargs: Any) -> ForwardedAgent:
 
 
 def test_a_replaced_pod_is_waited_for_and_the_forward_retargeted(
-    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes, echo: Program
+    cluster: FakeApiServer,
+    kube: Kube,
+    kubectl: Path,
+    routes: Routes,
+    echo: Program,
+    spare: Program,
 ) -> None:
     first = start_program(agent_args())
-    replacement = start_program(agent_args())
+    replacement = spare
     cluster.add(pod("agent-a-1"))
     routes.set("pod/agent-a-1", first.port)
     link = open_link(kube, kubectl)
@@ -128,16 +144,21 @@ def test_a_replaced_pod_is_waited_for_and_the_forward_retargeted(
         assert link.forward.restarts == 1  # one re-established forward, however long it took
     finally:
         link.close()
-        replacement.stop()
+        first.stop()
 
 
 def test_no_ready_replacement_is_not_counted_as_a_restart(
-    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes, echo: Program
+    cluster: FakeApiServer,
+    kube: Kube,
+    kubectl: Path,
+    routes: Routes,
+    echo: Program,
+    spare: Program,
 ) -> None:
     agent = start_program(agent_args())
     cluster.add(pod("agent-a-1"))
     routes.set("pod/agent-a-1", agent.port)
-    link = open_link(kube, kubectl, ready_timeout_s=0.3)
+    link = open_link(kube, kubectl, ready_timeout_s=0.15)
     try:
         assert link.probe("GET", f"{echo.url}/x", {}, 2).status == 200
         assert agent.stop(signal.SIGTERM) == 0
@@ -147,9 +168,8 @@ def test_no_ready_replacement_is_not_counted_as_a_restart(
             link.probe("GET", f"{echo.url}/x", {}, 2)
         assert link.forward.restarts == 0
         # Once a pod is Ready again, the next probe recovers (the budget was not spent).
-        agent = start_program(agent_args())
         cluster.add(pod("agent-a-1"))
-        routes.set("pod/agent-a-1", agent.port)
+        routes.set("pod/agent-a-1", spare.port)
         assert link.probe("GET", f"{echo.url}/x", {}, 2).status == 200
         assert link.forward.restarts == 1
     finally:
@@ -178,10 +198,15 @@ def test_fake_kubectl_exits_on_the_first_refused_connection(kubectl: Path, route
 
 
 def test_a_restarted_container_is_reconnected_once_ready(
-    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes, echo: Program
+    cluster: FakeApiServer,
+    kube: Kube,
+    kubectl: Path,
+    routes: Routes,
+    echo: Program,
+    spare: Program,
 ) -> None:
     crashed = start_program(agent_args())
-    restarted = start_program(agent_args())
+    restarted = spare
     cluster.add(pod("agent-a-1"))
     routes.set("pod/agent-a-1", crashed.port)
     # Far longer than the recovery may take: a wait that polls a dead forward cannot finish.
@@ -203,7 +228,7 @@ def test_a_restarted_container_is_reconnected_once_ready(
         assert link.forward.target == "pod/agent-a-1"
     finally:
         link.close()
-        restarted.stop()
+        crashed.stop()
 
 
 def test_open_without_a_ready_pod_is_unreachable(
@@ -266,7 +291,7 @@ def test_a_late_answer_from_a_live_agent_does_not_restart_the_forward(
     slow_agent: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(prober_module, "AGENT_MARGIN_S", 0.2)
+    monkeypatch.setattr(prober_module, "AGENT_MARGIN_S", 0.05)
     cluster.add(pod("agent-a-1"))
     routes.set("pod/agent-a-1", slow_agent)
     link = open_link(kube, kubectl)
@@ -367,11 +392,10 @@ def _eof_server() -> tuple[socket.socket, Callable[[], None]]:
 
 
 def test_forwarded_agent_reports_backend_restarting(
-    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes
+    cluster: FakeApiServer, kube: Kube, kubectl: Path, routes: Routes, spare: Program
 ) -> None:
-    agent = start_program(agent_args())
     cluster.add(pod("agent-a-1"))
-    routes.set("pod/agent-a-1", agent.port)
+    routes.set("pod/agent-a-1", spare.port)
     # The probed host is `localhost`: a Service of that name stands for the backend.
     _service(cluster, "localhost")
     cluster.add(pod("ratings-v1-1", "ratings"))
@@ -390,7 +414,6 @@ def test_forwarded_agent_reports_backend_restarting(
     finally:
         link.close()
         close()
-        agent.stop()
 
 
 def test_fake_link_follows_its_script() -> None:

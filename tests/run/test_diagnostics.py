@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.fake_apiserver import CORE_TYPES, FakeApiServer
+from fakes.standin import SHEBANG
 
 from harness.kube.client import Kube
 from harness.model.outcome import Kind, Outcome, ProbeError
@@ -278,7 +278,7 @@ def test_a_real_istioctl_stand_in_is_run_with_a_timeout(
 ) -> None:
     seed(api)
     script = tmp_path / "istioctl"
-    script.write_text(f"#!{sys.executable}\nimport sys\nprint('ARGS', *sys.argv[1:])\n")
+    script.write_text(f"{SHEBANG}\nimport sys\nprint('ARGS', *sys.argv[1:])\n")
     script.chmod(0o755)
     diag = collect(kube, request(), istioctl=script)
     assert (
@@ -287,9 +287,9 @@ def test_a_real_istioctl_stand_in_is_run_with_a_timeout(
     )
 
     slow = tmp_path / "slow-istioctl"
-    slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    slow.write_text(f"{SHEBANG}\nimport time\ntime.sleep(30)\n")
     slow.chmod(0o755)
-    diag = collect(kube, request(), istioctl=slow, limits=Limits(command_timeout_s=0.3))
+    diag = collect(kube, request(), istioctl=slow, limits=Limits(command_timeout_s=0.1))
     assert "TimeoutExpired" in (diag.section("ztunnel-config").error or "")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.clocks import SkewedClock
 from fakes.envoy_fixture import Program, agent_args, echo_args, running
 from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_kubectl import pump
@@ -598,7 +599,10 @@ def test_live_ops_run_a_scenario_end_to_end_on_loopback(
     kube = Kube(api.api_client(), poll_interval=0.01)
     ops = LiveOps(kube, loopback_mesh["kubectl"], None, tmp_path / "artifacts", ready_timeout_s=5)
     rec = Recorder()
-    result = Runner(ops, EventuallyChecker(), rec).run(scenario)
+    # The probes' pauses and the 0.5 s hold pass on the runner's clock, not the wall's.
+    clock = SkewedClock()
+    checker = EventuallyChecker(clock=clock, sleep=clock.sleep)
+    result = Runner(ops, checker, rec, clock=clock).run(scenario)
 
     assert result.verdict == "pass", (
         result.error,
@@ -712,6 +716,9 @@ def test_ready_pod_prefers_the_newest_ready_one() -> None:
 # --- the pytest session: one set-up per run, even across pytest-xdist workers ----------------
 
 
+JOINERS = 3
+
+
 def fork_joiner(directory: Path, log: Path, created: bool) -> int:
     """A process that joins the shared set-up as a pytest-xdist worker does: forked, so it
     has its own file descriptors (flock locks belong to them) without importing anything."""
@@ -719,16 +726,24 @@ def fork_joiner(directory: Path, log: Path, created: bool) -> int:
     if pid:
         return pid
     code = 1
+    joined = log.with_suffix(".joined")
     try:
 
         def bring_up() -> bool:
             with log.open("a") as f:
                 f.write(f"start {time.monotonic()}\n")
-            time.sleep(0.2)
+            # Every joiner is at the lock by now (or past it, were it not held): in this
+            # window an unserialised set-up would start.
+            deadline = time.monotonic() + 10
+            while len(joined.read_text().split()) < JOINERS and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.1)
             with log.open("a") as f:
                 f.write(f"end {time.monotonic()}\n")
             return created
 
+        with joined.open("a") as f:
+            f.write(f"{os.getpid()}\n")
         SharedSetup(directory, "c").join(bring_up, lambda: None)
         code = 0
     except BaseException:
