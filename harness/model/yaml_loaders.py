@@ -4,7 +4,7 @@ depth (for files libyaml refuses, and where PyYAML lacks libyaml)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -82,3 +82,135 @@ def deep_line(text: str, max_depth: int) -> int:
     except yaml.YAMLError:
         pass
     return 1
+
+
+_PLAIN_SCALARS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Unusual(Exception):
+    """Something `load_all_plain` leaves to PyYAML: a tag, a merge key, a complex key, an
+    undefined alias, a duplicate anchor (PyYAML words the error, or builds the value)."""
+
+
+Source = str | bytes | IO[str] | IO[bytes]
+
+
+def load_all_plain(data: Source) -> list[Any]:
+    """`list(yaml.load_all(data, Loader=CSafeLoader))`, built straight from libyaml's events.
+
+    Without positions (no node tree) the same documents cost about half: for files where no
+    line is needed, such as the ~1 MB CRD bundles. Plain YAML only (untagged scalars, maps
+    and sequences, aliases shared as the constructor shares them, the last of duplicate keys
+    in the first one's place); anything else, and every error, is PyYAML's own: the
+    document stream is loaded again (a file from where it was) by the safe loader."""
+    if FAST_LOADER is None:
+        return list(yaml.load_all(data, Loader=yaml.SafeLoader))
+    start = data.tell() if not isinstance(data, (str, bytes)) else 0
+    try:
+        return _build_from_events(data)
+    except (_Unusual, yaml.YAMLError):
+        if not isinstance(data, (str, bytes)):
+            data.seek(start)
+        return list(yaml.load_all(data, Loader=FAST_LOADER))
+
+
+def _build_from_events(data: Source) -> list[Any]:
+    loader = FAST_LOADER(data)
+    constructor = yaml.constructor.SafeConstructor()
+    scalars = constructor.yaml_constructors
+    events = yaml.events
+    scalar_event, alias_event = events.ScalarEvent, events.AliasEvent
+    map_start, seq_start = events.MappingStartEvent, events.SequenceStartEvent
+    ends = (events.MappingEndEvent, events.SequenceEndEvent)
+    doc_start, doc_end, stream_end = (
+        events.DocumentStartEvent,
+        events.DocumentEndEvent,
+        events.StreamEndEvent,
+    )
+    get_event = loader.get_event
+    docs: list[Any] = []
+    anchors: dict[str, Any] = {}
+    root: list[Any] = [None]
+    stack: list[Any] = []  # the open containers, innermost last (the document's root first)
+    top: Any = root
+    key: Any = None
+    key_pending = False  # top is a mapping whose next value is `key`'s
+    try:
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is scalar_event:
+                if event.tag is not None:
+                    raise _Unusual("tag")
+                text = event.value
+                if event.implicit[0]:
+                    tag = _resolve(None, _SCALAR, text, event.implicit)
+                    if tag == _STR:
+                        value: Any = text
+                    elif tag in _PLAIN_SCALARS:
+                        value = scalars[tag](constructor, _SCALAR(tag, text))
+                    elif tag == _TIMESTAMP:
+                        try:  # `2001-13-45` matches the pattern; PyYAML raises ValueError
+                            value = scalars[tag](constructor, _SCALAR(tag, text))
+                        except ValueError as exc:
+                            raise _Unusual(tag) from exc
+                    else:
+                        raise _Unusual(tag)  # merge `<<`, value `=`: the constructor's
+                else:
+                    value = text
+                if event.anchor is not None:
+                    _anchor(anchors, event.anchor, value)
+                container = False
+            elif kind is map_start or kind is seq_start:
+                if event.tag is not None:
+                    raise _Unusual("tag")
+                value = {} if kind is map_start else []
+                if event.anchor is not None:
+                    _anchor(anchors, event.anchor, value)
+                container = True
+            elif kind is alias_event:
+                if event.anchor not in anchors:
+                    raise _Unusual("undefined alias")
+                value = anchors[event.anchor]
+                container = isinstance(value, (dict, list))
+            elif kind in ends:
+                stack.pop()
+                top = stack[-1] if stack else root
+                key_pending = False
+                continue
+            elif kind is doc_start:
+                root, stack, top, anchors = [None], [], None, {}
+                top = root
+                continue
+            elif kind is doc_end:
+                docs.append(root[0])
+                continue
+            elif kind is stream_end:
+                return docs
+            else:
+                continue  # StreamStartEvent
+            # Place the value: a document's root, a sequence's item, a mapping's key or value.
+            if top is root:
+                root[0] = value
+            elif type(top) is list:
+                top.append(value)
+            elif key_pending:
+                top[key] = value
+                key_pending = False
+            else:
+                if container:
+                    raise _Unusual("complex key")  # PyYAML: unhashable key
+                key, key_pending = value, True
+                continue
+            if kind is map_start or kind is seq_start:
+                stack.append(value)
+                top = value
+    finally:
+        loader.dispose()
+
+
+def _anchor(anchors: dict[str, Any], name: str, value: Any) -> None:
+    if name in anchors:
+        raise _Unusual("duplicate anchor")  # PyYAML's composer refuses it
+    anchors[name] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fakes.fake_apiserver import CORE_TYPES, GATEWAY_API_TYPES, FakeApiServer
@@ -11,6 +12,8 @@ from mesh_objects import GATEWAY_BUNDLE, gateway_bundle
 from harness import mesh
 from harness.kube.client import Kube
 from harness.kube.errors import ApplyError
+from harness.kube.objects import Manifest, load_manifests
+from harness.mesh import gateway_api
 
 # --- Gateway API ---------------------------------------------------------------------------
 
@@ -103,3 +106,43 @@ def test_gateway_api_types_fixture_matches_the_bundle() -> None:
     }
     for t in GATEWAY_API_TYPES:
         assert (t.group, t.version, t.kind) in served
+
+
+def test_the_bundle_is_parsed_once_per_file_and_each_call_gets_its_own_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(CRD_DOC.format(name="a") + "---\n" + CRD_DOC.format(name="b"))
+    parsed: list[Path] = []
+
+    def counted(path: Path) -> list[Manifest]:
+        parsed.append(path)
+        return load_manifests(path)
+
+    monkeypatch.setattr(gateway_api, "load_manifests", counted)
+    first = gateway_api.load_bundle(bundle)
+    assert first == load_manifests(bundle) and len(first) == 2
+    first[0]["metadata"]["name"] = "changed by the caller"
+    second = gateway_api.load_bundle(bundle)
+    assert second == load_manifests(bundle) and second is not first
+    assert parsed == [bundle]
+    second[1]["spec"]["names"]["kind"] = "Changed"
+    assert gateway_api.load_bundle(bundle) == load_manifests(bundle)
+    # Another content (size and mtime change) is parsed again.
+    bundle.write_text(CRD_DOC.format(name="c"))
+    assert [d["metadata"]["name"] for d in gateway_api.load_bundle(bundle)] == ["c.example.io"]
+    assert parsed == [bundle, bundle]
+
+
+CRD_DOC = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {name}.example.io
+  annotations: {{gateway.networking.k8s.io/bundle-version: v1.5.1}}
+spec:
+  group: example.io
+  names: {{kind: Thing, plural: things}}
+  scope: Namespaced
+  versions: [{{name: v1, served: true, storage: true}}]
+"""
