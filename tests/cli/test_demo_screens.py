@@ -15,13 +15,16 @@ from demo_layout import (
     CatalogueRenderings,
     broken_words,
     catalogue_rendering,
+    colour_console,
     console,
     screens,
     vocabulary,
 )
 from fakes.keys import ScriptedKeys
 from fixtures import catalogue_run
+from helpers import SCENARIOS
 from rich.console import Console
+from rich.panel import Panel
 from rich.text import Text
 
 from harness.cli.demo import talk_order
@@ -129,6 +132,29 @@ def test_urls_break_only_after_a_slash() -> None:
     comment = wrap_line("  # " + "word " * 20, 40)
     assert all(line.startswith("  # ") for line in comment)
     assert MAX_WORD >= 40
+
+
+def test_a_manifest_is_rendered_as_rich_wraps_it() -> None:
+    # Manifest lines are wrapped beforehand and rendered without rich's wrapping where they
+    # fit (harness/cli/demo_manifests.py `Wrapped`): byte for byte what rich's wrapping of the
+    # same text shows, in colour, at the width they were wrapped for and narrower (the terminal
+    # shrank before the panel was printed), with a tab and a control code as well.
+    from harness.cli.demo_manifests import Wrapped, manifest_panels
+
+    yaml = SCENARIOS / "ambient-authz-l7-no-waypoint/manifests/ratings-deny-header.yaml"
+    text = yaml.read_text(encoding="utf-8")
+    principal = "cluster.local/ns/ambient-authz-l7-no-waypoint/sa/bookinfo-productpage"
+    for extra in ("", f"\n# a comment\twith a tab\n  - {principal}", "\nkey: \x07bell\n---\n"):
+        for width in (30, 60, 100):
+            for panel in manifest_panels("apply x.yaml", text + extra, width, 200):
+                wrapped = panel.renderable
+                assert isinstance(wrapped, Wrapped)
+                for shown in (width, width - 7):
+                    ours, rich_own = colour_console(shown), colour_console(shown)
+                    ours.print(panel)
+                    rich_own.print(Panel(wrapped.text, title=panel.title, title_align="left",
+                                         box=panel.box))  # fmt: skip
+                    assert ours.file.getvalue() == rich_own.file.getvalue(), (extra, width, shown)  # type: ignore[attr-defined]
 
 
 def test_lines_at_wraps_as_rich_does() -> None:
