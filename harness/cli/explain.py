@@ -12,13 +12,13 @@ import json
 from typing import Any
 
 from harness.cli.exitcodes import EXIT_OK, EXIT_USAGE
-from harness.cli.loading import load_for_command
 
 
 def explain_command(args: argparse.Namespace) -> int:
     # Imported here for start-up cost only (every import points down).
     import yaml
 
+    from harness.cli.loading import load_for_command
     from harness.predict.explain import explain_dict, explain_text
 
     scenarios = load_for_command(list(args.scenarios))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import subprocess
 import sys
 import types
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from harness.cli.demo import (
     select_scenarios,
     talk_order,
 )
+from harness.cli.main import main
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
@@ -544,21 +546,35 @@ def test_demo_exit_codes(
         demo.demo_command(ns())
 
 
-def run_demo(path_dirs: list[Path], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KIND_EXPERIMENTAL_PROVIDER"}
-    env["PATH"] = os.pathsep.join(str(p) for p in path_dirs)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "demo", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,  # the check itself gives up after 5 s; this only bounds a hang
-        check=False,
-    )
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_demo_without_a_docker_engine_stops_with_a_clear_message(tmp_path: Path) -> None:
+@pytest.fixture
+def run_demo(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """`ambient-harness demo ARGS` from the repository root with only `path_dirs` on PATH, in
+    this process: the real Docker check (`docker` looked up on PATH, `docker info` run)."""
+
+    def run(path_dirs: list[Path], *args: str) -> Ran:
+        monkeypatch.delenv("KIND_EXPERIMENTAL_PROVIDER", raising=False)
+        monkeypatch.setenv("PATH", os.pathsep.join(str(p) for p in path_dirs))
+        monkeypatch.chdir(REPO)
+        capsys.readouterr()
+        code = main(["demo", *args])
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
+
+
+def test_demo_without_a_docker_engine_stops_with_a_clear_message(
+    tmp_path: Path, run_demo: Callable[..., Ran]
+) -> None:
     fake = tmp_path / "docker"
     fake.write_text(
         "#!/bin/sh\n"
@@ -578,7 +594,7 @@ def test_demo_without_a_docker_engine_stops_with_a_clear_message(tmp_path: Path)
     assert done.stdout == ""  # nothing was set up
 
 
-def test_demo_without_docker_installed(tmp_path: Path) -> None:
+def test_demo_without_docker_installed(tmp_path: Path, run_demo: Callable[..., Ran]) -> None:
     done = run_demo([tmp_path])
     assert done.returncode == EXIT_NO_DOCKER, done.stderr
     err = " ".join(done.stderr.split())

@@ -4,12 +4,15 @@ against the real pinned CRDs."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO, SCENARIOS, run_cli
+from helpers import REPO, SCENARIOS
 from lint_corpus import CASES, CORPUS, case_targets, lint_output
 
+from harness.cli.main import main
 from harness.lint import crds
 from harness.lint.objects import validate_object
 from harness.lint.resolution import resolve
@@ -98,8 +101,33 @@ def test_nothing_to_lint_is_an_error(tmp_path: Path) -> None:
     assert (rc, out) == (2, f"error: {tmp_path / 'missing'}: no such file or directory\n")
 
 
-def test_cli_lint_bad_case_prints_locations_and_exits_2() -> None:
-    proc = run_cli("lint", "tests/malformed/crd-unknown-field")
+@dataclass
+class Linted:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli_lint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Linted]:
+    """`ambient-harness lint ARGS` from the repository root, in this process (the command's
+    own wiring: its options, judge's samples check, the exit status; tests/lint/
+    test_corpus_cli.py runs the real `python -m harness lint` process)."""
+
+    def lint(*args: str) -> Linted:
+        monkeypatch.chdir(REPO)
+        capsys.readouterr()
+        code = main(["lint", *args])
+        out, err = capsys.readouterr()
+        return Linted(code, out, err)
+
+    return lint
+
+
+def test_cli_lint_bad_case_prints_locations_and_exits_2(cli_lint: Callable[..., Linted]) -> None:
+    proc = cli_lint("tests/malformed/crd-unknown-field")
     assert proc.returncode == 2
     assert proc.stdout.splitlines() == [
         "tests/malformed/crd-unknown-field/manifests/policy.yaml:10: spec.acton: "
@@ -110,13 +138,15 @@ def test_cli_lint_bad_case_prints_locations_and_exits_2() -> None:
     ]
 
 
-def test_cli_lint_repo_scenarios_exits_0() -> None:
-    proc = run_cli("lint", "scenarios/")
+def test_cli_lint_repo_scenarios_exits_0(cli_lint: Callable[..., Linted]) -> None:
+    proc = cli_lint("scenarios/")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("no problems in ")
 
 
-def test_cli_lint_warns_when_samples_are_below_the_tolerance(tmp_path: Path) -> None:
+def test_cli_lint_warns_when_samples_are_below_the_tolerance(
+    tmp_path: Path, cli_lint: Callable[..., Linted]
+) -> None:
     """The command passes judge's samples check into lint (lint itself does not import judge)."""
     scenario = tmp_path / "ambient-tcproute"
     shutil.copytree(SCENARIOS / "ambient-tcproute", scenario)
@@ -124,7 +154,7 @@ def test_cli_lint_warns_when_samples_are_below_the_tolerance(tmp_path: Path) -> 
     probe = "        expect: {split: {v1: 50, v2: 50}, l7: false}\n"
     assert probe in text
     (scenario / "scenario.yaml").write_text(text.replace(probe, probe + "        samples: 20\n"))
-    proc = run_cli("lint", str(scenario))
+    proc = cli_lint(str(scenario))
     assert proc.returncode == 0, proc.stdout
     (warning,) = [ln for ln in proc.stdout.splitlines() if ": warning: " in ln]
     assert warning.startswith(f"{scenario}/scenario.yaml:58: warning: samples 20 is below the ")

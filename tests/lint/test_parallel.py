@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import REPO, SHIPPED_SCENARIOS
 from lint_corpus import CASES, CORPUS
 
+from harness.cli.main import main
 from harness.lint import command
 
+# One fresh interpreter lints the same files three times: in one process, on two forked
+# workers, and on two workers that die at their first file (as the OOM killer would end them);
+# each run's exit status and output, and the pids of the processes that linted, are reported.
 SCRIPT = r"""
 import io, json, os, sys
 from pathlib import Path
@@ -24,33 +28,45 @@ from harness.lint import command
 
 targets = [Path(t) for t in json.loads(sys.argv[1])]
 pids = Path(sys.argv[2])
-real = command.lint_file
+parent, real = os.getpid(), command.lint_file
+
+
+def record():
+    with pids.open("a") as fh:  # the linting process's pid: the pool really ran the files
+        fh.write(f"{os.getpid()}\n")
+
 
 def recording(f, *rest):
-    with pids.open("a") as fh:  # the worker's pid: the pool really ran the files
-        fh.write(f"{os.getpid()}\n")
+    record()
     return real(f, *rest)
 
-command.lint_file = recording
-outputs = {}
-for jobs in (1, 2):
+
+def dying(f, *rest):
+    if os.getpid() != parent:
+        record()
+        os._exit(9)
+    return real(f, *rest)
+
+
+runs = {}
+for name, jobs, lint_file in (("serial", 1, recording), ("parallel", 2, recording),
+                              ("killed", 2, dying)):
+    command.lint_file = lint_file
+    pids.write_text("")
     buf = io.StringIO()
     rc = command.run_lint(targets, buf, jobs=jobs)
-    outputs[jobs] = [rc, buf.getvalue()]
-    if jobs == 1:
-        serial_pids = set(pids.read_text().split())
-        pids.write_text("")
-print(json.dumps({"outputs": outputs, "serial": sorted(serial_pids),
-                  "parallel": sorted(set(pids.read_text().split())), "me": str(os.getpid())}))
+    runs[name] = {"rc": rc, "out": buf.getvalue(), "pids": sorted(set(pids.read_text().split()))}
+print(json.dumps({"runs": runs, "me": str(os.getpid())}))
 """
 
 
-def test_two_jobs_print_exactly_what_one_process_prints(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def lint_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # Every corpus case (each with its own problems) and the catalogue: > 64 files.
     targets = [str(CORPUS / c) for c in CASES] + [
         str(REPO / "scenarios" / s) for s in SHIPPED_SCENARIOS
     ]
-    pids = tmp_path / "pids"
+    pids = tmp_path_factory.mktemp("lint-jobs") / "pids"
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, json.dumps(targets), str(pids)],
         capture_output=True,
@@ -58,26 +74,26 @@ def test_two_jobs_print_exactly_what_one_process_prints(tmp_path: Path) -> None:
         check=True,
         cwd=REPO,
     )
-    seen = json.loads(proc.stdout.splitlines()[-1])
-    (rc1, out1), (rc2, out2) = seen["outputs"]["1"], seen["outputs"]["2"]
-    assert seen["serial"] == [seen["me"]]
-    workers = set(seen["parallel"])
-    assert seen["me"] not in workers and len(workers) == 2, workers
-    assert rc2 == rc1 == 2  # the corpus has problems: both runs say so
-    assert out2 == out1
-    assert out1.count("\n") > len(targets)
+    seen: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    seen["targets"] = len(targets)
+    return seen
 
 
-def test_jobs_must_be_a_number_of_processes() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness", "lint", "-j", "-1", "scenarios"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 2
-    assert "'-1' is not a number of processes (0: one per CPU)" in proc.stderr
+def test_two_jobs_print_exactly_what_one_process_prints(lint_runs: dict[str, Any]) -> None:
+    serial, parallel = lint_runs["runs"]["serial"], lint_runs["runs"]["parallel"]
+    assert serial["pids"] == [lint_runs["me"]]
+    workers = set(parallel["pids"])
+    assert lint_runs["me"] not in workers and len(workers) == 2, workers
+    assert parallel["rc"] == serial["rc"] == 2  # the corpus has problems: both runs say so
+    assert parallel["out"] == serial["out"]
+    assert serial["out"].count("\n") > lint_runs["targets"]
+
+
+def test_jobs_must_be_a_number_of_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["lint", "-j", "-1", "scenarios"])
+    assert exit_.value.code == 2
+    assert "'-1' is not a number of processes (0: one per CPU)" in capsys.readouterr().err
 
 
 def test_without_semaphores_lint_runs_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,36 +109,8 @@ def test_without_semaphores_lint_runs_in_one_process(monkeypatch: pytest.MonkeyP
     assert [r.problems for r in parallel] == [r.problems for r in command.lint_files(files, index)]
 
 
-KILLED_WORKER = r"""
-import io, json, os, sys
-from pathlib import Path
-from harness.lint import command
-
-targets = [Path(t) for t in json.loads(sys.argv[1])]
-parent, real = os.getpid(), command.lint_file
-
-def dying(f, *rest):
-    if os.getpid() != parent:
-        os._exit(9)  # as the OOM killer would end a worker
-    return real(f, *rest)
-
-buf = io.StringIO()
-rc = command.run_lint(targets, buf, jobs=1)
-command.lint_file = dying
-again = io.StringIO()
-rc2 = command.run_lint(targets, again, jobs=2)
-print(json.dumps([rc, buf.getvalue(), rc2, again.getvalue()]))
-"""
-
-
-def test_a_killed_worker_costs_time_not_findings() -> None:
-    targets = [str(CORPUS / c) for c in CASES]
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLED_WORKER, json.dumps(targets)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-    )
-    rc, serial, rc2, after_kill = json.loads(proc.stdout.splitlines()[-1])
-    assert (rc2, after_kill) == (rc, serial)
+def test_a_killed_worker_costs_time_not_findings(lint_runs: dict[str, Any]) -> None:
+    serial, killed = lint_runs["runs"]["serial"], lint_runs["runs"]["killed"]
+    # A forked worker really took a file and died; the answer is still the whole one.
+    assert killed["pids"] and lint_runs["me"] not in killed["pids"], killed["pids"]
+    assert (killed["rc"], killed["out"]) == (serial["rc"], serial["out"])

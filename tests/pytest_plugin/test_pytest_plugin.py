@@ -1,8 +1,8 @@
 """The pytest plugin: scenarios as items, markers, the no-cluster skip, reports, failures.
 
-Runs pytest on the repository's real scenarios, in this process (pytester's in-process run,
-which restores modules, sys.path, the directory and the environment after each run; under
-`-n 2` its workers are processes), and once in a subprocess, as a user starts it. The live
+Runs pytest on the repository's real scenarios (or copies of them), in this process
+(pytester's in-process run, which restores modules, sys.path, the directory and the
+environment after each run; under `-n 2` its workers are processes). The live
 path is replaced by a plugin module written here that answers with recorded results, so the
 plugin's own behaviour (sections, failure text, JUnit properties, JSON report) is checked
 without a cluster.
@@ -13,9 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,7 +84,7 @@ CACHE_ROOT = paths.cache_root()  # read before any pytester fixture changes HOME
 
 @dataclass
 class Ran:
-    """What a pytest run printed and returned, alike for a subprocess and an in-process run."""
+    """What an inner pytest run printed and returned."""
 
     returncode: int
     stdout: str
@@ -131,19 +128,6 @@ def text(lines: list[str]) -> str:
 @pytest.fixture
 def inner_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> InnerPytest:
     return InnerPytest(pytester, monkeypatch)
-
-
-def pytest_run(
-    *args: str, fake_live: Path | None = None, cwd: Path = REPO
-) -> subprocess.CompletedProcess[str]:
-    # The parent's PYTEST_ADDOPTS / PYTEST_PLUGINS (a user's -x, -n 4, ...) must not change
-    # what the inner run does.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    if fake_live is not None:
-        env["PYTHONPATH"] = f"{fake_live}{os.pathsep}{env.get('PYTHONPATH', '')}"
-        cmd[3:3] = ["-p", "fake_live"]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
@@ -243,6 +227,16 @@ def unreachable_kubeconfig(tmp_path: Path) -> tuple[Path, int]:
     return kubeconfig, port
 
 
+@pytest.fixture(scope="module")
+def kubernetes_client() -> None:
+    """The Kubernetes client the session set-up imports (~0.45 s), imported before the
+    pytester fixture snapshots sys.modules: the in-process run uses this one instead of
+    importing it for itself and dropping it (the other tests of this process import it again)."""
+    importlib.import_module("kubernetes.config")
+    importlib.import_module("kubernetes.client")
+
+
+@pytest.mark.usefixtures("kubernetes_client")
 def test_kubeconfig_alone_selects_the_cluster_and_an_unreachable_one_is_one_error(
     tmp_path: Path, inner_pytest: InnerPytest
 ) -> None:
@@ -289,20 +283,27 @@ def test_xdist_reports_hold_every_scenario_without_a_cluster(
     assert {s["verdict"] for s in data["scenarios"]} == {"skipped"}
 
 
-def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(tmp_path: Path) -> None:
-    # A subprocess: pytest-xdist gives its workers the sys.path its controller started with,
-    # so the fake live plugin must be on PYTHONPATH from the start.
-    (tmp_path / "fake_live.py").write_text(FAKE_LIVE)
+def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(
+    tmp_path: Path, inner_pytest: InnerPytest
+) -> None:
+    # The fake live plugin as the conftest.py of copies of the two scenarios: every
+    # pytest-xdist worker loads it as it collects them (a `-p` plugin would have to be on the
+    # sys.path the controller's interpreter started with: xdist gives its workers that one).
+    for name in ("ambient-authz-l4", "sidecar-authz-l4"):
+        copy_scenario(name, tmp_path, name)
+    (tmp_path / "scenarios" / "conftest.py").write_text(FAKE_LIVE)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
-    proc = pytest_run(
+    proc = inner_pytest(
         "scenarios/ambient-authz-l4",
         "scenarios/sidecar-authz-l4",
         "-n",
         "2",
+        # What this repository's pyproject.toml disables (start-up cost only), for each worker.
+        *("-p", "no:pytest-kind-ng", "-p", "no:anyio"),
         "--cluster=kind",
         f"--junitxml={junit}",
         f"--report-json={report}",
-        fake_live=tmp_path,
+        cwd=tmp_path,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
@@ -415,7 +416,7 @@ def test_a_scenario_lint_rejects_is_an_error_item_and_never_run(
 # --- where scenarios are collected from ---------------------------------------------------------
 
 
-def scenario_items(proc: subprocess.CompletedProcess[str]) -> list[str]:
+def scenario_items(proc: Ran) -> list[str]:
     return sorted(line for line in proc.stdout.splitlines() if "scenario.yaml::" in line)
 
 
