@@ -117,15 +117,19 @@ else:
 open(state, "w").write("\n".join(clusters))
 """
 
-# `docker info` answers; `docker inspect` says each node container runs $FAKE_NODE_IMAGE (or
-# the pinned one), with the leading slash docker puts before container names.
-FAKE_DOCKER = r"""
-if sys.argv[1:2] == ["inspect"]:
-    image = os.environ.get("FAKE_NODE_IMAGE", os.environ["FAKE_PINNED_NODE_IMAGE"])
-    for name in sys.argv[4:]:
-        print("/" + name, image)
-else:
-    print("Server Version: 28.2.2")
+# `docker info` answers; `docker inspect --format F NAME...` says each node container runs
+# $FAKE_NODE_IMAGE (or the pinned one), with the leading slash docker puts before container
+# names. A shell script: a tenth of an interpreter's start-up, and kind's paths ask often.
+FAKE_DOCKER = r"""#!/bin/sh
+if [ "$1" = inspect ]; then
+    image="${FAKE_NODE_IMAGE-$FAKE_PINNED_NODE_IMAGE}"
+    shift 3
+    for name in "$@"; do
+        echo "/$name $image"
+    done
+else
+    echo "Server Version: 28.2.2"
+fi
 """
 
 FAKE_KUBECTL = r"""
@@ -140,7 +144,8 @@ def install_fake_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_url: 
     bin_dir = tmp_path / "bin"
     script(bin_dir, "kind", FAKE_KIND)
     script(bin_dir, "kubectl", FAKE_KUBECTL)
-    script(bin_dir, "docker", FAKE_DOCKER)
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
     monkeypatch.setenv("FAKE_PINNED_NODE_IMAGE", NODE_IMAGE.ref)
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "clusters"))

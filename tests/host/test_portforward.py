@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fakes.kubectl_launcher import write_kubectl
+from helpers import REPO
 
 from harness.host import portforward
 from harness.host.portforward import PortForward, PortForwardError, port_forward_argv
@@ -221,8 +222,14 @@ def test_interpreter_exit_closes_forwards(kubectl: Path, tmp_path: Path) -> None
         f"f = PortForward(Path({str(kubectl)!r}), 'ns', 'pod/a', 15000)\n"
         "print(f.start(), flush=True)\n"
     )
+    # Without `site` (the module needs only the standard library), from the checkout.
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=True
+        [sys.executable, "-S", "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
     )
     assert done.stdout.strip().isdigit()
     pids = _recorded_pids(tmp_path)
