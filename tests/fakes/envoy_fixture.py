@@ -49,12 +49,27 @@ class Program:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def wait(self, timeout: float) -> int:
+        """The exit code, as soon as the program has exited (TimeoutExpired after `timeout`).
+
+        Popen.wait(timeout) polls, at 50 ms once it has waited a while (an agent's drain takes
+        that long): a blocking wait in a thread ends at the exit itself."""
+        if self.process.returncode is not None:
+            return self.process.returncode
+        waiter = threading.Thread(target=self.process.wait, daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        if waiter.is_alive():
+            raise subprocess.TimeoutExpired(self.process.args, timeout)
+        assert self.process.returncode is not None
+        return self.process.returncode
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
         """Signal the program, wait for it, and return its exit code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            code = self.process.wait(timeout)
+            code = self.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

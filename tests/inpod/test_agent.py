@@ -731,7 +731,7 @@ def test_proxy_drains_in_flight_requests_on_sigterm(
         (outcome,) = answers
         assert outcome.status == 200 and outcome.body_excerpt == "done"
         assert outcome.headers["connection"] == "close"
-        assert program.process.wait(10) == 0  # one SIGTERM, as the kubelet sends
+        assert program.wait(10) == 0  # one SIGTERM, as the kubelet sends
         _wait_for_line(program, "proxy stopped")
 
 
@@ -753,7 +753,7 @@ def test_echo_drains_in_flight_requests_on_sigterm() -> None:
         assert response.status_code == 200
         assert response.json()["path"] == "/delay/0.5"
         assert response.headers["connection"] == "close"
-        assert program.process.wait(10) == 0
+        assert program.wait(10) == 0
 
 
 def test_drain_is_bounded_by_the_drain_timeout() -> None:
@@ -767,7 +767,7 @@ def test_drain_is_bounded_by_the_drain_timeout() -> None:
         sender.start()
         _wait_for_line(program, "delaying 30s")
         program.process.send_signal(signal.SIGTERM)
-        assert program.process.wait(10) == 0
+        assert program.wait(10) == 0
         _wait_for_line(program, "echo drain: 1 request(s) still in flight after 0.1s")
         sender.join(10)
 
