@@ -10,21 +10,26 @@ two consecutive lines, except after a `/` (a path or URL may break there).
 
 `catalogue_rendering` renders the recorded catalogue once per process (per xdist worker) for
 each kind, width and colour mode: the tests that only read a rendering share it instead of
-each narrating the 13 scenarios again (0.2 s of CPU or more a rendering).
+each narrating the 13 scenarios again (0.2 s of CPU or more a rendering). `replayed` does the
+same for the command line's replay (`demo --replay ... --cast ...`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import itertools
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from unittest import mock
 
 if __name__ == "__main__":
     sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parents[2])]
@@ -39,7 +44,7 @@ from harness.cli.demo_style import demo_console
 from harness.cli.replay import replay
 from harness.model.describe import describe_expect
 from harness.model.results import RunResult
-from harness.model.scenario import load_scenario
+from harness.model.scenario import Scenario, load_scenario
 from harness.report.document import load_json_report
 from harness.report.words import describe_observed, describe_target
 
@@ -118,11 +123,17 @@ class Figures:
         )
 
 
+@functools.cache
+def catalogue_scenario(name: str) -> Scenario:
+    """A scenario of the catalogue, loaded once per process: the narration only reads it."""
+    return load_scenario(SCENARIOS / name)
+
+
 def narrate_live(recorded: RunResult, observer: DemoObserver) -> None:
     """The live demo's hooks, in the runner's order, on the real scenarios and recorded results."""
     by_name = {s.name: s for s in recorded.scenarios}
     for name in talk_order(by_name):
-        scenario, result = load_scenario(SCENARIOS / name), by_name[name]
+        scenario, result = catalogue_scenario(name), by_name[name]
         observer.scenario_started(scenario)
         for step, sr in zip(scenario.steps, result.steps, strict=True):
             observer.step_started(scenario, step, sr.manifests)
@@ -170,6 +181,44 @@ def catalogue_rendering(kind: Literal["live", "replay"], width: int, colour: boo
     test reading the shared one checks what its own would show."""
     render = render_live if kind == "live" else render_replay
     return render(recorded_run(), width, colour=colour)
+
+
+@dataclass(frozen=True)
+class CommandReplay:
+    """What `demo --replay RECORDED --color never --width W --cast FILE` did."""
+
+    code: int
+    out: str
+    err: str
+    cast_path: Path  # removed since; the messages name it
+    cast: str
+    cast_mode: int
+    docker_checked: bool  # whether the command asked if Docker runs
+
+
+@functools.cache
+def replayed(width: int) -> CommandReplay:
+    """The command line's replay of the recorded catalogue at `width`, run in this process
+    once per process for the tests that only read what it printed and recorded."""
+    from harness.cli import demo, main
+
+    checked: list[bool] = []
+    directory = Path(tempfile.mkdtemp(prefix="ambient-harness-replay-"))
+    path = directory / "replay.cast"
+    argv = ["demo", "--replay", str(catalogue_run.FIXTURE), "--color", "never",
+            "--width", str(width), "--cast", str(path)]  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with (
+            mock.patch.object(demo, "docker_problem", lambda: checked.append(True)),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            code = main.main(argv)
+        cast, mode = path.read_text(encoding="utf-8"), path.stat().st_mode & 0o777
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return CommandReplay(code, out.getvalue(), err.getvalue(), path, cast, mode, bool(checked))
 
 
 class CatalogueRenderings:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_layout import HEIGHT, SGR, catalogue_rendering, screens
+from demo_layout import HEIGHT, SGR, catalogue_rendering, replayed, screens
 from fakes.keys import ScriptedKeys
 from fixtures import catalogue_run
 
@@ -98,19 +98,17 @@ def test_an_interactive_cast_keeps_the_real_waits() -> None:
     assert not any(CAST_PAUSE_S <= g < 12.5 for g in gaps)  # no synthetic pause
 
 
-def test_demo_replay_cast_from_the_command_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "replay.cast"
-    argv = ["demo", "--replay", str(catalogue_run.FIXTURE), "--cast", str(path), "--width", "100"]
-    assert main.main(argv) == 0
-    out = capsys.readouterr()
-    header, events = parse_cast(path.read_text(encoding="utf-8"))
+def test_demo_replay_cast_from_the_command_line() -> None:
+    # `demo --replay RECORDED --color never --width 100 --cast FILE`, run in this process
+    # (shared: tests/cli/demo_layout.py).
+    replay = replayed(100)
+    assert replay.code == 0
+    header, events = parse_cast(replay.cast)
     assert header["width"] == 100 and header["height"] == HEIGHT
     assert "2026-06-10T09:00:00Z" in header["title"]
-    assert "".join(e[2] for e in events).replace("\r\n", "\n") == out.out
-    assert f"cast: {path}" in out.err
-    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert "".join(e[2] for e in events).replace("\r\n", "\n") == replay.out
+    assert f"cast: {replay.cast_path}" in replay.err
+    assert oct(replay.cast_mode) == "0o644"
 
 
 class NarratingRunner:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from demo_layout import catalogue_rendering, screens
+from demo_layout import catalogue_rendering, replayed, screens
 from fixtures import catalogue_run
 from helpers import SCENARIOS, SHIPPED_SCENARIOS, copy_scenario
 from rich.console import Console
@@ -112,10 +112,12 @@ def test_replay_shows_a_step_that_did_not_run() -> None:
 def test_demo_replay_command_is_offline(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    # The command line's replay (shared: tests/cli/demo_layout.py) was watched for a check.
+    replay = replayed(80)
+    assert not replay.docker_checked
+    assert replay.code == 0
+    assert REPLAY_MARK in replay.out and "13 scenarios: 13 passed" in replay.out
     monkeypatch.setattr(demo, "docker_problem", lambda: pytest.fail("Docker was checked"))
-    assert main.main(["demo", "--replay", str(RECORDED)]) == 0
-    out = capsys.readouterr().out
-    assert REPLAY_MARK in out and "13 scenarios: 13 passed" in out
     missing = tmp_path / "nope.json"
     assert main.main(["demo", "--replay", str(missing)]) == 2
     assert f"error: cannot read {missing}" in capsys.readouterr().err

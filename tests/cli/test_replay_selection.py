@@ -3,12 +3,10 @@ labels are cut at a word, never inside one."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
 import re
 
 import pytest
+from demo_layout import replayed
 from fixtures import catalogue_run
 
 from harness.cli import main
@@ -16,16 +14,6 @@ from harness.cli.demo_screens import fit_words
 from harness.cli.replay import REPLAY_MARK
 
 RECORDED = str(catalogue_run.FIXTURE)
-
-
-@functools.cache
-def replayed(width: int) -> tuple[int, str]:
-    """`demo --replay RECORDED --color never --width W`: its exit code and what it printed,
-    run once per process for the tests that only read it."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main.main(["demo", "--replay", RECORDED, "--color", "never", "--width", str(width)])
-    return code, out.getvalue()
 
 
 def test_replay_selects_the_scenarios_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,8 +50,10 @@ def test_fit_words_cuts_at_a_word() -> None:
 
 @pytest.mark.parametrize("width", [80, 100])
 def test_no_pause_label_ends_inside_a_word(width: int) -> None:
-    code, out = replayed(width)
-    assert code == 0
+    # `demo --replay RECORDED --color never --width W` (shared: tests/cli/demo_layout.py).
+    replay = replayed(width)
+    assert replay.code == 0
+    out = replay.out
     labels = [ln for ln in out.splitlines() if "⏸" in ln]
     cut = [ln for ln in labels if "…" in ln]
     assert cut  # the catalogue has titles longer than a pause line
@@ -72,9 +62,9 @@ def test_no_pause_label_ends_inside_a_word(width: int) -> None:
 
 
 def test_the_mental_model_matrix_names_each_callers_identity() -> None:
-    code, out = replayed(100)
-    assert code == 0
-    matrix = out.split("The mental model: same policy", 1)[1]
+    replay = replayed(100)
+    assert replay.code == 0
+    matrix = replay.out.split("The mental model: same policy", 1)[1]
     rows = re.findall(r"^[a-z0-9-]+ →", matrix, re.M)  # each row's caller
     idents = re.findall(r"^as (bookinfo-[a-z]+)\s", matrix, re.M)
     assert rows and len(idents) == len(rows)
