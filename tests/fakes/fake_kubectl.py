@@ -17,18 +17,20 @@ Like real kubectl (1.32 and 1.36), the first connection the pod refuses (nothing
 the remote port, e.g. while the container restarts) or that cannot reach the pod any more
 ends the whole port-forward: kubectl prints the error and `error: lost connection to pod`,
 closes every connection and exits 1.
+
+Written on the interpreter's built-in modules (`_socket`, `_thread`): `socket`, `threading`
+and `contextlib` would more than double its start-up, and the suite starts it often.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _socket
+import _thread
 import os
-import socket
 import sys
-import threading
 
 
-def pump(src: socket.socket, dst: socket.socket) -> None:
+def pump(src: _socket.socket, dst: _socket.socket) -> None:
     """Copy one direction until either side ends; also used by test_runner's fake ztunnel."""
     try:
         while data := src.recv(65536):
@@ -37,8 +39,11 @@ def pump(src: socket.socket, dst: socket.socket) -> None:
         pass
     finally:
         for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
+            # Not contextlib.suppress: contextlib's import is a third of this start-up.
+            try:  # noqa: SIM105
+                s.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
         src.close()  # each direction closes its own source: both sockets end up closed
 
 
@@ -97,27 +102,31 @@ def main(argv: list[str]) -> int:
         print(f'error: pods "{target.partition("/")[2]}" not found', file=sys.stderr)
         return 1
     noise = "." * int(os.environ.get("FAKE_KUBECTL_NOISE", "0"))
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", int(local or 0)))
     listener.listen(64)
     port = listener.getsockname()[1]
     print(f"Forwarding from 127.0.0.1:{port} -> {remote}", flush=True)
     while True:
-        conn, _ = listener.accept()
+        fd, _ = listener._accept()
+        conn = _socket.socket(fileno=fd)
         print(f"Handling connection for {port}{noise}", flush=True)
         upstream = upstream_of(target)
         if upstream is None:
             conn.close()
             return lost_connection(port, remote, target, "pod not found")
+        up = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
         try:
-            up = socket.create_connection(("127.0.0.1", upstream))
+            up.connect(("127.0.0.1", upstream))
         except OSError as exc:
+            up.close()
             conn.close()
             why = f"dial tcp4 127.0.0.1:{remote}: connect: {exc.strerror or exc}"
             return lost_connection(port, remote, target, why)
-        threading.Thread(target=pump, args=(conn, up), daemon=True).start()
-        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+        # Threads of the interpreter's own: like daemon threads, none outlives the exit.
+        _thread.start_new_thread(pump, (conn, up))
+        _thread.start_new_thread(pump, (up, conn))
 
 
 if __name__ == "__main__":
