@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,16 +65,103 @@ def imported(path: Path) -> Iterator[tuple[int, str]]:
     yield from _imports(path)
 
 
+# The fields that hold statements (an import is one): walking only them, not every
+# expression, finds the same imports in a fraction of ast.walk's time.
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def statements(body: list[ast.AST]) -> Iterator[ast.AST]:
+    """Every statement of `body` and of the blocks nested in it, at any depth."""
+    for node in body:
+        yield node
+        for name in _BODIES:
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                yield from statements(inner)
+
+
 @functools.cache  # five tests read the same files: parse each once per process
 def _imports(path: Path) -> tuple[tuple[int, str], ...]:
+    return imports_in(ast.parse(path.read_text(encoding="utf-8")).body)
+
+
+def imports_in(nodes: Iterable[ast.AST]) -> tuple[tuple[int, str], ...]:
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in statements(list(nodes)):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.lineno, node.module))
             found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
     return tuple(found)
+
+
+NESTED = """
+import a
+from b.c import d, e
+from . import relative
+def f():
+    import g
+    class K:
+        async def m(self):
+            async with x:
+                from h import i
+            async for y in z:
+                import j
+            else:
+                import k
+    lambda: __import__("not-a-statement")
+if t:
+    import l
+elif u:
+    import m
+else:
+    import n
+try:
+    import o
+except ImportError:
+    import p
+else:
+    import q
+finally:
+    import r
+while w:
+    import s
+else:
+    import t2
+with v:
+    for q2 in r2:
+        import u2
+match x:
+    case 1:
+        import v2
+    case _:
+        from w2 import x2
+try:
+    pass
+except* OSError:
+    import y2
+"""
+
+
+def test_the_statement_walk_finds_every_import_ast_walk_finds() -> None:
+    tree = ast.parse(NESTED)
+    everything = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert sorted(imports_in(tree.body)) == sorted(imports_in(everything)) != []
+    assert {name for _, name in imports_in(tree.body)} >= {
+        "g",
+        "h.i",
+        "k",
+        "p",
+        "r",
+        "t2",
+        "w2.x2",
+        "y2",
+    }
+    for path in list(MODULES.values())[::10]:  # and on a tenth of the package
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        everything = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert sorted(imports_in(tree.body)) == sorted(imports_in(everything)), path
 
 
 def package_of(module: str) -> str | None:

@@ -145,9 +145,11 @@ class SideTest:
     def crosses(self, hits: int, n: int) -> bool:
         """M_n >= m / alpha; skips the exact sum when even len * max term is below it."""
         terms = self._terms(hits, n)
-        if max(terms) + math.log(len(terms)) < self.log_fail:
-            return False
-        return self.log_evidence(hits, n) >= self.log_fail
+        top = max(terms)
+        if top + math.log(len(terms)) < self.log_fail:
+            return False  # also when top is -inf
+        # log_evidence's sum, from the same terms (not computed twice).
+        return top + math.log(sum(math.exp(t - top) for t in terms)) >= self.log_fail
 
     def log_boundary_ratio(self, hits: int, n: int) -> float:
         return self.boundary.llr(hits, n - hits)

@@ -46,6 +46,24 @@ class PureLoader(yaml.SafeLoader):
     dict is in position order: the nearest is the first, and the stale ones (an earlier line,
     or over 1024 characters back) are a prefix. Same tokens, same errors, linear time."""
 
+    def check_token(self, *choices: Any) -> bool:
+        # The stock check, with need_more_tokens inlined: it runs for every token and event.
+        while self.need_more_tokens():
+            self.fetch_more_tokens()
+        tokens = self.tokens
+        return bool(tokens) and (not choices or isinstance(tokens[0], choices))
+
+    def need_more_tokens(self) -> bool:
+        if self.done:
+            return False
+        if not self.tokens:
+            return True
+        keys = self.possible_simple_keys
+        if not keys:  # nothing stale to drop, no key ahead: the stock answer is no
+            return False
+        self.stale_possible_simple_keys()
+        return self.next_possible_simple_key() == self.tokens_taken
+
     def next_possible_simple_key(self) -> int | None:
         for key in self.possible_simple_keys.values():
             return int(key.token_number)  # the first is the nearest
