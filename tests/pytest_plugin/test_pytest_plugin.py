@@ -31,8 +31,10 @@ from harness.pytest_plugin import NO_CLUSTER
 # An in-process run drops every module it imported (pytester restores sys.modules), and the
 # next run imports it again: what the plugin imports late (the live session, the reports),
 # xdist's controller, and every installed pytest plugin (a run outside this repository loads
-# pytest-kind-ng and anyio, which only its pyproject.toml disables) are imported once, here.
-# A module imported already changes nothing of what a run does.
+# pytest-kind-ng and anyio, which only its pyproject.toml disables) are imported once, before
+# the first test here takes pytester's snapshot (in a fixture, not at import: every pytest-xdist
+# worker imports this module, not every one runs its tests). A module imported already changes
+# nothing of what a run does.
 IMPORTED_ONCE = [
     "harness.run.session",
     "harness.report.document",
@@ -40,8 +42,13 @@ IMPORTED_ONCE = [
     "xdist.dsession",
     *(entry.module for entry in importlib.metadata.entry_points(group="pytest11")),
 ]
-for _module in IMPORTED_ONCE:
-    importlib.import_module(_module)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def imported_once() -> None:
+    for module in IMPORTED_ONCE:
+        importlib.import_module(module)
+
 
 FAKE_LIVE = """
 import harness.pytest_plugin.session
@@ -293,11 +300,13 @@ def test_xdist_live_results_reach_the_json_report_junit_and_the_summary(
         copy_scenario(name, tmp_path, name)
     (tmp_path / "scenarios" / "conftest.py").write_text(FAKE_LIVE)
     junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    # One worker: each result crosses from the worker to the controller's reports, which is
+    # the point here (results of two workers merging: the test above).
     proc = inner_pytest(
         "scenarios/ambient-authz-l4",
         "scenarios/sidecar-authz-l4",
         "-n",
-        "2",
+        "1",
         # What this repository's pyproject.toml disables (start-up cost only), for each worker.
         *("-p", "no:pytest-kind-ng", "-p", "no:anyio"),
         "--cluster=kind",
