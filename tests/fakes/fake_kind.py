@@ -5,7 +5,6 @@ arguments and keep kind's cluster list in a file), and a loopback API server tha
 
 from __future__ import annotations
 
-import ast
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,36 +85,77 @@ def kubeconfig_text(server: str, context: str = "kind-demo") -> str:
     )
 
 
-# The calls are logged as Python literals (`calls` reads them back): no json import.
-FAKE_KIND = r"""
-log, state = os.environ["FAKE_LOG"], os.environ["FAKE_STATE"]
-with open(log, "a") as f:
-    f.write(repr([sys.argv[0]] + sys.argv[1:]) + "\n")
-clusters = open(state).read().split() if os.path.exists(state) else []
-args = sys.argv[1:]
-opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
-if args[:2] == ["get", "clusters"]:
-    print("\n".join(clusters))
-elif args[:2] == ["get", "nodes"]:
-    if opts["name"] in clusters:
-        print("\n".join(opts["name"] + s for s in ("-control-plane", "-worker", "-worker2")))
-elif args[:2] == ["create", "cluster"] and os.environ.get("FAKE_CREATE_FAILS"):
-    clusters.append(opts["name"])  # nodes half made, then the failure
-    open(state, "w").write("\n".join(clusters))
-    sys.exit(1)
-elif args[:2] in (["create", "cluster"], ["export", "kubeconfig"]):
-    with open(opts["kubeconfig"], "w") as f:
-        f.write(os.environ["FAKE_KUBECONFIG"])
-    if args[0] == "create":
-        clusters.append(opts["name"])
-elif args[:2] == ["delete", "cluster"]:
-    clusters = [c for c in clusters if c != opts["name"]]
-elif args[:1] == ["version"]:
-    print("kind v0.33.0 go1.24.6 linux/amd64")
-else:
-    sys.exit(2)
-open(state, "w").write("\n".join(clusters))
+# Shell scripts, not Python: a tenth of an interpreter's start-up, and the cluster paths run
+# them often. Each call is logged as its argv, every word ended by \037 and the call by \036
+# (`calls` reads them back).
+_LOG_CALL = r"""{ printf '%s\037' "$0" "$@"; printf '\036\n'; } >> "$FAKE_LOG"
 """
+
+# kind's cluster list is a file ($FAKE_STATE, one name a line); `--name=`/`--kubeconfig=` are
+# the forms the harness and pytest-kind pass.
+FAKE_KIND = (
+    "#!/bin/sh\n"
+    + _LOG_CALL
+    + r"""state="$FAKE_STATE"
+clusters=""
+if [ -f "$state" ]; then clusters=$(cat "$state"); fi
+name=""
+kubeconfig=""
+for arg in "$@"; do
+    case "$arg" in
+        --name=*) name="${arg#--name=}" ;;
+        --kubeconfig=*) kubeconfig="${arg#--kubeconfig=}" ;;
+    esac
+done
+known() {
+    for c in $clusters; do
+        if [ "$c" = "$1" ]; then return 0; fi
+    done
+    return 1
+}
+add() { clusters="$clusters
+$name"; }
+save() { printf '%s\n' $clusters > "$state"; }
+case "$1 $2" in
+    "get clusters")
+        for c in $clusters; do echo "$c"; done
+        ;;
+    "get nodes")
+        if known "$name"; then
+            printf '%s\n' "$name-control-plane" "$name-worker" "$name-worker2"
+        fi
+        ;;
+    "create cluster")
+        if [ -n "$FAKE_CREATE_FAILS" ]; then
+            add  # nodes half made, then the failure
+            save
+            exit 1
+        fi
+        printf '%s' "$FAKE_KUBECONFIG" > "$kubeconfig"
+        add
+        ;;
+    "export kubeconfig")
+        printf '%s' "$FAKE_KUBECONFIG" > "$kubeconfig"
+        ;;
+    "delete cluster")
+        kept=""
+        for c in $clusters; do
+            if [ "$c" != "$name" ]; then kept="$kept
+$c"; fi
+        done
+        clusters="$kept"
+        ;;
+    *)
+        if [ "$1" = version ]; then
+            echo "kind v0.33.0 go1.24.6 linux/amd64"
+        else
+            exit 2
+        fi
+        ;;
+esac
+save
+"""
+)
 
 # `docker info` answers; `docker inspect --format F NAME...` says each node container runs
 # $FAKE_NODE_IMAGE (or the pinned one), with the leading slash docker puts before container
@@ -132,20 +172,17 @@ else
 fi
 """
 
-FAKE_KUBECTL = r"""
-with open(os.environ["FAKE_LOG"], "a") as f:
-    f.write(repr([sys.argv[0]] + sys.argv[1:]) + "\n")
-"""
+FAKE_KUBECTL = "#!/bin/sh\n" + _LOG_CALL
 
 
 def install_fake_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_url: str) -> Path:
     """kind, kubectl and docker stand-ins in tmp_path/bin, selected the way a user would
     (AMBIENT_HARNESS_KIND/KUBECTL); the working directory moves to tmp_path/work."""
     bin_dir = tmp_path / "bin"
-    script(bin_dir, "kind", FAKE_KIND)
-    script(bin_dir, "kubectl", FAKE_KUBECTL)
-    (bin_dir / "docker").write_text(FAKE_DOCKER)
-    (bin_dir / "docker").chmod(0o755)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
     monkeypatch.setenv("FAKE_PINNED_NODE_IMAGE", NODE_IMAGE.ref)
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "clusters"))
@@ -164,4 +201,4 @@ def calls(tmp_path: Path) -> list[list[str]]:
     log = tmp_path / "calls.log"
     if not log.exists():
         return []
-    return [ast.literal_eval(line) for line in log.read_text().splitlines()]
+    return [call.split("\037")[:-1] for call in log.read_text().split("\036\n")[:-1]]
