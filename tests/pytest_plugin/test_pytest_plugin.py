@@ -263,6 +263,7 @@ def test_kubeconfig_alone_selects_the_cluster_and_an_unreachable_one_is_one_erro
     assert {s["verdict"] for s in data["scenarios"]} == {"error"}
 
 
+@pytest.mark.usefixtures("kubernetes_client")  # the controller sets the cluster up
 def test_an_unreachable_cluster_under_xdist_is_one_error_too(
     tmp_path: Path, inner_pytest: InnerPytest
 ) -> None:
