@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from helpers import copy_scenario
 
 from harness.model.scenario import Expect, Probe, Scenario, load_scenario
 from harness.model.topology import USE_WAYPOINT, topology
+from harness.model.yaml_loaders import load_all_plain
 from harness.report.plan import plan_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,7 +275,7 @@ def load(name: str) -> Scenario:
 
 def manifest_docs(s: Scenario) -> Iterator[tuple[Path, dict[str, Any]]]:
     for file in sorted((s.directory / "manifests").glob("*.yaml")):
-        for doc in yaml.safe_load_all(file.read_text()):
+        for doc in load_all_plain(file.read_text()):  # yaml.safe_load_all's, from libyaml
             if doc:
                 yield file, doc
 

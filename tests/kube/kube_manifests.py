@@ -6,8 +6,9 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import yaml
 from helpers import CRDS
+
+from harness.model.yaml_loaders import load_all_plain
 
 REPO = Path(__file__).resolve().parents[2]
 AUTHZ_L4 = REPO / "scenarios" / "ambient-authz-l4" / "manifests" / "ratings-allow-productpage.yaml"
@@ -100,8 +101,7 @@ def pod(
 @functools.cache
 def istio_crds() -> dict[str, dict[str, Any]]:
     bundle = CRDS / "istio-1.30.3-crd-all.gen.yaml"
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    docs = [d for d in yaml.load_all(bundle.read_text(), Loader=loader) if d]
+    docs = [d for d in load_all_plain(bundle.read_text()) if d]  # the safe loader's documents
     return {
         d["spec"]["names"]["kind"]: d for d in docs if d.get("kind") == "CustomResourceDefinition"
     }
