@@ -99,9 +99,12 @@ def test_readiness_waits_are_data() -> None:
 def fake_istioctl(tmp_path: Path, body: str) -> Path:
     """An executable standing in for istioctl; it records its argv in argv.json."""
     script = tmp_path / "istioctl"
+    # urllib.request (http.client, email, ssl) only for a body that talks to the API server:
+    # it is most of a stand-in's start-up.
+    web = ", urllib.request" if "urllib" in body else ""
     script.write_text(
         f"{SHEBANG}\n"
-        "import json, os, sys, time, urllib.request\n"
+        f"import json, os, sys, time{web}\n"
         f"json.dump(sys.argv[1:], open({str(tmp_path / 'argv.json')!r}, 'w'))\n"
         + textwrap.dedent(body)
     )
