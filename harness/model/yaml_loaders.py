@@ -37,6 +37,10 @@ FAST_LOADER: Any = (
 )
 
 
+class ComposeTooDeep(Exception):
+    """The pure composer stopped at PureLoader.MAX_COMPOSE_DEPTH levels of nesting."""
+
+
 class PureLoader(yaml.SafeLoader):
     """PyYAML's pure-Python safe loader without its quadratic cost in flow depth.
 
@@ -63,6 +67,21 @@ class PureLoader(yaml.SafeLoader):
             return False
         self.stale_possible_simple_keys()
         return self.next_possible_simple_key() == self.tokens_taken
+
+    # The composer recurses once per nesting level (two frames). A document nested deeper
+    # than this is refused here, far from the interpreter's recursion limit: at that limit,
+    # whatever else runs (a collection calling another object's finalizer) fails instead.
+    MAX_COMPOSE_DEPTH = 250
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        depth = self.__dict__.get("_compose_depth", 0)
+        if depth >= self.MAX_COMPOSE_DEPTH:
+            raise ComposeTooDeep(self.MAX_COMPOSE_DEPTH)
+        self._compose_depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._compose_depth = depth
 
     def next_possible_simple_key(self) -> int | None:
         for key in self.possible_simple_keys.values():

@@ -3,7 +3,9 @@ input is a located problem (never a traceback, a hang or MemoryError)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -100,6 +102,32 @@ def test_deep_nesting_is_refused(
     if pure:
         monkeypatch.setattr(source, "_FAST_LOADER", None)
     assert problems(tmp_path, "a:\n  b: " + "[" * depth + "]" * depth + "\n") == [f"2: {DEEP}"]
+
+
+def test_the_pure_composer_refuses_deep_nesting_far_from_the_recursion_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It relied on RecursionError: at the limit, a collection ran a leftover urllib3 pool's
+    finalizer, which failed there, and pytest failed the test above (once in a suite run)."""
+    monkeypatch.setattr(source, "_FAST_LOADER", None)
+    compose_node = yaml.composer.Composer.compose_node.__code__
+    deepest = 0
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal deepest
+        if event == "call" and frame.f_code is compose_node:
+            depth, outer = 0, frame
+            while outer is not None:
+                depth, outer = depth + 1, outer.f_back
+            deepest = max(deepest, depth)
+
+    sys.setprofile(profile)
+    try:
+        found = problems(tmp_path, "a:\n  b: " + "[" * 5000 + "]" * 5000 + "\n")
+    finally:
+        sys.setprofile(None)
+    assert found == [f"2: {DEEP}"]
+    assert 0 < deepest < sys.getrecursionlimit() - 200
 
 
 def test_block_nesting_counts_too(tmp_path: Path) -> None:
