@@ -3,13 +3,10 @@ then the notes, then a one-line summary."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TextIO
 
@@ -94,6 +91,11 @@ def lint_files_parallel(
     least = PARALLEL_MIN_FILES if min_files is None else min_files
     if jobs <= 1 or len(files) < max(2, least) or not _can_fork():
         return lint_files(files, index, probe_warning)
+    # Imported here: ~12 ms that every lint of a few files and every pytest start skips.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     _forked = (index, probe_warning)
     try:
         context = multiprocessing.get_context("fork")

@@ -6,6 +6,7 @@ threads, so in-process the pool would fall back to one process and prove nothing
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def test_without_semaphores_lint_runs_in_one_process(monkeypatch: pytest.MonkeyP
         raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(command, "_can_fork", lambda: True)
-    monkeypatch.setattr(command, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     files = [REPO / "scenarios" / s / "scenario.yaml" for s in SHIPPED_SCENARIOS]
     index = command.load_index()
     parallel = command.lint_files_parallel(files, index, jobs=2, min_files=1)
