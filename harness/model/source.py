@@ -18,7 +18,7 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.model.files import path_kind
-from harness.model.yaml_loaders import FAST_LOADER, ComposeTooDeep, PureLoader, deep_line
+from harness.model.yaml_loaders import FAST_LOADER, PureLoader, deep_line
 
 PathKey = tuple[str | int, ...]
 
@@ -320,7 +320,7 @@ def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
         return compose(text)
     except yaml.YAMLError as exc:
         error = exc
-    except (ComposeTooDeep, RecursionError):  # the pure composer recurses once per level
+    except RecursionError:  # the pure-Python composer recurses once per level
         raise SourceError(
             [Problem(file, deep_line(text, MAX_DEPTH), f"invalid YAML: {_too_deep()}")]
         ) from None
@@ -332,7 +332,7 @@ def _compose_or_raise(file: Path, text: str) -> list[yaml.Node | None]:
             compose(text, _PureLoader)
         except yaml.YAMLError as pure:
             error = pure
-        except (ComposeTooDeep, RecursionError):
+        except RecursionError:
             pass
     raise SourceError([_syntax_problem(file, text, error)]) from None
 

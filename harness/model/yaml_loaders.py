@@ -37,10 +37,6 @@ FAST_LOADER: Any = (
 )
 
 
-class ComposeTooDeep(Exception):
-    """The pure composer stopped at PureLoader.MAX_COMPOSE_DEPTH levels of nesting."""
-
-
 class PureLoader(yaml.SafeLoader):
     """PyYAML's pure-Python safe loader without its quadratic cost in flow depth.
 
@@ -69,14 +65,15 @@ class PureLoader(yaml.SafeLoader):
         return self.next_possible_simple_key() == self.tokens_taken
 
     # The composer recurses once per nesting level (two frames). A document nested deeper
-    # than this is refused here, far from the interpreter's recursion limit: at that limit,
-    # whatever else runs (a collection calling another object's finalizer) fails instead.
+    # than this is refused here, with the RecursionError its callers handle, but far from the
+    # interpreter's limit: at that limit, whatever else runs (a collection calling another
+    # object's finalizer) fails instead.
     MAX_COMPOSE_DEPTH = 250
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         depth = self.__dict__.get("_compose_depth", 0)
         if depth >= self.MAX_COMPOSE_DEPTH:
-            raise ComposeTooDeep(self.MAX_COMPOSE_DEPTH)
+            raise RecursionError(f"YAML nested deeper than {self.MAX_COMPOSE_DEPTH} levels")
         self._compose_depth = depth + 1
         try:
             return super().compose_node(parent, index)
