@@ -10,7 +10,8 @@ from typing import Any
 from fakes.fake_apiserver import FakeApiServer
 from helpers import CRDS
 
-from harness.kube.objects import Manifest, load_manifests
+from harness.kube.objects import Manifest
+from harness.mesh.gateway_api import load_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BUNDLE = (
@@ -23,7 +24,7 @@ ISTIO = "istio-system"
 def gateway_bundle() -> tuple[Manifest, ...]:
     """The documents of GATEWAY_BUNDLE, parsed once per process (1.3 MB of YAML, a tenth of a
     second each time). Shared by every test: copy a document before changing it."""
-    return tuple(load_manifests(GATEWAY_BUNDLE))
+    return tuple(load_bundle(GATEWAY_BUNDLE))  # install_gateway_api's memo: parsed once
 
 
 def meta(name: str, ns: str | None = None, **labels: str) -> dict[str, Any]:
