@@ -164,6 +164,13 @@ def test_no_ready_replacement_is_not_counted_as_a_restart(
         assert agent.stop(signal.SIGTERM) == 0
         routes.set("pod/agent-a-1", None)
         cluster.add(pod("agent-a-1", ready=False))  # its container is not running
+        # Like kubectl, the forward exits on the first connection it cannot carry. Made here:
+        # else the probe below may fail on its kept-alive connection alone, leaving the old
+        # forward up for the last probe to reach without a restart (seen on a loaded machine).
+        with socket.create_connection(("127.0.0.1", link.forward.port), timeout=5) as s:
+            assert s.recv(1) == b""
+        assert link.forward._proc is not None
+        assert link.forward._proc.popen.wait(10) == 1
         with pytest.raises(AgentUnreachable, match="no Ready agent pod"):
             link.probe("GET", f"{echo.url}/x", {}, 2)
         assert link.forward.restarts == 0
