@@ -174,7 +174,10 @@ def test_no_ready_replacement_is_not_counted_as_a_restart(
         with pytest.raises(AgentUnreachable, match="no Ready agent pod"):
             link.probe("GET", f"{echo.url}/x", {}, 2)
         assert link.forward.restarts == 0
-        # Once a pod is Ready again, the next probe recovers (the budget was not spent).
+        # Once a pod is Ready again, the next probe recovers (the budget was not spent). The
+        # short wait was for the missing pod; the recovery (a new forward, a health check)
+        # gets room on a loaded machine.
+        link.ready_timeout_s = 10
         cluster.add(pod("agent-a-1"))
         routes.set("pod/agent-a-1", spare.port)
         assert link.probe("GET", f"{echo.url}/x", {}, 2).status == 200
