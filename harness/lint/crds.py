@@ -4,7 +4,7 @@ The bundles are the pinned upstream CRD files in a directory (`AMBIENT_HARNESS_C
 default `~/.cache/ambient-harness/crds`, filled by `ambient-harness schemas fetch`). Parsing
 ~2 MB of CRD YAML costs a noticeable fraction of a second, so the parsed index (schemas without
 their prose) is cached as JSON under the user's cache directory, keyed by the sha256 of the
-source files; a read-only or missing cache location only costs the re-parse (~0.13 s from
+source files; a read-only or missing cache location only costs the re-parse (~0.1 s from
 libyaml's events versus ~10 ms from the JSON cache).
 """
 

@@ -48,7 +48,7 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 
 # The last bundle read, per file (path, size, mtime, inode), pickled: each call gets its own
-# copy (~5 ms) instead of parsing 1.3 MB again (~50 ms); the session installs it once, the
+# copy (~5 ms) instead of parsing 1.3 MB again (~35 ms); the session installs it once, the
 # tests many times.
 _LOADED: dict[tuple[Path, int, int, int], bytes] = {}
 
