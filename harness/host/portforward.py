@@ -43,6 +43,9 @@ ROUTINE_RE: Final = re.compile(r"^Handling connection for \d+")
 START_TIMEOUT_S: Final = 30.0
 MAX_TOTAL_RESTARTS: Final = 5
 STOP_TIMEOUT_S: Final = 3.0
+# Once kubectl has exited, how long `output()` waits for the reader to reach the end of the
+# pipe (its last words, `error: lost connection to pod`, are the reason in every message).
+DRAIN_TIMEOUT_S: Final = 2.0
 TAIL_LINES: Final = 20
 
 _open: weakref.WeakSet[PortForward] = weakref.WeakSet()
@@ -141,6 +144,8 @@ class _Process:
             self.popen.stdout.close()
 
     def output(self) -> str:
+        if self.popen.poll() is not None:
+            self._reader.join(DRAIN_TIMEOUT_S)
         lines = list(self.tail)
         if self.routine:
             lines.append(f"({self.routine} 'Handling connection for ...' line(s) left out)")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 
 import pytest
 from fakes.kubectl_launcher import write_kubectl
@@ -129,6 +130,27 @@ def test_output_is_drained(kubectl: Path, monkeypatch: pytest.MonkeyPatch) -> No
             f"Forwarding from 127.0.0.1:{fwd.port} -> 15000\n"
             "(100 'Handling connection for ...' line(s) left out)"
         )
+
+
+def test_the_output_of_an_exited_forward_holds_its_last_words(
+    kubectl: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a loaded machine the reader thread lagged behind kubectl's exit, and the message that
+    # quoted kubectl lacked "error: lost connection to pod" (seen in tests/probe).
+    drain = portforward._Process._drain
+
+    def late_drain(self: portforward._Process, stream: IO[str] | None) -> None:
+        time.sleep(0.3)
+        drain(self, stream)
+
+    monkeypatch.setattr(portforward._Process, "_drain", late_drain)
+    monkeypatch.setenv("FAKE_KUBECTL_FAIL", "error: lost connection to pod")
+    proc = portforward._Process(port_forward_argv(kubectl, "ns", "pod/agent-a", 15000))
+    try:
+        assert proc.popen.wait(10) == 1
+        assert "error: lost connection to pod" in proc.output()
+    finally:
+        proc.stop()
 
 
 def test_dropped_forward_restarts_once_on_the_same_port(kubectl: Path, tmp_path: Path) -> None:
