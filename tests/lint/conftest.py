@@ -1,4 +1,5 @@
-"""The lint tests see the real pinned CRDs and a private index cache (never the user's)."""
+"""The lint tests see the real pinned CRDs, and the suite's index cache (tests/conftest.py:
+never the user's, built once per run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _crds(crd_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any) -> None:
+def _crds(crd_dir: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(crd_dir))
-    monkeypatch.setenv("AMBIENT_HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
