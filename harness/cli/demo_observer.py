@@ -43,6 +43,7 @@ from harness.cli.demo_tables import (
     marked,
     matrix_table,
     probe_table,
+    rows_height,
     short_identity,
 )
 from harness.judge.enforcement import attribute, scenario_attribution
@@ -301,8 +302,11 @@ class DemoObserver(RunObserver):
         )
 
     def _fit_rows(self, rows: Sequence[R], make: Callable[[Sequence[R]], Table]) -> list[Table]:
-        """A table, cut between rows into tables that each fit a screen under the header."""
+        """A table, cut between rows into tables that each fit a screen under the header: the
+        most rows that fit, tried one fewer at a time. Once the first try is too tall, a try
+        whose rows alone (`rows_height`) are too tall is not rendered."""
         room = self.writer.height - 2 - self._header_height()  # the footer, a blank line
+        known: dict[tuple[str, int, bool, str], int] = {}
         tables: list[Table] = []
         rest = list(rows)
         while rest:
@@ -311,6 +315,9 @@ class DemoObserver(RunObserver):
             while n > 1 and self.writer.height_of(table) > room:
                 n -= 1
                 table = make(rest[:n])
+                while n > 1 and rows_height(self.console, table, known) > room:
+                    n -= 1
+                    table = make(rest[:n])
             tables.append(table)
             rest = rest[n:]
         return tables

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -261,6 +262,32 @@ def matrix_table(title: str, rows: Sequence[MatrixRow], *, width: int = 100) -> 
             _matrix_cell(row.ambient),
         )
     return table
+
+
+def rows_height(
+    console: Console, table: Table, known: dict[tuple[str, int, bool, str], int]
+) -> int:
+    """At most the height of a table of this module (`_table`) as rich renders it, and far
+    cheaper to find: its rows alone, each as tall as its tallest cell wrapped at its column's
+    width. 0 when the columns do not fit the console: rich then narrows some, to nothing if
+    need be. `known` keeps each cell's height by text, width and wrapping, for the next table
+    of the same rows."""
+    widths = [c.width for c in table.columns]
+    if None in widths or sum(filter(None, widths)) > room_for(console.width, len(widths)):
+        return 0
+    heights = [1] * table.row_count
+    for column in table.columns:
+        for row, cell in enumerate(column.cells):
+            if not isinstance(cell, Text) or column.width is None or "\t" in cell.plain:
+                continue  # one line at least
+            no_wrap = column.no_wrap if cell.no_wrap is None else cell.no_wrap
+            overflow = cell.overflow or column.overflow
+            key = (cell.plain, column.width, no_wrap, overflow)
+            if key not in known:
+                lines = cell.wrap(console, column.width, overflow=overflow, no_wrap=no_wrap)
+                known[key] = len(lines)
+            heights[row] = max(heights[row], known[key])
+    return sum(heights)
 
 
 def _matrix_cell(cell: tuple[str, str] | None) -> Text:

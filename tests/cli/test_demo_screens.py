@@ -6,6 +6,7 @@ on a screen of its own under the step's title; long texts folded, shown in full 
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 
@@ -30,10 +31,19 @@ from rich.text import Text
 from harness.cli.demo import talk_order
 from harness.cli.demo_observer import DESCRIPTION_LINES, NARRATIVE_LINES, DemoObserver
 from harness.cli.demo_screens import FOLD_MARK, KEY_HELP, ScreenWriter, fold, text_height
-from harness.cli.demo_tables import MAX_WORD, lines_at
+from harness.cli.demo_tables import (
+    MAX_WORD,
+    MatrixRow,
+    lines_at,
+    matrix_table,
+    probe_table,
+    rows_height,
+)
 from harness.cli.replay import replay
-from harness.model.results import RunResult
+from harness.judge.enforcement import attribute
+from harness.model.results import ModelCheck, PredictedOutcome, RunResult
 from harness.report.document import load_json_report
+from harness.report.words import describe_observed
 
 WIDTHS = (80, 100)
 
@@ -303,6 +313,35 @@ def test_a_table_taller_than_a_screen_is_cut_between_rows(recorded: RunResult) -
     tables = [s for s in shown if any(line.startswith("from → to") for line in s)]
     assert len(tables) >= 2
     assert all(any("Step 1/1" in line for line in s) for s in tables)
+
+
+def test_the_rows_of_a_table_are_never_taller_than_the_table(recorded: RunResult) -> None:
+    # A cut between rows skips, unrendered, a try whose rows alone (`rows_height`) are taller
+    # than the room: the cut trying each one finds, as long as the rows are never taller than
+    # the table rich renders. Seeded: probe tables and matrices of 1 to 10 rows, with failures
+    # and model notes, at widths from too narrow for the columns (no estimate) to roomy.
+    rng = random.Random(15)
+    probes = [p for sc in recorded.scenarios for st in sc.steps for p in st.probes]
+    bounds = []
+    for _ in range(10):
+        rows = [copy.deepcopy(rng.choice(probes)) for _ in range(rng.randint(1, 10))]
+        for p in rng.sample(rows, len(rows) // 3):
+            p.verdict, p.message = "fail", "still allowed after 30 s"
+            p.predicted = PredictedOutcome("denied-l4", enforced_by="destination ztunnel")
+            p.model = ModelCheck("disagrees", finding="model: predicted denied-l4")
+        width = rng.choice([20, 40, 60, 80, 100])
+        out = console(width)
+        matrix = [MatrixRow("s", p.url, (describe_observed(p), "ztunnel*"), None) for p in rows]
+        tables = [
+            probe_table(rows, lambda p: attribute("ambient", p, p.waypoint), "x", width=width),
+            matrix_table("t", matrix, width=width),
+        ]
+        for table in tables:
+            bound = rows_height(out, table, {})
+            if bound:  # (0 is no estimate: the columns are narrowed)
+                assert bound <= len(out.render_lines(table, out.options, pad=False)), width
+            bounds.append(bound)
+    assert 0 in bounds and max(bounds) > HEIGHT  # both kinds of width, and tall tables
 
 
 def test_a_screen_writer_splits_a_block_taller_than_a_screen() -> None:
