@@ -8,27 +8,33 @@ two consecutive lines, except after a `/` (a path or URL may break there).
     .venv/bin/python tests/cli/demo_layout.py     # the figures at 80 and 100 columns,
                                                   # and the CPU time of one rendering
 
-`catalogue_rendering` renders the recorded catalogue once per process (per xdist worker) for
-each kind, width and colour mode: the tests that only read a rendering share it instead of
-each narrating the 13 scenarios again (0.2 s of CPU or more a rendering). `replayed` does the
-same for the command line's replay (`demo --replay ... --cast ...`).
+`catalogue_rendering` renders the recorded catalogue once per test run for each kind, width
+and colour mode: the tests that only read a rendering share it instead of each narrating the
+13 scenarios again (0.15 s of CPU or more a rendering). `replayed` does the same for the
+command line's replay (`demo --replay ... --cast ...`). Under xdist the first worker to ask
+makes it and the others read it (`once_per_run`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
+import hashlib
 import io
 import itertools
+import json
+import os
 import re
 import shutil
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from unittest import mock
 
 if __name__ == "__main__":
@@ -173,14 +179,43 @@ def recorded_run() -> RunResult:
     return load_json_report(catalogue_run.FIXTURE)
 
 
+def once_per_run(key: str, make: Callable[[], Any]) -> Any:
+    """`make()` (JSON data), made once per test run: under xdist by the first worker that
+    asks, while the others wait for it (a lock) and read what it wrote. The files are the
+    run's own and this checkout's (the run's xdist id and this file's path, in the suite's
+    cache directory, removed at the end of the run): nothing is read from another run, or
+    from another copy of the code."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    cache = os.environ.get("AMBIENT_HARNESS_SUITE_CACHE")
+    if not run or not cache:
+        return make()  # one process: functools.cache shares it
+    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:12]
+    directory = Path(cache) / f"demo-renderings-{run}-{checkout}"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{key}.json"
+    with (directory / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed (or the worker dies)
+        if path.exists():
+            return json.loads(path.read_bytes())
+        made = make()
+        path.with_suffix(".part").write_bytes(json.dumps(made).encode())
+        path.with_suffix(".part").replace(path)
+        return made
+
+
 @functools.cache
 def catalogue_rendering(kind: Literal["live", "replay"], width: int, colour: bool = False) -> str:
     """The recorded catalogue narrated live (the runner's hooks on the real scenarios) or
     replayed, at `width`: plain, as the golden files' console exports it, or in colour, as the
-    demo's console writes it. Rendered once per process; a rendering is deterministic, so a
+    demo's console writes it. Rendered once per test run; a rendering is deterministic, so a
     test reading the shared one checks what its own would show."""
     render = render_live if kind == "live" else render_replay
-    return render(recorded_run(), width, colour=colour)
+    made = once_per_run(
+        f"{kind}-{width}-{'colour' if colour else 'plain'}",
+        lambda: render(recorded_run(), width, colour=colour),
+    )
+    assert isinstance(made, str)
+    return made
 
 
 @dataclass(frozen=True)
@@ -190,7 +225,7 @@ class CommandReplay:
     code: int
     out: str
     err: str
-    cast_path: Path  # removed since; the messages name it
+    cast_path: str  # removed since; the messages name it
     cast: str
     cast_mode: int
     docker_checked: bool  # whether the command asked if Docker runs
@@ -198,8 +233,12 @@ class CommandReplay:
 
 @functools.cache
 def replayed(width: int) -> CommandReplay:
-    """The command line's replay of the recorded catalogue at `width`, run in this process
-    once per process for the tests that only read what it printed and recorded."""
+    """The command line's replay of the recorded catalogue at `width`, run in a test process
+    once per test run for the tests that only read what it printed and recorded."""
+    return CommandReplay(**once_per_run(f"command-{width}", lambda: asdict(_replay(width))))
+
+
+def _replay(width: int) -> CommandReplay:
     from harness.cli import demo, main
 
     checked: list[bool] = []
@@ -218,7 +257,7 @@ def replayed(width: int) -> CommandReplay:
         cast, mode = path.read_text(encoding="utf-8"), path.stat().st_mode & 0o777
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    return CommandReplay(code, out.getvalue(), err.getvalue(), path, cast, mode, bool(checked))
+    return CommandReplay(code, out.getvalue(), err.getvalue(), str(path), cast, mode, bool(checked))
 
 
 class CatalogueRenderings:
