@@ -28,9 +28,11 @@ $(CRD_FILES) &: | $(STAMP)  # one fetch writes both (grouped target, GNU make >=
 
 schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_CRD_DIR if missing
 
-# The offline suite is xdist-safe and mostly waits on subprocesses: one worker per core
-# (PYTEST_WORKERS=0 runs it in one process; a -n in PYTEST_ARGS wins, being later).
-PYTEST_WORKERS ?= auto
+# The offline suite is xdist-safe; about a fifth of its time is waiting on subprocesses
+# (agents, Envoy, stand-ins): one worker per usable CPU, plus one to fill those waits (2 CPUs:
+# 3 workers took 33.0-34.7 s where 2 took 35.1-37.5 s, interleaved; benchmarks/suite_time.py).
+# PYTEST_WORKERS=0 runs it in one process; a -n in PYTEST_ARGS wins, being later.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1); print(len(cpus) + 1)')
 # pytest's exit 5 (nothing collected) is a broken suite, not a pass: said here, because make
 # turns every failing recipe into its own exit 2.
 # The suite starts ~200 Python processes and two workers that each import every test module:

@@ -81,7 +81,7 @@ def by_file(account: Path, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--workers", default="2", help="pytest-xdist -n (make test: auto)")
+    parser.add_argument("--workers", default="2", help="pytest-xdist -n (make test: CPUs + 1)")
     parser.add_argument("--top", type=int, default=10, help="slowest tests to list")
     parser.add_argument(
         "--by-file", type=int, default=0, metavar="N", help="CPU of the N costliest test files"
