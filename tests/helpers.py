@@ -16,6 +16,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 from harness.host import paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +67,20 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def main_in_process(
+    capsys: pytest.CaptureFixture[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`ambient-harness ARGS` as the command's `main` in this process, in the current
+    directory: the exit status and output `python -m harness` (whose __main__ only calls
+    it) gives, without starting an interpreter."""
+    from harness.cli.main import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["ambient-harness", *args], code, out, err)
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:

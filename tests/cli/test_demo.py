@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import subprocess
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO, main_in_process
 from rich.console import Console
 
 from harness.cli import demo
@@ -29,13 +30,11 @@ from harness.cli.demo import (
     select_scenarios,
     talk_order,
 )
-from harness.cli.main import main
 from harness.model.outcome import Outcome, ProbeError
 from harness.model.results import Environment, ProbeResult, RunResult, ScenarioResult, StepResult
 from harness.model.scenario import Scenario
 from harness.report.record import record_step
 
-REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "demo.txt"
 UPDATE_GOLDEN = os.environ.get("AMBIENT_HARNESS_UPDATE_GOLDEN") == "1"
 
@@ -546,11 +545,7 @@ def test_demo_exit_codes(
         demo.demo_command(ns())
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
+Ran = subprocess.CompletedProcess[str]
 
 
 @pytest.fixture
@@ -564,10 +559,7 @@ def run_demo(
         monkeypatch.delenv("KIND_EXPERIMENTAL_PROVIDER", raising=False)
         monkeypatch.setenv("PATH", os.pathsep.join(str(p) for p in path_dirs))
         monkeypatch.chdir(REPO)
-        capsys.readouterr()
-        code = main(["demo", *args])
-        out, err = capsys.readouterr()
-        return Ran(code, out, err)
+        return main_in_process(capsys, "demo", *args)
 
     return run
 

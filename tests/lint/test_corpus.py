@@ -4,15 +4,14 @@ against the real pinned CRDs."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO, SCENARIOS
+from helpers import REPO, SCENARIOS, main_in_process
 from lint_corpus import CASES, CORPUS, case_targets, lint_output
 
-from harness.cli.main import main
 from harness.lint import crds
 from harness.lint.objects import validate_object
 from harness.lint.resolution import resolve
@@ -101,11 +100,7 @@ def test_nothing_to_lint_is_an_error(tmp_path: Path) -> None:
     assert (rc, out) == (2, f"error: {tmp_path / 'missing'}: no such file or directory\n")
 
 
-@dataclass
-class Linted:
-    returncode: int
-    stdout: str
-    stderr: str
+Linted = subprocess.CompletedProcess[str]
 
 
 @pytest.fixture
@@ -118,10 +113,7 @@ def cli_lint(
 
     def lint(*args: str) -> Linted:
         monkeypatch.chdir(REPO)
-        capsys.readouterr()
-        code = main(["lint", *args])
-        out, err = capsys.readouterr()
-        return Linted(code, out, err)
+        return main_in_process(capsys, "lint", *args)
 
     return lint
 

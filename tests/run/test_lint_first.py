@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from fakes.fake_kind import kubeconfig_text
-from helpers import CRDS, closed_port, copy_scenario
+from helpers import CRDS, closed_port, copy_scenario, main_in_process
 
 from harness.cli.exitcodes import EXIT_USAGE
-from harness.cli.main import main
 
 TYPO = {"action: ALLOW": "acton: ALLOW"}  # spec.acton: the API server would prune it silently
 
@@ -22,16 +21,12 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """The command's `main` in this process, in `cwd`: the same exit status and output as
-    `python -m harness` (whose __main__ only calls it), without starting an interpreter."""
+    """The command's `main` in this process, in `cwd` (helpers.main_in_process)."""
 
     def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         monkeypatch.setenv("AMBIENT_HARNESS_CRD_DIR", str(CRDS))
         monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(["ambient-harness", *args], code, out, err)
+        return main_in_process(capsys, *args)
 
     return run
 
