@@ -1,6 +1,6 @@
 """Wall and CPU time of the offline suite, as `make test` runs it (issue 15: <= 15 s on 2 cores).
 
-    python benchmarks/suite_time.py [--runs 2] [--workers 2] [--top 10] [--by-file N] [-- ARGS]
+    python benchmarks/suite_time.py [--runs 2] [--workers N] [--top 10] [--by-file N] [-- ARGS]
 
 Prints, per run, the wall time and the CPU time of pytest and every process it started
 (user + system, children included), the load average before the run (a busy machine
@@ -81,7 +81,12 @@ def by_file(account: Path, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--workers", default="2", help="pytest-xdist -n (make test: CPUs + 1)")
+    # As the Makefile's PYTEST_WORKERS: one per usable CPU, plus one.
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = str((cpus or 1) + 1)
+    parser.add_argument(
+        "--workers", default=workers, help="pytest-xdist -n (default, as make test: CPUs + 1)"
+    )
     parser.add_argument("--top", type=int, default=10, help="slowest tests to list")
     parser.add_argument(
         "--by-file", type=int, default=0, metavar="N", help="CPU of the N costliest test files"
