@@ -8,6 +8,7 @@ not under the plain `pytest` entry point, and it imports conftest a second time.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +83,21 @@ def main_in_process(
     code = main(list(args))
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["ambient-harness", *args], code, out, err)
+
+
+def fresh_python_json(script: str, *args: str) -> Any:
+    """`script` run by a fresh interpreter from the repository root (`python -c SCRIPT ARGS`):
+    the JSON of the last line it printed. A failed run fails the test with its output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:

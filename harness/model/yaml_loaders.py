@@ -69,9 +69,10 @@ class PureLoader(yaml.SafeLoader):
     # interpreter's limit: at that limit, whatever else runs (a collection calling another
     # object's finalizer) fails instead.
     MAX_COMPOSE_DEPTH = 250
+    _compose_depth = 0  # levels open now
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        depth = self.__dict__.get("_compose_depth", 0)
+        depth = self._compose_depth
         if depth >= self.MAX_COMPOSE_DEPTH:
             raise RecursionError(f"YAML nested deeper than {self.MAX_COMPOSE_DEPTH} levels")
         self._compose_depth = depth + 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import io
 import itertools
 import json
@@ -182,15 +181,13 @@ def recorded_run() -> RunResult:
 def once_per_run(key: str, make: Callable[[], Any]) -> Any:
     """`make()` (JSON data), made once per test run: under xdist by the first worker that
     asks, while the others wait for it (a lock) and read what it wrote. The files are the
-    run's own and this checkout's (the run's xdist id and this file's path, in the suite's
-    cache directory, removed at the end of the run): nothing is read from another run, or
-    from another copy of the code."""
+    run's own (named by the run's xdist id, in the suite's cache directory, which the run
+    makes and removes): nothing is read from another run."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     cache = os.environ.get("AMBIENT_HARNESS_SUITE_CACHE")
     if not run or not cache:
         return make()  # one process: functools.cache shares it
-    checkout = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:12]
-    directory = Path(cache) / f"demo-renderings-{run}-{checkout}"
+    directory = Path(cache) / f"demo-renderings-{run}"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{key}.json"
     with (directory / f"{key}.lock").open("w") as lock:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
-from helpers import REPO, SHIPPED_SCENARIOS
+from helpers import REPO, SHIPPED_SCENARIOS, fresh_python_json
 from lint_corpus import CASES, CORPUS
 
 from harness.cli.main import main
@@ -68,14 +66,7 @@ def lint_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         str(REPO / "scenarios" / s) for s in SHIPPED_SCENARIOS
     ]
     pids = tmp_path_factory.mktemp("lint-jobs") / "pids"
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(targets), str(pids)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-    )
-    seen: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    seen: dict[str, Any] = fresh_python_json(SCRIPT, json.dumps(targets), str(pids))
     seen["targets"] = len(targets)
     return seen
 

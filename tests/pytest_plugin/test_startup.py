@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import collections
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO
+from helpers import REPO, fresh_python_json
 
 from harness.model import source
 from harness.model.files import SCENARIO_FILE
@@ -131,15 +129,7 @@ def started() -> dict[str, dict[str, Any]]:
             "capture": True,
         },
     }
-    proc = subprocess.run(
-        [sys.executable, "-c", STEPS, json.dumps(steps)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    results: dict[str, dict[str, Any]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    results: dict[str, dict[str, Any]] = fresh_python_json(STEPS, json.dumps(steps))
     return results
 
 

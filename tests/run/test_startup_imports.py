@@ -7,13 +7,10 @@ error, `agent` answer at once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
-from helpers import CRDS, REPO
+from helpers import fresh_python_json
 
 # One fresh interpreter runs every command's code path in turn, so the first one that pulls
 # the client in is named (any of them would leave it in sys.modules for the rest).
@@ -51,17 +48,8 @@ COMMANDS = [
 @pytest.fixture(scope="module")
 def imported() -> dict[str, dict[str, Any]]:
     """What each command had imported when it returned (the key "": the CLI module alone)."""
-    env = {**os.environ, "AMBIENT_HARNESS_CRD_DIR": str(CRDS)}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(COMMANDS)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    seen: dict[str, dict[str, Any]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The CRD directory: tests/conftest.py puts it in the environment every child inherits.
+    seen: dict[str, dict[str, Any]] = fresh_python_json(PROBE, json.dumps(COMMANDS))
     return seen
 
 
