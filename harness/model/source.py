@@ -18,7 +18,7 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.model.files import path_kind
-from harness.model.yaml_loaders import FAST_LOADER, PureLoader, deep_line
+from harness.model.yaml_loaders import FAST_LOADER, PureLoader, deep_line, node_extent
 
 PathKey = tuple[str | int, ...]
 
@@ -55,7 +55,8 @@ def format_path(path: PathKey) -> str:
 
 
 class _Text:
-    """A file's text, composed again (once) when one of its documents' lines is asked for."""
+    """A file's text, composed again (once) when one of its documents' lines is asked for
+    (by libyaml; the pure parser's nodes are kept instead)."""
 
     nodes: list[yaml.Node | None] | None = None
 
@@ -203,6 +204,7 @@ def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
     scalar_of = constructor.yaml_constructors
     dupes: list[tuple[PathKey, int]] = []
     built: dict[int, Any] = {}
+    extents: dict[int, tuple[int, int, bool]] = {}
     holder: list[Any] = [None]
     sink = _Sink()
     str_tag, map_tag, seq_tag = _TAG + "str", _TAG + "map", _TAG + "seq"
@@ -233,6 +235,15 @@ def _build(root: yaml.Node) -> tuple[Any, list[tuple[PathKey, int]]]:
                 raise _Unusual(tag)
             continue
         seen_before = id(node) in built
+        if seen_before:
+            # An alias walked again only counts values and checks bounds: a subtree that
+            # stays within them and holds no duplicate key is counted at once (an alias bomb
+            # is refused in a millisecond, at the same node).
+            size, height, dupes_inside = node_extent(node, extents, MAX_VALUES, MAX_DEPTH)
+            if not dupes_inside and visited + size <= MAX_VALUES and depth + height <= MAX_DEPTH:
+                visited += size
+                parent[slot] = built[id(node)]
+                continue
         below = depth + 1
         children: list[tuple[yaml.Node, _Link, int, int, Any, Any]] = []
         if kind is yaml.MappingNode:
@@ -399,6 +410,8 @@ def parse_documents(file: Path, text: str) -> list[Document]:
     problems: list[Problem] = []
     nodes = _compose_or_raise(file, text)
     source = _Text(text)
+    if _FAST_LOADER is None:  # the pure parser costs ~25x libyaml: keep, not compose again
+        source.nodes = nodes
     for index, node in enumerate(nodes):
         if node is None:
             continue

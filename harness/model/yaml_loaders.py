@@ -119,6 +119,43 @@ def deep_line(text: str, max_depth: int) -> int:
     return 1
 
 
+Extent = tuple[int, int, bool]
+
+
+def node_extent(
+    root: yaml.Node, memo: dict[int, Extent], max_values: int, max_depth: int
+) -> Extent:
+    """(values below `root`, levels below it, a duplicate key below it?), counting as the
+    source builder walks (a collection's values, not its keys), capped just past the bounds;
+    a cycle (a recursive alias) is past both. Memoised per node: aliases share nodes."""
+    never = (max_values + 1, max_depth + 1, True)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, counted = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.MappingNode):
+            values = [v for _, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            values = node.value
+        else:
+            memo[key] = (0, 0, False)
+            continue
+        if not counted:
+            if key not in memo:
+                memo[key] = never  # until its values are counted: met below it, a cycle
+                stack.append((node, True))
+                stack.extend((v, False) for v in values if id(v) not in memo)
+            continue
+        size, height = len(values), 0
+        mapping = isinstance(node, yaml.MappingNode)
+        dupes = mapping and len({str(k.value) for k, _ in node.value}) < len(values)
+        for value in values:
+            below, levels, inside = memo[id(value)]
+            size, height, dupes = size + below, max(height, levels + 1), dupes or inside
+        memo[key] = (min(size, max_values + 1), min(height, max_depth + 1), dupes)
+    return memo[id(root)]
+
+
 _PLAIN_SCALARS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 

@@ -3,6 +3,7 @@ input is a located problem (never a traceback, a hang or MemoryError)."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from types import FrameType
@@ -13,7 +14,7 @@ import yaml
 from helpers import REPO
 
 from harness.model import files, source
-from harness.model.source import MAX_DEPTH, MAX_FILE_BYTES, SourceError, load_documents
+from harness.model.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES, SourceError, load_documents
 
 CORPUS_FILES = sorted(
     p
@@ -81,6 +82,35 @@ def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
         "1: invalid YAML: more than 100000 values once aliases are expanded (an alias bomb?): "
         "write the values out, or use fewer aliases"
     )
+
+
+ALIASED = [
+    "\n".join(alias_bomb().splitlines()[:4]) + "\n",  # a small bomb: 9 ** 4 values
+    "a: &a {x: 1, x: 2}\nb: [*a, *a]\nc: &c [*a, {y: *a}]\nd: [*c, *c, *c]\n",  # duplicates
+    "a: &a [[[[1]]]]\nb: &b [*a, [*a]]\nc: [[[*b]]]\nd: [[[[[*b]]]]]\n",  # depth
+    "a: &r [1, *r]\nb: &m {self: *m, x: [*r]}\n",  # recursive
+]
+
+
+def test_aliases_are_counted_where_a_full_walk_counts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builder counts a subtree walked again at once: it trips on the same node, with
+    the same duplicates, as `_walk` (which walks every value) under any bound."""
+    for budget, depth, text in itertools.product(
+        (1, 2, 3, 7, 10, 11, 12, 40, 90, 91, 730, 7000, MAX_VALUES), (3, 5, 8, MAX_DEPTH), ALIASED
+    ):
+        monkeypatch.setattr(source, "MAX_VALUES", budget)
+        monkeypatch.setattr(source, "MAX_DEPTH", depth)
+        (node,) = source.compose(text)
+        assert node is not None
+        try:
+            dupes: Any = source._build(node)[1]
+        except source._LimitExceeded as exc:
+            dupes = (exc.line, exc.message)
+        try:
+            walked: Any = source._walk(node)[1]
+        except source._LimitExceeded as exc:
+            walked = (exc.line, exc.message)
+        assert dupes == walked, (budget, depth, text)
 
 
 def test_ordinary_aliases_still_work(tmp_path: Path) -> None:
