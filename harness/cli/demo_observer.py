@@ -25,6 +25,7 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from harness.cli.demo_fixed_table import CellLines
 from harness.cli.demo_manifests import manifest_panels
 from harness.cli.demo_screens import (
     Block,
@@ -118,6 +119,7 @@ class DemoObserver(RunObserver):
         self.results: list[ScenarioResult] = []
         self._status: Status | None = None
         self._probes_done = 0
+        self._cells: CellLines = {}  # the tables' rendered cells: they repeat from table to table
 
     @property
     def interactive(self) -> bool:
@@ -298,7 +300,8 @@ class DemoObserver(RunObserver):
     ) -> list[Table]:
         width = self.console.width
         return self._fit_rows(
-            probes, lambda rows: probe_table(rows, attribution, home, width=width)
+            probes,
+            lambda rows: probe_table(rows, attribution, home, width=width, rendered=self._cells),
         )
 
     def _fit_rows(self, rows: Sequence[R], make: Callable[[Sequence[R]], Table]) -> list[Table]:
@@ -372,7 +375,9 @@ class DemoObserver(RunObserver):
                 for row in comparison_rows(pair)
             ]
             title = f"{pair.topic}: {pair.sidecar.name} vs {pair.ambient.name}"
-            for table in self._fit_rows(rows, partial(matrix_table, title, width=width)):
+            for table in self._fit_rows(
+                rows, partial(matrix_table, title, width=width, rendered=self._cells)
+            ):
                 self.writer.add(Block(table, gap=True))
 
     def _cell(self, result: ScenarioResult, probe: ProbeResult | None) -> tuple[str, str] | None:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.cli.demo_fixed_table import CellLines, FixedTable
 from harness.cli.demo_manifests import break_word
 from harness.cli.demo_style import VERDICT_ROLE, style
 from harness.judge.enforcement import INFERRED, Attribution
@@ -150,8 +151,9 @@ def short_identity(p: ProbeResult, home: str | None) -> str:
     return describe_identity(p)
 
 
-def _table(caption: bool = True) -> Table:
-    return Table(
+def _table(rendered: CellLines | None, caption: bool = True) -> Table:
+    return FixedTable(
+        cells=rendered,
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
@@ -166,9 +168,11 @@ def probe_table(
     home: str | None = None,
     *,
     width: int | None = None,
+    rendered: CellLines | None = None,
 ) -> Table:
     """from → to (as whom), expected, observed, ✔/✘, enforced by (after how long); at most
-    `width` columns wide (no limit: every cell on one line)."""
+    `width` columns wide (no limit: every cell on one line). `rendered`: the rendered cells of
+    the console's tables so far (harness/cli/demo_fixed_table.py)."""
     room = room_for(width, 5) - 1 if width is not None else 10_000
     longest = min(MAX_WORD, room // 2)
     targets = [fold_long_words(describe_target(p), longest) for p in probes]
@@ -194,7 +198,7 @@ def probe_table(
         ],
         room,
     )
-    table = _table()
+    table = _table(rendered)
     if any(disagree):
         table.caption = Text.assemble(
             (f"{MODEL_NOTE_MARK} the mesh model's prediction (a finding, no verdict changed)",
@@ -235,7 +239,9 @@ class MatrixRow:
     ambient: tuple[str, str] | None
 
 
-def matrix_table(title: str, rows: Sequence[MatrixRow], *, width: int = 100) -> Table:
+def matrix_table(
+    title: str, rows: Sequence[MatrixRow], *, width: int = 100, rendered: CellLines | None = None
+) -> Table:
     """The twins' probes side by side: what each data plane did and which component did it."""
     room = room_for(width, 3)
     targets = [fold_long_words(r.target, min(MAX_WORD, room // 3)) for r in rows]
@@ -250,7 +256,7 @@ def matrix_table(title: str, rows: Sequence[MatrixRow], *, width: int = 100) -> 
         ],
         room,
     )
-    table = _table()
+    table = _table(rendered)
     table.title = Text(title)
     table.show_lines = True
     for header, w in zip(("step: client → destination", "sidecar", "ambient"), widths, strict=True):
