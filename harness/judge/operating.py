@@ -16,10 +16,11 @@ table, `figures()` the recursion; the tests check the table against `SplitCheck.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from harness.judge.split import SideTest, SplitCheck
+from harness.judge.side_test import SideTest
+from harness.judge.split import SplitCheck
 
 _DROP = 1e-18  # probability mass below this is dropped from the recursion
 
@@ -67,22 +68,22 @@ def counted_backend(check: SplitCheck) -> str:
 
 def regions(check: SplitCheck) -> Iterator[Region]:
     """The decision table for n = 1 .. cap (the cap's row without the at-cap pass)."""
-    over = [t for t in check.tests if t.side == "over"]
-    under = [t for t in check.tests if t.side == "under"]
+    over = _crossing([t for t in check.tests if t.side == "over"])
+    under = _crossing([t for t in check.tests if t.side == "under"])
     fail_high = 1  # smallest h crossing an over test at n (moves up by 0 or 1 per sample)
     fail_low = -1  # largest h crossing an under test (moves up by 0 or 1 per sample)
     for n in range(1, check.max_samples + 1):
-        if over:
-            while fail_high <= n and not _crosses(over, fail_high, n):
+        if over is not None:
+            while fail_high <= n and not over(fail_high, n):
                 fail_high += 1
-            while fail_high > 0 and _crosses(over, fail_high - 1, n):
+            while fail_high > 0 and over(fail_high - 1, n):
                 fail_high -= 1
         else:
             fail_high = n + 1
-        if under:
-            while fail_low + 1 <= n and _crosses(under, fail_low + 1, n):
+        if under is not None:
+            while fail_low + 1 <= n and under(fail_low + 1, n):
                 fail_low += 1
-            while fail_low >= 0 and not _crosses(under, fail_low, n):
+            while fail_low >= 0 and not under(fail_low, n):
                 fail_low -= 1
         low, high = 0, n
         for t in check.tests:
@@ -98,15 +99,12 @@ def regions(check: SplitCheck) -> Iterator[Region]:
         yield Region(n, fail_low, fail_high, low, high)
 
 
-def _accepts(test: SideTest, h: int, n: int, log_pass: float) -> bool:
-    return test.log_boundary_ratio(h, n) <= log_pass
-
-
 def _walk(test: SideTest, n: int, guess: int, log_pass: float, *, down: bool) -> int:
     """The exact accept edge near the closed form's `guess` (floating-point ties)."""
+    ratio = test.log_boundary_ratio
 
     def inside(h: int) -> bool:
-        return 0 <= h <= n and _accepts(test, h, n, log_pass)
+        return 0 <= h <= n and ratio(h, n) <= log_pass
 
     h = min(max(guess, -1), n + 1)
     if down:  # accepted below the edge: the largest accepted h
@@ -122,8 +120,11 @@ def _walk(test: SideTest, n: int, guess: int, log_pass: float, *, down: bool) ->
     return h
 
 
-def _crosses(tests: list[SideTest], h: int, n: int) -> bool:
-    return any(t.crosses(h, n) for t in tests)
+def _crossing(tests: list[SideTest]) -> Callable[[int, int], bool] | None:
+    """Does some test cross at (h, n)? None without tests (a two-way check has one a side)."""
+    if len(tests) <= 1:
+        return tests[0].crosses if tests else None
+    return lambda h, n: any(t.crosses(h, n) for t in tests)
 
 
 def figures(

@@ -63,19 +63,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from harness.judge.side_test import CROSSED, SIDES, SIGN, SideTest, side_alternatives, side_test
 from harness.model.outcome import Kind, Outcome
 
 if TYPE_CHECKING:
     from harness.model.scenario import Expect
 
 SplitVerdict = Literal["pass", "fail", "undecided"]
-Side = Literal["over", "under"]
-_SIDES: tuple[Side, ...] = ("over", "under")
-_SIGN: dict[Side, int] = {"over": 1, "under": -1}
 
 DEFAULT_ALPHA = 0.001  # bound on the false-failure rate when the truth is the expected split
 DEFAULT_BETA = 0.25  # bound on passing (before the cap) a split off by the tolerance
@@ -83,141 +80,7 @@ CAP_FACTOR = 8.0  # derived cap = CAP_FACTOR x information bound
 MIN_FACTOR = 5.0  # below MIN_FACTOR x information bound the detection guarantee is lost
 MIN_CAP = 100
 PASS_FLOOR = 1.0  # no PASS before PASS_FLOOR x information bound samples
-# Prior weight of the alternatives at distance tol * 2**j on a failure side: most on twice
-# the tolerance, some on the boundary, the rest spread over grosser errors.
-_WEIGHT_BOUNDARY = 0.15
-_WEIGHT_DOUBLE = 0.7
-_WEIGHT_REST = 0.15
-_EPS = 1e-12
-_MEMO_STATES = 1 << 14  # answers kept per SideTest (shared by the checks: `_side_test`)
-_HITS_SPAN = 1 << 32
-CROSSED = math.inf  # SideTest.state(): the mixture crossed (a boundary ratio is finite)
 _TIMES = "\N{MULTIPLICATION SIGN}"
-
-
-@dataclass(frozen=True)
-class _Alternative:
-    """A share q on one side of p0, as per-sample log likelihood-ratio increments."""
-
-    log_weight: float
-    log_hit: float  # log(q / p0): added per sample of the tested backend
-    log_miss: float  # log((1 - q) / (1 - p0)): added per sample of any other backend
-
-    def llr(self, hits: int, misses: int) -> float:
-        # Multiply only counts that occurred: q = 0 or 1 has a log 0 factor (-inf).
-        total = 0.0
-        if hits:
-            total += hits * self.log_hit
-        if misses:
-            total += misses * self.log_miss
-        return total
-
-
-@dataclass(frozen=True)
-class SideTest:
-    """One one-sided test: is `backend`'s share on `side` of p0 by the tolerance or more?"""
-
-    backend: str
-    side: Side
-    p0: float
-    alternatives: tuple[_Alternative, ...]
-    boundary: _Alternative  # q = p0 +- tol: the PASS side's likelihood ratio
-    log_fail: float  # log(m / alpha)
-    _memo: dict[int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def _terms(self, hits: int, n: int) -> list[float]:
-        misses = n - hits
-        return [
-            a.log_weight
-            + (hits * a.log_hit if hits else 0.0)
-            + (misses * a.log_miss if misses else 0.0)
-            for a in self.alternatives
-        ]
-
-    def log_evidence(self, hits: int, n: int) -> float:
-        """log of the mixture likelihood ratio M_n = sum_j w_j L(q_j) / L(p0)."""
-        terms = self._terms(hits, n)
-        top = max(terms)
-        if top == -math.inf:
-            return top
-        return top + math.log(sum(math.exp(t - top) for t in terms))
-
-    def crosses(self, hits: int, n: int) -> bool:
-        """M_n >= m / alpha; skips the exact sum when even len * max term is below it."""
-        terms = self._terms(hits, n)
-        top = max(terms)
-        if top + math.log(len(terms)) < self.log_fail:
-            return False  # also when top is -inf
-        # log_evidence's sum, from the same terms (not computed twice).
-        return top + math.log(sum(math.exp(t - top) for t in terms)) >= self.log_fail
-
-    def log_boundary_ratio(self, hits: int, n: int) -> float:
-        return self.boundary.llr(hits, n - hits)
-
-    def state(self, hits: int, n: int) -> float:
-        """CROSSED if `crosses`, else `log_boundary_ratio` (memoised: one float per state)."""
-        if not 0 <= hits < _HITS_SPAN:  # no key of its own (never in a real run)
-            return CROSSED if self.crosses(hits, n) else self.log_boundary_ratio(hits, n)
-        key = n << 32 | hits  # a distinct int per state
-        known = self._memo.get(key)
-        if known is None:
-            known = CROSSED if self.crosses(hits, n) else self.log_boundary_ratio(hits, n)
-            if len(self._memo) >= _MEMO_STATES:
-                self._memo.clear()
-            self._memo[key] = known
-        return known
-
-    def outside(self, hits: int, n: int, tol: float) -> bool:
-        """The point estimate is beyond the tolerance on this side."""
-        share = hits / n
-        return share > self.p0 + tol if self.side == "over" else share < self.p0 - tol
-
-
-def _log_ratio(num: float, den: float) -> float:
-    return math.log(num / den) if num > 0 else -math.inf
-
-
-def _alternative(q: float, p0: float, weight: float) -> _Alternative:
-    return _Alternative(
-        log_weight=math.log(weight),
-        log_hit=_log_ratio(q, p0),
-        # p0 == 1: a sample of another backend already failed the check (zero weight).
-        log_miss=_log_ratio(1.0 - q, 1.0 - p0) if p0 < 1.0 else 0.0,
-    )
-
-
-def _side_alternatives(p0: float, tol: float, sign: int) -> list[tuple[float, float]] | None:
-    """(q, prior weight) on one side, or None when the boundary is outside [0, 1]."""
-    limit = 1.0 - p0 if sign > 0 else p0
-    if tol >= limit - _EPS:
-        return None
-    distances: list[float] = []
-    d = tol
-    while d < limit - _EPS:
-        distances.append(d)
-        d *= 2
-    distances.append(limit)  # the extreme: this backend gets everything / nothing
-    raw = [_WEIGHT_BOUNDARY, _WEIGHT_DOUBLE][: len(distances)]
-    rest = len(distances) - len(raw)
-    if rest:
-        raw += [_WEIGHT_REST / rest] * rest
-    total = sum(raw)
-    return [(p0 + sign * dist, w / total) for dist, w in zip(distances, raw, strict=True)]
-
-
-@lru_cache(maxsize=64)
-def _side_test(backend: str, side: Side, p0: float, tol: float, log_fail: float) -> SideTest:
-    """The test for these parameters, shared by every check that has it (and its memo)."""
-    alternatives = _side_alternatives(p0, tol, _SIGN[side])
-    assert alternatives is not None  # _build_tests plans only the sides that have one
-    return SideTest(
-        backend=backend,
-        side=side,
-        p0=p0,
-        alternatives=tuple(_alternative(q, p0, w) for q, w in alternatives),
-        boundary=_alternative(p0 + _SIGN[side] * tol, p0, 1.0),
-        log_fail=log_fail,
-    )
 
 
 def _kl(p: float, q: float) -> float:
@@ -312,12 +175,12 @@ class SplitCheck:
         plans = [
             (name, side, p0)
             for name, p0 in tested
-            for side in _SIDES
-            if _side_alternatives(p0, self.tolerance, _SIGN[side]) is not None
+            for side in SIDES
+            if side_alternatives(p0, self.tolerance, SIGN[side]) is not None
         ]
         m = max(len(plans), 1)  # Bonferroni over the one-sided tests
         log_fail = math.log(m / self.alpha)
-        return [_side_test(name, side, p0, self.tolerance, log_fail) for name, side, p0 in plans]
+        return [side_test(name, side, p0, self.tolerance, log_fail) for name, side, p0 in plans]
 
     def information_bound(self) -> float:
         """Wald's lower bound on E[samples] to pass a correct split at these error rates.
@@ -330,7 +193,7 @@ class SplitCheck:
         a = self.alpha / len(self.tests)
         b = self.beta
         numerator = (1 - a) * math.log((1 - a) / b) + a * math.log(a / (1 - b))
-        return max(numerator / _kl(t.p0, t.p0 + _SIGN[t.side] * self.tolerance) for t in self.tests)
+        return max(numerator / _kl(t.p0, t.p0 + SIGN[t.side] * self.tolerance) for t in self.tests)
 
     def _derived_cap(self) -> int:
         return max(MIN_CAP, math.ceil(CAP_FACTOR * self.information_bound()))
@@ -355,10 +218,17 @@ class SplitCheck:
 
     def observe(self, backend: str) -> None:
         """One sample served by `backend` (echo's x-served-by, e.g. `reviews-v2`)."""
-        key = self.resolve(backend)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        key = self._resolved.get(backend) or self.resolve(backend)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
         self.samples += 1
-        self._update()
+        if self._decision is _UNDECIDED:
+            if self.expected.get(key):
+                # Undecided so far, so no other outcome and every backend counted has a
+                # positive weight (else it failed), as has this one: only the tests decide.
+                self._decision = self._judge(counts, self.samples)
+            else:
+                self._decision = self.evaluate(counts, self.samples, self.others)
 
     def observe_other(self, description: str) -> None:
         """A sample that was not a 2xx from a backend (e.g. `status 503`): fails the split."""
@@ -387,6 +257,10 @@ class SplitCheck:
             if count and not self.expected.get(key):  # not expected, or a zero weight
                 what = "zero-weight" if key in self.expected else "unexpected"
                 return Decision("fail", f"{what} backend {key} served {count} request(s)")
+        return self._judge(counts, n)
+
+    def _judge(self, counts: Mapping[str, int], n: int) -> Decision:
+        """`evaluate` once no sample failed the split by itself: the tests decide."""
         accept = n >= self.pass_floor
         for test in self.tests:
             hits = counts.get(test.backend, 0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import harness.judge.split as split_module
+import harness.judge.side_test as side_test_module
 from harness.judge.split import Decision, SplitCheck
 
 # --- the reference: the decision computed afresh at every state ---------------------------
@@ -321,7 +321,7 @@ def test_the_checks_tests_are_the_references_tests() -> None:
 def test_the_memo_is_bounded_and_still_agrees_when_it_overflows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(split_module, "_MEMO_STATES", 50)
+    monkeypatch.setattr(side_test_module, "_MEMO_STATES", 50)
     expected, tol = {"v1": 60, "v2": 30, "v3": 10}, 0.05
     check = SplitCheck(expected, tol, max_samples=250)
     ref, rng = Reference(check), random.Random(11)
