@@ -1,11 +1,13 @@
 """The malformed corpus through the real CLI (`python -m harness lint`, a subprocess): exact
 output and exit status, never a traceback.
 
-All cases go through one process (the lint of many scenarios prints each case's expected lines
+All cases go through one CLI run (the lint of many scenarios prints each case's expected lines
 under its directory, sorted as lint sorts them); the cases whose failure would be a crash of
 the process itself (alias bomb, deep nesting, bad bytes, ...) also run a CLI run each, so a
-traceback, a hang or exit status 1 shows up per case: one after the other in one more process
-(the interpreter and the harness start once), each with its own directory, output and status.
+traceback, a hang or exit status 1 shows up per case: one after the other, each with its own
+directory, output and status. One interpreter does both (it starts and imports the harness
+once): the runs of each case first, as JSON on the first line, then `python -m harness lint`
+of every case, whose output, error output and exit status are the process's own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +39,11 @@ CRASH_CASES = [
 ]
 
 
-def lint_cli(cwd: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "lint", *targets],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,  # bounds a hang only
-        env=dict(os.environ),
-        check=False,
-    )
-
-
 def relative_targets(case: Path, base: Path) -> list[str]:
     return [str(t.relative_to(base)) if t != base else "." for t in case_targets(case)]
 
 
-def test_every_case_in_one_cli_run() -> None:
+def test_every_case_in_one_cli_run(cli_runs: CliRuns) -> None:
     problems: list[tuple[str, int, int, str]] = []
     notes: list[tuple[str, int, int, str]] = []
     count = failing = total = 0
@@ -74,17 +65,18 @@ def test_every_case_in_one_cli_run() -> None:
     shown = f"{total} {noun}" + ("s" if total != 1 else "")
     expected = [e[3] for e in sorted(problems)] + [e[3] for e in sorted(notes)]
     expected.append(f"{count} problems in {failing} of {shown}")
-    targets = [t for name in CASES for t in relative_targets(CORPUS / name, CORPUS)]
-    proc = lint_cli(CORPUS, *targets)
+    proc = cli_runs.every_case
     assert proc.stderr == ""
-    assert proc.stdout.splitlines() == expected
+    assert proc.stdout.splitlines()[1:] == expected
     assert proc.returncode == 2
 
 
-# `python -m harness lint TARGETS` once per case, in one interpreter: what the process would
-# print and exit with (an exception escaping main is what Python prints and exit status 1).
-EACH_CASE = """
-import contextlib, io, json, os, sys, traceback
+# `python -m harness lint TARGETS` once per case (what the process would print and exit with:
+# an exception escaping main is what Python prints and exit status 1), their JSON on the first
+# line; then, when asked, `python -m harness lint TARGETS` of every case from the corpus, as the
+# process itself (its output, a traceback, its exit status: runpy runs harness/__main__.py).
+CLI_RUNS = """
+import contextlib, io, json, os, runpy, sys, traceback
 from harness.cli.main import main
 
 runs = {}
@@ -100,14 +92,26 @@ for name, cwd, targets in json.loads(sys.argv[1]):
             traceback.print_exc()
             code = 1
     runs[name] = [code, out.getvalue(), err.getvalue()]
-print(json.dumps(runs))
+print(json.dumps(runs), flush=True)
+every_case = json.loads(sys.argv[3])
+if every_case:
+    os.chdir(sys.argv[2])
+    sys.argv = ["harness", "lint", *every_case]
+    runpy.run_module("harness", run_name="__main__", alter_sys=True)
 """
 
 
+@dataclass
+class CliRuns:
+    each_case: dict[str, Any]  # name: [exit status, output, error output]
+    every_case: subprocess.CompletedProcess[str]  # stdout's first line: the JSON of each_case
+
+
 @pytest.fixture(scope="session")
-def crash_runs(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The CLI run of every crash case selected, all in one process (once per pytest-xdist
-    worker that runs any of them)."""
+def cli_runs(request: pytest.FixtureRequest) -> CliRuns:
+    """The CLI runs the selected tests need, all in one process (once per pytest-xdist worker
+    that runs any of them)."""
+    selected = [getattr(item, "originalname", None) for item in request.session.items]
     mine = [
         item.callspec.params["name"]
         for item in request.session.items
@@ -117,23 +121,28 @@ def crash_runs(request: pytest.FixtureRequest) -> dict[str, Any]:
     cases = [
         [name, str(CORPUS / name), relative_targets(CORPUS / name, CORPUS / name)] for name in mine
     ]
+    every_case = (
+        [t for name in CASES for t in relative_targets(CORPUS / name, CORPUS)]
+        if "test_every_case_in_one_cli_run" in selected
+        else []
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", EACH_CASE, json.dumps(cases)],
+        [sys.executable, "-c", CLI_RUNS, json.dumps(cases), str(CORPUS), json.dumps(every_case)],
         capture_output=True,
         text=True,
         timeout=120,  # bounds a hang only
         env=dict(os.environ),
         check=False,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
-    return runs
+    first = proc.stdout.split("\n", 1)[0]
+    assert first.startswith("{"), proc.stdout + proc.stderr  # the runs of each case ended
+    return CliRuns(json.loads(first), proc)
 
 
 @pytest.mark.parametrize("name", CRASH_CASES)
-def test_case_in_its_own_cli_run(name: str, crash_runs: dict[str, Any]) -> None:
+def test_case_in_its_own_cli_run(name: str, cli_runs: CliRuns) -> None:
     case = CORPUS / name
     expected = (case / "expected.txt").read_text()
-    code, out, err = crash_runs[name]
+    code, out, err = cli_runs.each_case[name]
     assert (out, err) == (expected, "")
     assert code == (0 if expected.splitlines()[-1].startswith("no problems") else 2)
