@@ -5,25 +5,39 @@ Plain helpers (repo paths, a closed port, running the CLI) are in helpers.py.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fakes.fake_apiserver import FakeApiServer
-from fakes.fake_kind import ApiServer, install_fake_kind
 from helpers import CRDS
 
+from harness.errors import HarnessError
 from harness.host import paths
-from harness.kube.client import Kube
+
+# The fixtures' stand-ins are imported where used: the xdist controller loads this file too,
+# and runs no test.
+if TYPE_CHECKING:
+    from fakes.fake_apiserver import FakeApiServer
+    from fakes.fake_kind import ApiServer
+
+    from harness.kube.client import Kube
 
 # pytester runs pytest in this process (tests/pytest_plugin); it must be declared here, in the
 # top conftest.
 pytest_plugins = ["pytester"]
+# The lint corpus (tests/malformed/: 155 directories of YAML, no test module) is data the lint
+# tests read; walking it cost every pytest process ~0.13 s of collection. Its own conftest.py
+# keeps its scenario.yaml files from being items when pytest is pointed at it.
+collect_ignore = ["malformed"]
 # An in-process run drops the modules it imported afterwards; lint's CEL engine (a compiled
 # extension, imported at its first rule) must not be imported anew by the next run, or the
 # programs lint cached belong to the dropped one: imported here, before any run.
@@ -56,8 +70,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     about 6 s of the suite's CPU, now 1 s. Frozen objects are never freed (they live until
     exit anyway); a cycle a test makes is still collected.
     """
+    if hasattr(session.config, "workerinput") and "harness.lint.crds" in sys.modules:
+        _load_crd_index_once()
     gc.collect()
     gc.freeze()
+
+
+def _load_crd_index_once() -> None:
+    """The CRD index, which every xdist worker's lint tests load, parsed by one worker.
+
+    The workers start together: each found the suite cache empty and parsed the bundles
+    (~0.15 s of CPU each). Under a lock, the first one parses and writes the cache, the others
+    read it (~0.01 s). Missing or damaged bundles are left to the tests that need them.
+    """
+    from harness.lint import crds
+
+    with (Path(os.environ[_SUITE_CACHE]) / "crd-index.lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with contextlib.suppress(HarnessError):
+            crds.load_index()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -84,6 +115,8 @@ def api() -> Iterator[FakeApiServer]:
     A request the fake could not handle (it answers 500) fails the test at teardown: the
     test would otherwise pass or fail on a bug in the fake.
     """
+    from fakes.fake_apiserver import FakeApiServer
+
     with FakeApiServer() as server:
         yield server
     if server.server_errors:
@@ -93,6 +126,8 @@ def api() -> Iterator[FakeApiServer]:
 @pytest.fixture
 def kube(api: FakeApiServer) -> Iterator[Kube]:
     """A `Kube` talking to the fake API server, polling fast."""
+    from harness.kube.client import Kube
+
     k = Kube(api.api_client(), poll_interval=0.005)
     yield k
     k.close()
@@ -101,6 +136,8 @@ def kube(api: FakeApiServer) -> Iterator[Kube]:
 @pytest.fixture
 def version_api() -> Iterator[ApiServer]:
     """Answers only /version: all a cluster provider asks of a cluster (not `api`)."""
+    from fakes.fake_kind import ApiServer
+
     server = ApiServer()
     try:
         yield server
@@ -111,4 +148,6 @@ def version_api() -> Iterator[ApiServer]:
 @pytest.fixture
 def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version_api: ApiServer) -> Path:
     """Stand-in kind, kubectl and docker on PATH, their clusters answering at `version_api`."""
+    from fakes.fake_kind import install_fake_kind
+
     return install_fake_kind(tmp_path, monkeypatch, version_api.url)

@@ -10,9 +10,10 @@ The hooks here stay thin: the items are in items.py, the run's state (options, l
 results and the reports written from them) in session.py's `HarnessSession`, registered here.
 
 Every pytest process on the machine loads this plugin (each xdist worker too), so at start-up
-it imports only pytest's needs (options, hooks): the scenario model (pydantic), lint and the
-run options are imported when a scenario file is collected, a feature is asked for (`-m`,
-`--markers`) or a live session starts.
+it imports only pytest's needs (options, hooks): the scenario model (pydantic) when a scenario
+file is collected or a feature is asked for (`-m`, `--markers`), lint when a scenario item is
+set up (each worker lints only the scenarios it runs), the run options when a live session
+starts.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = ["NO_CLUSTER", "ScenarioFile", "ScenarioItem", "cluster_requested"]
 
 
 def __getattr__(name: str) -> Any:
-    # The items (and with them lint and the scenario model) on first use of these names.
+    # The items (and with them the scenario model) on first use of these names.
     if name in ("NO_CLUSTER", "ScenarioFile", "ScenarioItem"):
         from harness.pytest_plugin import items
 

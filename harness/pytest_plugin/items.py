@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.lint import lint_loaded, load_and_lint
 from harness.model.results import ScenarioResult, StepResult
-from harness.model.scenario import Scenario
-from harness.model.source import SourceError
+from harness.model.scenario import Scenario, one_document, parse_scenario
+from harness.model.source import Document, SourceError, load_documents
 from harness.pytest_plugin.markers import PARSED
 from harness.pytest_plugin.session import harness_session
 from harness.run.options import NO_CLUSTER_HINT
@@ -23,24 +22,23 @@ NO_CLUSTER = NO_CLUSTER_HINT
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        # Lint problems: nothing of it may be applied, an error item, not a run.
         known = self.config.stash.get(PARSED, {}).pop(self.path.resolve(), None)
         if known is not None and known[0].file == self.path:  # parsed for its markers
             doc, scenario = known
-            problems = lint_loaded(self.path, doc, scenario)
         else:
             try:
-                scenario, problems = load_and_lint(self.path)
+                doc = one_document(self.path, load_documents(self.path))
+                scenario = parse_scenario(doc, self.path.parent)
             except SourceError as exc:
                 raise self.CollectError(str(exc)) from None
         foreign = harness_session(self.config).foreign_markers
-        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario, document=doc)
         item.add_marker("scenario")
         for m in scenario.markers:
             if m in foreign and m != scenario.dataplane:
                 # e.g. `skip`, `xfail`, `timeout`, `usefixtures`: as a marker it would change the
                 # item's outcome, so it is refused, never applied.
-                problems.append(
+                item.marker_problems.append(
                     f"{self.path}: feature {m!r} is a marker pytest or a plugin of this run "
                     "registered; as a marker it would change the outcome: rename the feature"
                 )
@@ -48,18 +46,36 @@ class ScenarioFile(pytest.File):
             # Features become markers; register them so --strict-markers accepts them.
             self.config.addinivalue_line("markers", f"{m}: scenario feature")
             item.add_marker(m)
-        item.rejected = problems
         yield item
 
 
 class ScenarioItem(pytest.Item):
     is_scenario = True
 
-    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, document: Document, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
-        self.rejected: list[str] = []  # lint problems: the item errors, nothing is applied
+        self.marker_problems: list[str] = []  # features named like a foreign marker
+        self._document: Document | None = document  # until linted
+        self._rejected: list[str] | None = None
         self.result: ScenarioResult | None = None  # sent to the controller with the report
+
+    @property
+    def rejected(self) -> list[str]:
+        """Lint problems, then `marker_problems`: the item errors, nothing of it is applied.
+
+        Linted on first use (the item's set-up, or the run asking whether it needs a cluster),
+        not at collection: every pytest-xdist worker collects every scenario, and each then
+        lints only those it runs."""
+        if self._rejected is None:
+            # Lint (its schemas, the CRD index) only where a scenario is set up: see __init__.py.
+            from harness.lint import lint_loaded
+
+            assert self._document is not None
+            found = lint_loaded(self.path, self._document, self.scenario)
+            self._rejected = [*found, *self.marker_problems]
+            self._document = None
+        return self._rejected
 
     def setup(self) -> None:
         if self.rejected:
