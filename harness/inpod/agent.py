@@ -23,6 +23,13 @@ SIGTERM: the file is removed, the listener closed, requests in flight are answer
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # The agent never speaks TLS itself (the mesh does). Left importable, http.client's
+    # optional `import ssl` (OpenSSL loaded) is an eighth of the agent's start-up.
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]  # None: import fails
+
 import argparse
 import collections
 import contextlib
@@ -32,17 +39,16 @@ import ipaddress
 import json
 import os
 import re
+import selectors
 import signal
 import socket
 import socketserver
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit, urlunsplit
 
 # Not 15000: that is the Envoy admin port inside every Istio sidecar (15000-15090 are reserved).
@@ -130,7 +136,55 @@ class _Server(ThreadingHTTPServer):
         self.draining = False  # set on SIGTERM: answers then close their connection
         self._in_flight = 0
         self._idle = threading.Condition()
-        super().__init__(address, handler)
+        self._stop_requested = False
+        # A byte on this pair wakes the accept loop for a stop (see `serve_until_stopped`).
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_write.setblocking(False)
+        try:
+            super().__init__(address, handler)
+        except BaseException:
+            self._close_wake()
+            raise
+
+    def serve_until_stopped(self) -> None:
+        """Accept and dispatch connections until `request_stop()`.
+
+        Not socketserver's serve_forever: that wakes every poll interval to look for a
+        shutdown (20 times a second per idle agent, and a stop waits for the next poll).
+        This loop sleeps in select without a timeout until a client connects or a stop
+        writes to the wake-up socket."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            while not self._stop_requested:
+                for key, _ in selector.select():
+                    if key.fileobj is self.socket and not self._stop_requested:
+                        self._accept_one()
+
+    def _accept_one(self) -> None:
+        try:
+            request, client_address = self.get_request()
+        except OSError:  # the client left before the accept: nothing to serve
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+
+    def request_stop(self) -> None:
+        """End `serve_until_stopped` (safe from a signal handler and from any thread)."""
+        self._stop_requested = True
+        with contextlib.suppress(OSError):  # full (a stop is already pending) or closed
+            self._wake_write.send(b"x")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._close_wake()
+
+    def _close_wake(self) -> None:
+        self._wake_read.close()
+        self._wake_write.close()
 
     @contextlib.contextmanager
     def request_scope(self) -> Iterator[None]:
@@ -301,16 +355,16 @@ def drain_and_shut(sock: socket.socket) -> None:
 # --------------------------------------------------------------------------- upstream
 
 
-@dataclass(frozen=True)
-class Target:
+# NamedTuples, not frozen dataclasses: `dataclasses` and its `inspect` were a tenth of the
+# agent's start-up, paid by every pod and every test that starts one.
+class Target(NamedTuple):
     host: str
     port: int
     path: str  # origin-form: path and query
     host_header: str
 
 
-@dataclass(frozen=True)
-class Upstream:
+class Upstream(NamedTuple):
     """A complete upstream answer."""
 
     status: int
@@ -319,8 +373,7 @@ class Upstream:
     body: bytes
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """The upstream failed before a complete answer."""
 
     error: str  # reset|eof|refused|timeout|dns|error
@@ -839,8 +892,7 @@ def serve(
 
     def stop(signum: int, frame: object) -> None:
         stopping.set()
-        # shutdown() waits for serve_forever, which runs in this thread: ask from another.
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        server.request_stop()  # the loop's select wakes at once
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
@@ -855,7 +907,7 @@ def serve(
             return 1
     log(f"{name} listening on {_bound(server)}")
     try:
-        server.serve_forever(poll_interval=0.05)  # shutdown waits at most one poll
+        server.serve_until_stopped()
     finally:
         # Drain: not ready any more, accept nothing new, answer what is in flight.
         server.draining = True

@@ -10,6 +10,7 @@ import ast
 import contextlib
 import http.client
 import json
+import selectors
 import signal
 import socket
 import struct
@@ -433,16 +434,38 @@ def test_sample_keeps_order_and_count(prober: Prober, echo: Program) -> None:
 # --------------------------------------------------------------------------- agent safety
 
 
-def test_refuses_non_loopback_listen() -> None:
-    result = subprocess.run(
-        [sys.executable, "-S", str(AGENT), "proxy", "--listen", "0.0.0.0:0"],
+@pytest.fixture(scope="module")
+def refused() -> subprocess.CompletedProcess[str]:
+    """The program asked to listen on 0.0.0.0; `-X importtime` lists what its start-up loads
+    (on stderr, before the refusal)."""
+    return subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", str(AGENT), "proxy", "--listen", "0.0.0.0:0"],
         capture_output=True,
         text=True,
         timeout=10,
     )
+
+
+def test_refuses_non_loopback_listen(refused: subprocess.CompletedProcess[str]) -> None:
+    result = refused
     assert result.returncode == 2
     assert "refusing to listen on '0.0.0.0'" in result.stderr
     assert "--force-listen" in result.stderr
+
+
+def test_the_program_loads_neither_ssl_nor_dataclasses(
+    refused: subprocess.CompletedProcess[str],
+) -> None:
+    # Every pod and every test pays the agent's start-up: ssl (OpenSSL, via http.client's
+    # optional import) and dataclasses (with inspect) were a quarter of it, for no use.
+    imported = {
+        line.rpartition("|")[2].strip()
+        for line in refused.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "http.client" in imported  # the listing is there
+    # `ssl` itself is listed as tried (and refused); `_ssl` is the part that loads OpenSSL.
+    assert not imported & {"_ssl", "dataclasses", "inspect"}, sorted(imported)
 
 
 def test_main_refuses_non_loopback_in_process(capsys: pytest.CaptureFixture[str]) -> None:
@@ -568,6 +591,33 @@ def _wait_for_line(program: Program, needle: str, timeout: float = 5.0) -> str:
                 return line
         time.sleep(0.01)
     raise AssertionError(f"no log line with {needle!r} in {list(program.lines)[-5:]}")
+
+
+def test_an_idle_server_sleeps_until_a_client_or_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # socketserver's serve_forever wakes every poll interval to look for a shutdown (20 times
+    # a second in every idle agent pod); the agent's loop waits in select without a timeout.
+    timeouts: list[float | None] = []
+
+    class Recording(selectors.DefaultSelector):
+        def select(self, timeout: float | None = None) -> Any:
+            timeouts.append(timeout)
+            return super().select(timeout)
+
+    monkeypatch.setattr(selectors, "DefaultSelector", Recording)
+    server = agent.EchoServer(("127.0.0.1", 0), "ratings", "v1")
+    served: list[int] = []
+    thread = threading.Thread(
+        target=lambda: served.append(agent.serve(server, "echo")), daemon=True
+    )
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/idle"
+        assert plain("GET", url, timeout=5).json()["path"] == "/idle"
+    finally:
+        server.request_stop()  # wakes the loop: no poll interval to wait out
+        thread.join(10)
+    assert served == [0]
+    assert timeouts and set(timeouts) == {None}
 
 
 @pytest.mark.parametrize("mode", ["proxy", "echo"])
