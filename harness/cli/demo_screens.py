@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TextIO
 
-from rich.console import Console, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.text import Text
@@ -108,10 +109,39 @@ def keys_for(stream: TextIO) -> KeySource:
 # --- folding -------------------------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`'\"(])")
+# Characters one cell wide, as rich measures them (tests/cli/test_demo_screens.py checks it):
+# in a text of these only, a word's width is its length.
+ONE_CELL: Final = frozenset(map(chr, range(0x20, 0x7F))) | frozenset("…→—≠·")
 
 
 def text_height(console: Console, text: str, width: int) -> int:
-    return len(Text(text).wrap(console, max(1, width)))
+    """The lines `text` takes wrapped at `width`, as rich wraps it (`Text.wrap`)."""
+    width = max(1, width)
+    height = _word_wrapped_height(text, width)
+    return height if height is not None else len(Text(text).wrap(console, width))
+
+
+def _word_wrapped_height(text: str, width: int) -> int | None:
+    """What `Text.wrap` finds where it only wraps between words: lines of words one space
+    apart, no word wider than `width`, characters one cell wide; None for anything else (a
+    word to fold, a tab, spaces to keep). A fold tries a description's prefixes several times
+    each: counted here, at a tenth of rich's cost."""
+    if "  " in text or not ONE_CELL.issuperset(text.replace("\n", "")):
+        return None
+    height = 0
+    for line in text.split("\n"):
+        height += 1
+        if line != line.strip(" "):
+            return None
+        used = -1
+        for word in line.split(" ") if line else ():
+            if len(word) > width:
+                return None
+            if used + 1 + len(word) <= width:
+                used += 1 + len(word)
+            else:
+                height, used = height + 1, len(word)
+    return height
 
 
 def fold(console: Console, text: str, width: int, max_lines: int) -> str | None:
@@ -237,7 +267,9 @@ class ScreenWriter:
         cached = self._rendered.get(id(renderable))
         if cached is None or cached[0] is not renderable:
             options = self.console.options
-            lines = self.console.render_lines(renderable, options, pad=False)
+            lines = one_line(self.console, renderable, options)
+            if lines is None:
+                lines = self.console.render_lines(renderable, options, pad=False)
             cached = self._rendered[id(renderable)] = (renderable, lines, options.max_width)
         return cached
 
@@ -309,7 +341,9 @@ class ScreenWriter:
         self.screens += 1
         if not self.interactive:
             label = Text(f" ⏸ {fit_words(prompt, self.console.width - 12)} ")
-            self.console.print(Rule(label, characters="┄", style=style("boundary")))
+            rule = Rule(label, characters="┄", style=style("boundary"))
+            line = one_line(self.console, rule, self.console.options)
+            self.console.print(rule if line is None else _Lines(line))
         else:
             self._pause(prompt, more)
         if self.on_boundary is not None:
@@ -366,6 +400,36 @@ class ScreenWriter:
         for block in shown.blocks:
             self._put(block)
         self.screen.content = shown.content
+
+
+def one_line(
+    console: Console, renderable: RenderableType, options: ConsoleOptions
+) -> list[list[Segment]] | None:
+    """`console.render_lines(renderable, options, pad=False)` for a text, or a rule, that
+    rich's wrapping leaves as it is (one line that fits, nothing to justify): its segments,
+    without the wrapping (which finds no break, and costs most of a heading's or a screen
+    boundary's rendering). None for anything else."""
+    if isinstance(renderable, Rule):
+        texts = list(renderable.__rich_console__(console, options))
+        if len(texts) != 1 or not isinstance(texts[0], Text):
+            return None
+        renderable = texts[0]
+    if not isinstance(renderable, Text):
+        return None
+    plain, width = renderable.plain, options.max_width
+    if (
+        width < 1
+        or not plain
+        or "\n" in plain
+        or "\t" in plain
+        or (renderable.justify or options.justify or "default") != "default"
+        or len(plain) > width
+        or cell_len(plain) > width
+    ):
+        return None
+    # As `Text.__rich_console__` renders its one line: joined, so that its style is a span.
+    segments = Text("\n").join([renderable]).render(console, end=renderable.end)
+    return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
 
 
 class _Lines:

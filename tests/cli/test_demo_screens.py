@@ -171,7 +171,7 @@ def test_lines_at_wraps_as_rich_does() -> None:
     out = console(100)
     for text in ("denied-l7 (403 RBAC: access denied)", "allowed (200, ratings-v1), L4 only"):
         for width in range(10, 40):
-            assert lines_at(text, width) == text_height(out, text, width), (text, width)
+            assert lines_at(text, width) == len(Text(text).wrap(out, width)), (text, width)
 
 
 # --- folding -------------------------------------------------------------------------------
