@@ -150,7 +150,14 @@ def figures(
     for region in regions(check) if table is None else table:
         n = region.n
         # One more sample: h stays (prob r) or moves up (prob q); covers lo .. lo + len.
-        step = [a * r + b * q for a, b in zip([*alive, 0.0], [0.0, *alive], strict=True)]
+        # step[i] = alive[i] * r + alive[i - 1] * q (0 beyond either end), by a plain loop:
+        # cheaper than zipping two shifted copies.
+        step: list[float] = []
+        append, below = step.append, 0.0
+        for here in alive:
+            append(here * r + below * q)
+            below = here
+        append(0.0 * r + below * q)
         hi = lo + len(step) - 1
         # FAIL at both ends, PASS in the middle (or everything left at the cap).
         low_end = min(region.fail_low, hi) - lo + 1  # step[:low_end] fails

@@ -4,6 +4,7 @@ depth (for files libyaml refuses, and where PyYAML lacks libyaml)."""
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 import yaml
@@ -37,6 +38,10 @@ FAST_LOADER: Any = (
 )
 
 
+_LINE_OR_BOM = "\n\r\x85\u2028\u2029\ufeff"  # what the reader's forward() counts apart
+_LINE_OR_BOM_RE = re.compile(f"[{_LINE_OR_BOM}]")
+
+
 class PureLoader(yaml.SafeLoader):
     """PyYAML's pure-Python safe loader without its quadratic cost in flow depth.
 
@@ -46,12 +51,52 @@ class PureLoader(yaml.SafeLoader):
     dict is in position order: the nearest is the first, and the stale ones (an earlier line,
     or over 1024 characters back) are a prefix. Same tokens, same errors, linear time."""
 
-    def check_token(self, *choices: Any) -> bool:
-        # The stock check, with need_more_tokens inlined: it runs for every token and event.
+    # need_more_tokens() said no, and neither the queue nor the position moved since: asked
+    # again (the parser checks several token kinds per event) it would say no again.
+    _settled = False
+
+    def _settle(self) -> None:
         while self.need_more_tokens():
             self.fetch_more_tokens()
+        self._settled = True
+
+    def check_token(self, *choices: Any) -> bool:
+        if not self._settled:
+            self._settle()
         tokens = self.tokens
         return bool(tokens) and (not choices or isinstance(tokens[0], choices))
+
+    def peek_token(self) -> Any:
+        if not self._settled:
+            self._settle()
+        return self.tokens[0] if self.tokens else None
+
+    def get_token(self) -> Any:
+        if not self._settled:
+            self._settle()
+        self._settled = False
+        if not self.tokens:
+            return None
+        self.tokens_taken += 1
+        return self.tokens.pop(0)
+
+    def forward(self, length: int = 1) -> None:
+        # The stock loop per character, skipped when no line break or BOM is in the way.
+        buffer, start = self.buffer, self.pointer
+        end = start + length
+        if self.raw_buffer is None and end < len(buffer):  # all text read, one char beyond
+            if length == 1:
+                plain = buffer[start] not in _LINE_OR_BOM
+            else:
+                plain = _LINE_OR_BOM_RE.search(buffer, start, end) is None
+            if plain:
+                self.pointer, self.index, self.column = (
+                    end,
+                    self.index + length,
+                    self.column + length,
+                )
+                return
+        super().forward(length)
 
     def need_more_tokens(self) -> bool:
         if self.done:
