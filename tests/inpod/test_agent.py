@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -404,24 +405,12 @@ def test_echo_path_has_no_query_string(prober: Prober, echo: Program) -> None:
     assert outcome.status == 200
     assert '"path": "/ratings/1"' in outcome.body_excerpt
     assert "s3cret" not in outcome.body_excerpt
-    line = _wait_for_line(echo, "GET /ratings/1 200")
+    line = echo.wait_for_line("GET /ratings/1 200")
     assert "s3cret" not in line
 
 
-def test_echo_reports_pod_from_downward_api_env() -> None:
-    env = {"POD_NAME": "ratings-v1-abc", "POD_NAMESPACE": "bookinfo"}
-    args = [sys.executable, "-S", str(AGENT), *echo_args("ratings", "v1")]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as process:
-        try:
-            assert process.stdout is not None
-            port = int(process.stdout.readline().rsplit(":", 1)[1])
-            body = plain("GET", f"http://127.0.0.1:{port}/", timeout=5).json()
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(5) == 0
-        finally:
-            # Popen.__exit__ waits without a timeout: never leave it waiting on a live echo.
-            if process.poll() is None:
-                process.kill()
+def test_echo_reports_pod_from_downward_api_env(echo_life: LifeCycle) -> None:
+    body = echo_life.answer.json()  # echo_life's env: POD_NAME, POD_NAMESPACE (see _life)
     assert (body["pod"], body["namespace"]) == ("ratings-v1-abc", "bookinfo")
 
 
@@ -577,20 +566,9 @@ def test_agent_unreachable_is_an_exception() -> None:
 def test_logs_one_line_per_request(proxy: Program, prober: Prober) -> None:
     port = closed_port()
     prober.probe("GET", f"http://127.0.0.1:{port}/logged?token=secret", timeout=1.0)
-    line = _wait_for_line(proxy, f":{port}/logged")
+    line = proxy.wait_for_line(f":{port}/logged")
     assert line.startswith(f"GET http://127.0.0.1:{port}/logged 502 refused ")
     assert "secret" not in line
-
-
-def _wait_for_line(program: Program, needle: str, timeout: float = 5.0) -> str:
-    # The agent logs after it has answered, so the line may trail the response a little.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in reversed(program.lines):
-            if needle in line:
-                return line
-        time.sleep(0.01)
-    raise AssertionError(f"no log line with {needle!r} in {list(program.lines)[-5:]}")
 
 
 def test_an_idle_server_sleeps_until_a_client_or_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -620,13 +598,62 @@ def test_an_idle_server_sleeps_until_a_client_or_a_stop(monkeypatch: pytest.Monk
     assert timeouts and set(timeouts) == {None}
 
 
+@dataclass(frozen=True)
+class LifeCycle:
+    """One program's life, observed once for the tests below (each start costs ~0.1 s of CPU):
+    started with --ready-file, asked once, stopped by one SIGTERM."""
+
+    address: str  # HOST:PORT of its "listening on" line
+    ready_text: str  # the --ready-file while it listens
+    answer: httpx.Response  # GET /healthz while it listens
+    code: int  # its exit code after the SIGTERM
+    last_line: str  # its last line of output
+    ready_left: bool  # the ready file still exists after the exit
+
+
+def _life(mode: str, directory: Path) -> LifeCycle:
+    ready = directory / "ready"
+    base = agent_args() if mode == "proxy" else echo_args("ratings", "v1")
+    # The echo gets what the Downward API sets in its pod.
+    env = {"POD_NAME": "ratings-v1-abc", "POD_NAMESPACE": "bookinfo"} if mode == "echo" else None
+    with running([*base, "--ready-file", str(ready)], env) as program:
+        # Read after the "listening" line: the file is written before it.
+        ready_text = ready.read_text().strip()
+        socket.create_connection((program.host, program.port), timeout=5).close()
+        answer = plain("GET", f"{program.url}/healthz", timeout=5)
+        code = program.stop(signal.SIGTERM)
+        return LifeCycle(
+            f"{program.host}:{program.port}",
+            ready_text,
+            answer,
+            code,
+            program.lines[-1],
+            ready.exists(),
+        )
+
+
+@pytest.fixture(scope="module")
+def proxy_life(tmp_path_factory: pytest.TempPathFactory) -> LifeCycle:
+    return _life("proxy", tmp_path_factory.mktemp("proxy-life"))
+
+
+@pytest.fixture(scope="module")
+def echo_life(tmp_path_factory: pytest.TempPathFactory) -> LifeCycle:
+    return _life("echo", tmp_path_factory.mktemp("echo-life"))
+
+
+def _life_of(mode: str, request: pytest.FixtureRequest) -> LifeCycle:
+    life = request.getfixturevalue(f"{mode}_life")
+    assert isinstance(life, LifeCycle)
+    return life
+
+
 @pytest.mark.parametrize("mode", ["proxy", "echo"])
-def test_sigterm_exits_zero(mode: str) -> None:
-    args = agent_args() if mode == "proxy" else echo_args("ratings", "v1")
-    with running(args) as program:
-        assert plain("GET", f"{program.url}/healthz").status_code == 200
-        assert program.stop(signal.SIGTERM) == 0
-        assert program.lines[-1] == f"{mode} stopped"
+def test_sigterm_exits_zero(mode: str, request: pytest.FixtureRequest) -> None:
+    life = _life_of(mode, request)
+    assert life.answer.status_code == 200
+    assert life.code == 0
+    assert life.last_line == f"{mode} stopped"
 
 
 # --------------------------------------------------------------------------- units
@@ -722,24 +749,25 @@ def test_resolve_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize("mode", ["proxy", "echo"])
-def test_ready_file_exists_while_listening(mode: str, tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    base = agent_args() if mode == "proxy" else echo_args("ratings", "v1")
-    with running([*base, "--ready-file", str(ready)]) as program:
-        # Written before the "listening" line, and the port in it accepts connections.
-        assert ready.read_text().strip() == f"{program.host}:{program.port}"
-        socket.create_connection((program.host, program.port), timeout=5).close()
-        assert program.stop(signal.SIGTERM) == 0
-    assert not ready.exists()
+def test_ready_file_exists_while_listening(mode: str, request: pytest.FixtureRequest) -> None:
+    life = _life_of(mode, request)
+    # Written before the "listening" line (and the port in it accepted a connection).
+    assert life.ready_text == life.address
+    assert life.code == 0
+    assert not life.ready_left  # removed on SIGTERM
 
 
-def test_an_unwritable_ready_file_is_an_error(tmp_path: Path) -> None:
+def test_an_unwritable_ready_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In a thread: on the main thread (pytest's) serve() would take over SIGTERM and SIGINT.
     args = [*agent_args(), "--ready-file", str(tmp_path / "missing" / "ready")]
-    done = subprocess.run(
-        [sys.executable, "-S", str(AGENT), *args], capture_output=True, text=True, timeout=20
-    )
-    assert done.returncode == 1
-    assert "cannot write --ready-file" in done.stderr
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(agent.main(args)), daemon=True)
+    thread.start()
+    thread.join(20)
+    assert codes == [1]
+    assert "cannot write --ready-file" in capsys.readouterr().err
 
 
 def _held(release: threading.Event, reached: threading.Event) -> Callable[[socket.socket], None]:
@@ -772,7 +800,7 @@ def test_proxy_drains_in_flight_requests_on_sigterm(
         sender.start()
         assert reached.wait(10)  # the request is in flight, upstream holds it
         program.process.send_signal(signal.SIGTERM)
-        _wait_for_line(program, "proxy draining: 1 request(s) in flight")
+        program.wait_for_line("proxy draining: 1 request(s) in flight")
         with pytest.raises(ConnectionRefusedError):  # accepts nothing new
             socket.create_connection((program.host, program.port), timeout=5).close()
         release.set()
@@ -782,7 +810,7 @@ def test_proxy_drains_in_flight_requests_on_sigterm(
         assert outcome.status == 200 and outcome.body_excerpt == "done"
         assert outcome.headers["connection"] == "close"
         assert program.wait(10) == 0  # one SIGTERM, as the kubelet sends
-        _wait_for_line(program, "proxy stopped")
+        program.wait_for_line("proxy stopped")
 
 
 def test_echo_drains_in_flight_requests_on_sigterm() -> None:
@@ -795,9 +823,9 @@ def test_echo_drains_in_flight_requests_on_sigterm() -> None:
 
         sender = threading.Thread(target=send)
         sender.start()
-        _wait_for_line(program, "GET /delay/0.5 delaying 0.5s")
+        program.wait_for_line("GET /delay/0.5 delaying 0.5s")
         program.process.send_signal(signal.SIGTERM)
-        _wait_for_line(program, "echo draining: 1 request(s) in flight")
+        program.wait_for_line("echo draining: 1 request(s) in flight")
         sender.join(10)
         (response,) = results
         assert response.status_code == 200
@@ -815,10 +843,10 @@ def test_drain_is_bounded_by_the_drain_timeout() -> None:
 
         sender = threading.Thread(target=send)
         sender.start()
-        _wait_for_line(program, "delaying 30s")
+        program.wait_for_line("delaying 30s")
         program.process.send_signal(signal.SIGTERM)
         assert program.wait(10) == 0
-        _wait_for_line(program, "echo drain: 1 request(s) still in flight after 0.1s")
+        program.wait_for_line("echo drain: 1 request(s) still in flight after 0.1s")
         sender.join(10)
 
 

