@@ -52,7 +52,7 @@ def plain(width: int) -> Console:
 
 
 def random_text(rng: random.Random) -> Text | str:
-    words = [rng.choice(WORDS) for _ in range(rng.randint(0, 5))]
+    words = [rng.choice(WORDS) for _ in range(rng.randint(0, 4))]
     joined = "".join(w + rng.choice([" ", " ", "  ", "\n"]) for w in words).rstrip(" ")
     if rng.random() < 0.2:
         return joined
@@ -77,7 +77,7 @@ def random_table(rng: random.Random) -> FixedTable:
         show_lines=rng.random() < 0.4,
         show_header=rng.random() < 0.9,
         header_style=rng.choice(["table.header", "bold magenta", ""]),
-        row_styles=rng.choice([[], ["", "dim"]]),
+        row_styles=rng.choice([[], ["", "dim"], ["on blue", ""]]),
         title=rng.choice([None, Text("a title", style="bold"), "a [dim]str[/] title"]),
         caption=rng.choice([None, Text("* inferred, not observed", style="dim"), "cap"]),
         caption_justify=rng.choice(["right", "left", "center"]),
@@ -94,7 +94,7 @@ def random_table(rng: random.Random) -> FixedTable:
             style=rng.choice(STYLES),
             header_style=rng.choice(STYLES),
         )
-    for _ in range(rng.randint(0, 4)):
+    for _ in range(rng.randint(0, 3)):
         table.add_row(*(random_text(rng) for _ in table.columns))
     return table
 
@@ -105,7 +105,7 @@ def test_a_fixed_table_prints_what_rich_prints() -> None:
     rng = random.Random(15)
     consoles = {w: (colour_console(w), colour_console(w)) for w in (60, 100, 140)}
     fast = 0
-    for _ in range(40):
+    for _ in range(30):
         table = random_table(rng)
         width = rng.choice(list(consoles))
         ours, rich_own = consoles[width]
@@ -114,7 +114,7 @@ def test_a_fixed_table_prints_what_rich_prints() -> None:
         fast += table._fixed_widths(ours.options) is not None
     for ours, rich_own in consoles.values():
         assert output(ours) == output(rich_own)
-    assert 20 < fast < 40  # both renderings were exercised
+    assert 15 < fast < 30  # both renderings were exercised
 
 
 def test_the_demo_tables_print_what_rich_prints() -> None:
@@ -129,7 +129,7 @@ def test_the_demo_tables_print_what_rich_prints() -> None:
         attribution = partial(scenario_attribution, scenario)
         tables.append(probe_table(st.probes, attribution, scenario.namespace, width=80,
                                   rendered=rendered))  # fmt: skip
-        if i % 3 == 0:
+        if i % 5 == 0:
             matrix = [MatrixRow(st.title, p.url, (describe_observed(p), "ztunnel*"), None)
                       for p in st.probes]  # fmt: skip
             tables.append(matrix_table(sc.title, matrix, width=80, rendered=rendered))
@@ -166,11 +166,11 @@ def test_one_line_prints_what_rich_prints() -> None:
     # lines (`ScreenWriter`) are the text's rendered lines; a boundary prints the rule.
     rng = random.Random(15)
     shortcut = 0
-    for width in (20, 60, 100):
+    for width in (20, 100):
         ours, rich_own = colour_console(width), colour_console(width)
         edges = [Text("漢字" * (width // 3)), Text("x" * width), Text("x" * (width + 1)),
                  Text("a\nb"), Text(" "), Rule("x" * width), Rule(Text("漢" * width))]  # fmt: skip
-        for line in edges + [random_line(rng) for _ in range(100)]:
+        for line in edges + [random_line(rng) for _ in range(80)]:
             lines = one_line(ours, line, ours.options)
             if lines is not None:
                 ours.print(SegmentLines(lines, new_lines=True))
@@ -178,7 +178,7 @@ def test_one_line_prints_what_rich_prints() -> None:
                 rich_own.print(line if isinstance(line, Rule) else SegmentLines(shown, True))
             shortcut += lines is not None
         assert output(ours) == output(rich_own)
-    assert 120 < shortcut < 300
+    assert 60 < shortcut < 170
 
 
 def test_text_height_is_the_height_rich_wraps_to() -> None:
@@ -192,7 +192,7 @@ def test_text_height_is_the_height_rich_wraps_to() -> None:
     counted = 0
     for text, width in (("a  b", 1), ("a b ", 3), (" a", 1), ("x" * 9, 8), ("a\tb", 3)):
         assert text_height(out, text, width) == len(Text(text).wrap(out, width)), (text, width)
-    for _ in range(300):
+    for _ in range(200):
         words = [
             rng.choice(rare if rng.random() < 0.02 else pieces) for _ in range(rng.randint(0, 30))
         ]
@@ -201,4 +201,4 @@ def test_text_height_is_the_height_rich_wraps_to() -> None:
         width = rng.randint(1, 60)
         assert text_height(out, text, width) == len(Text(text).wrap(out, width)), (text, width)
         counted += _word_wrapped_height(text, width) is not None
-    assert 100 < counted < 300
+    assert 60 < counted < 200
