@@ -68,11 +68,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     Full collections walked every imported module, test and parametrisation again and again:
     about 6 s of the suite's CPU, now 1 s. Frozen objects are never freed (they live until
-    exit anyway); a cycle a test makes is still collected.
+    exit anyway); a cycle a test makes is still collected. No full collection first: it found
+    ~200 unreachable objects among ~130,000 and cost each process ~0.08 s of CPU; those few
+    stay, frozen, until exit.
     """
     if hasattr(session.config, "workerinput") and "harness.lint.crds" in sys.modules:
         _load_crd_index_once()
-    gc.collect()
     gc.freeze()
 
 

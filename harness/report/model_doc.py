@@ -19,7 +19,8 @@ from harness.model.results import ModelCheck, ModelVerdict, PredictedOutcome, Pr
 class _Sparse(BaseModel):
     """A part whose keys are absent when they do not apply (written without nulls)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use, as the report's models (document.py).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @model_serializer(mode="wrap")
     def _without_nulls(self, handler: Any) -> dict[str, Any]:
@@ -60,7 +61,7 @@ class ModelDoc(BaseModel):
     """The observation against the prediction. A finding never changes the verdict or the
     exit code: it says where Istio did not do what the model says."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     verdict: ModelVerdict = Field(
         description="agrees, disagrees (a finding), uncertain (the model cannot tell) or "
