@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,9 +20,10 @@ from fakes.apiserver_model import (
     ApiStatus,
     RecordedRequest,
 )
+from fakes.prompt_server import PromptServer
 
 
-class HttpServer(ThreadingHTTPServer):
+class HttpServer(PromptServer):
     """Tracks its connections and handler threads so that `end_connections` can end them."""
 
     daemon_threads = True

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import yaml
 
+from fakes.prompt_server import PromptServer
 from fakes.standin import SHEBANG
 from harness.host.versions import NODE_IMAGE
 
@@ -63,9 +64,9 @@ class ApiServer:
                 owner.requests.append(f"DELETE {self.path}")
                 self.send_error(405)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = PromptServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()

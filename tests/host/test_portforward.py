@@ -11,12 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO
 
 import pytest
 from fakes.kubectl_launcher import write_kubectl
+from fakes.prompt_server import PromptServer
 from helpers import REPO
 
 from harness.host import portforward
@@ -37,12 +38,9 @@ class _Hello(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[int]:
-    """What every forward reaches: stateless, so one for the module (its shutdown waits out
-    a poll interval)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    ).start()
+    """What every forward reaches: stateless, so one for the module."""
+    server = PromptServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()

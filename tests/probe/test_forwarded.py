@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from fakes.fake_apiserver import FakeApiServer
 from fakes.fake_link import Call, FakeLink
 from fakes.kubectl_launcher import write_kubectl
 from fakes.pods import running_pod, set_ready
+from fakes.prompt_server import PromptServer
 from helpers import closed_port
 
 from harness.host.portforward import PortForward
@@ -282,9 +283,8 @@ def slow_agent() -> Iterator[int]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowAgent)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    server = PromptServer(("127.0.0.1", 0), SlowAgent)
+    thread = threading.Thread(target=server.serve_forever)
     thread.start()
     yield server.server_address[1]
     release.set()
