@@ -253,6 +253,11 @@ def _build_from_events(data: Source) -> list[Any]:
     top: Any = root
     key: Any = None
     key_pending = False  # top is a mapping whose next value is `key`'s
+    # A plain scalar's value by its text: its tag depends on the text alone, and every such
+    # value (str, int, float, bool, None, date) is immutable, so one object serves each use
+    # (CRD bundles repeat `type`, `string`, `description`, ... thousands of times).
+    plain: dict[str, Any] = {}
+    value: Any
     try:
         while True:
             event = get_event()
@@ -262,18 +267,21 @@ def _build_from_events(data: Source) -> list[Any]:
                     raise _Unusual("tag")
                 text = event.value
                 if event.implicit[0]:
-                    tag = _resolve(None, _SCALAR, text, event.implicit)
-                    if tag == _STR:
-                        value: Any = text
-                    elif tag in _PLAIN_SCALARS:
-                        value = scalars[tag](constructor, _SCALAR(tag, text))
-                    elif tag == _TIMESTAMP:
-                        try:  # `2001-13-45` matches the pattern; PyYAML raises ValueError
+                    value = plain.get(text, plain)
+                    if value is plain:  # not met before in this stream
+                        tag = _resolve(None, _SCALAR, text, event.implicit)
+                        if tag == _STR:
+                            value = text
+                        elif tag in _PLAIN_SCALARS:
                             value = scalars[tag](constructor, _SCALAR(tag, text))
-                        except ValueError as exc:
-                            raise _Unusual(tag) from exc
-                    else:
-                        raise _Unusual(tag)  # merge `<<`, value `=`: the constructor's
+                        elif tag == _TIMESTAMP:
+                            try:  # `2001-13-45` matches the pattern; PyYAML raises ValueError
+                                value = scalars[tag](constructor, _SCALAR(tag, text))
+                            except ValueError as exc:
+                                raise _Unusual(tag) from exc
+                        else:
+                            raise _Unusual(tag)  # merge `<<`, value `=`: the constructor's
+                        plain[text] = value
                 else:
                     value = text
                 if event.anchor is not None:
