@@ -11,6 +11,7 @@ namespaces.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Iterator
@@ -269,15 +270,25 @@ def probe_row(p: Probe) -> ProbeRow:
     return (p.from_, f"{url.netloc}{url.path}", headers, summary)
 
 
+@functools.cache
 def load(name: str) -> Scenario:
+    """Loaded once per process: a dozen tests read each scenario (none changes it)."""
     return load_scenario(SCENARIOS / name)
 
 
 def manifest_docs(s: Scenario) -> Iterator[tuple[Path, dict[str, Any]]]:
-    for file in sorted((s.directory / "manifests").glob("*.yaml")):
-        for doc in load_all_plain(file.read_text()):  # yaml.safe_load_all's, from libyaml
-            if doc:
-                yield file, doc
+    return iter(_manifest_docs(s.directory))
+
+
+@functools.cache
+def _manifest_docs(directory: Path) -> tuple[tuple[Path, dict[str, Any]], ...]:
+    """Read once per process, as `load`: the tests only read the documents."""
+    return tuple(
+        (file, doc)
+        for file in sorted((directory / "manifests").glob("*.yaml"))
+        for doc in load_all_plain(file.read_text())  # yaml.safe_load_all's, from libyaml
+        if doc
+    )
 
 
 def step_files(s: Scenario) -> set[str]:
