@@ -309,6 +309,27 @@ def test_request_hop_by_hop_headers_are_not_forwarded(prober: Prober, echo: Prog
         assert hop not in seen
 
 
+def _sets_a_cookie(conn: socket.socket) -> None:
+    _read_head(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\nok"
+    )
+    _fin(conn)
+
+
+def test_a_cookie_one_answer_sets_is_not_sent_with_later_probes(
+    proxy: Program, echo: Program, raw_server: Callable[..., RawServer]
+) -> None:
+    # Same host (127.0.0.1) for both: a client cookie jar would send it to echo next.
+    with Prober(proxy.host, proxy.port) as prober:
+        first = prober.probe("GET", raw_server(_sets_a_cookie).url, timeout=2.0)
+        assert first.headers["set-cookie"] == "session=abc; Path=/"
+        later = prober.probe("GET", f"{echo.url}/after", timeout=2.0)
+    assert later.served_by == "ratings-v1"
+    assert "cookie" not in later.backend_headers
+
+
 def test_request_body_is_forwarded(prober: Prober, echo: Program) -> None:
     outcome = prober.probe("POST", f"{echo.url}/submit", content=b"0123456789")
     assert outcome.status == 200
