@@ -103,39 +103,45 @@ def manifest_panels(title: str, yaml: str, width: int, max_lines: int) -> list[P
     for i, chunk in enumerate(chunks, start=1):
         label = title if len(chunks) == 1 else f"{title} ({i}/{len(chunks)})"
         body = Wrapped(chunk)
-        panels.append(ManifestPanel(body, title=Text(label), title_align="left", box=box.ROUNDED))
+        panels.append(FramedPanel(body, title=Text(label), title_align="left", box=box.ROUNDED))
     return panels
 
 
-class ManifestPanel(Panel):
-    """A `Panel` around a manifest (`Wrapped`), rendered as rich renders it: where the lines fit,
-    they are put between the frame's sides as they are, and only the frame's top and bottom
-    are rendered by rich (a panel of nothing, with the same title and frame). rich renders the
-    body in three layers (the text, its padding, the frame), splitting, measuring and padding
-    every line at each; that was two thirds of a manifest's cost. `lines` is the panel's
-    rendered lines, or None where rich renders it (a height, a padding above or below, a
-    frame too narrow for the title, lines that do not fit)."""
+class FramedPanel(Panel):
+    """A `Panel` as rich renders it, more cheaply: its body's lines (a manifest's `Wrapped`
+    lines as they are, where they fit; anything else rendered by rich at the inner width) are
+    put between the frame's sides, and only the frame's top and bottom are rendered by rich
+    (a panel of nothing, with the same title, subtitle and frame). rich renders the body in
+    three layers (the body, its padding, the frame), splitting, measuring and padding every
+    line at each; that was two thirds of a manifest's cost. `lines` is the panel's rendered
+    lines, or None where rich renders it (a width or height, a padding above or below, a
+    frame too narrow for the title, manifest lines that do not fit)."""
 
     def lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]] | None:
         top, right, bottom, left = Padding.unpack(self.padding)
-        width = options.max_width if self.width is None else min(options.max_width, self.width)
-        body = self.renderable
+        width, body = options.max_width, self.renderable
+        inner_width = width - 2 - left - right
         if (
-            not isinstance(body, Wrapped)
-            or not self.expand
+            not self.expand
+            or self.width is not None
             or self.height is not None
             or options.height is not None
             or top
             or bottom
             or width <= 4
+            or inner_width < 1
         ):
             return None
-        inner = body.lines(console, width - 2 - left - right)
-        if inner is None:
-            return None
+        if isinstance(body, Wrapped):
+            inner = body.lines(console, inner_width)
+            if inner is None:
+                return None
+        else:  # as `Padding` renders it, in the frame's options
+            framed = options.update(width=width - 2, height=None, highlight=self.highlight)
+            inner = console.render_lines(body, framed.update_width(inner_width), style=_NULL)
         frame = copy.copy(self)
         frame.renderable = Text("")
-        ends = console.render_lines(frame, options, pad=False)  # top, one empty line, bottom
+        ends = console.render_lines(_AsPanel(frame), options, pad=False)  # top, a line, bottom
         style = console.get_style(self.style)
         border_style = style + console.get_style(self.border_style)
         safe = console.safe_box if self.safe_box is None else self.safe_box
@@ -157,6 +163,16 @@ class ManifestPanel(Panel):
         for line in lines:
             yield from line
             yield Segment.line()
+
+
+class _AsPanel:
+    """A panel rendered as rich's `Panel` renders it."""
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return Panel.__rich_console__(self.panel, console, options)
 
 
 class Wrapped:

@@ -19,14 +19,13 @@ from typing import Final, TextIO, TypeVar
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.panel import Panel
 from rich.rule import Rule
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
 from harness.cli.demo_fixed_table import CellLines
-from harness.cli.demo_manifests import manifest_panels
+from harness.cli.demo_manifests import FramedPanel, manifest_panels
 from harness.cli.demo_screens import (
     Block,
     KeySource,
@@ -200,7 +199,7 @@ class DemoObserver(RunObserver):
                 style=style("note"),
             )
             body += [Text(""), refs]
-        panel = Panel(
+        panel = FramedPanel(
             Group(*body),
             title=Text(name, style=style("title")),
             title_align="left",

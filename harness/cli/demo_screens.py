@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.segment import Segment
 from rich.text import Text
 
-from harness.cli.demo_manifests import ManifestPanel
+from harness.cli.demo_manifests import FramedPanel
 from harness.cli.demo_options import KEY_HELP
 from harness.cli.demo_style import style
 
@@ -269,7 +269,7 @@ class ScreenWriter:
         if cached is None or cached[0] is not renderable:
             options = self.console.options
             lines = one_line(self.console, renderable, options)
-            if lines is None and isinstance(renderable, ManifestPanel):
+            if lines is None and isinstance(renderable, FramedPanel):
                 lines = renderable.lines(self.console, options)  # (each as wide as the console)
             if lines is None:
                 lines = self.console.render_lines(renderable, options, pad=False)

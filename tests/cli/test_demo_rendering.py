@@ -202,3 +202,40 @@ def test_text_height_is_the_height_rich_wraps_to() -> None:
         assert text_height(out, text, width) == len(Text(text).wrap(out, width)), (text, width)
         counted += _word_wrapped_height(text, width) is not None
     assert 60 < counted < 200
+
+
+def test_a_framed_panel_prints_what_rich_prints() -> None:
+    # The scenarios' panels (a description, references; a title and a subtitle), in a style,
+    # padded otherwise, given a height (rich's own), at widths from too narrow to roomy; the
+    # lines a screen takes (`lines`) print the same as the panel.
+    from rich.console import Group
+    from rich.panel import Panel
+
+    from harness.cli.demo_manifests import FramedPanel
+
+    run = load_json_report(catalogue_run.FIXTURE)
+    framed = 0
+    for i, sc in enumerate(run.scenarios[::2]):
+        body = Group(Text(sc.description or ""), Text(""), Text("\n".join(sc.references), "dim"))
+        kwargs = {
+            "title": Text(sc.name, style="bold"),
+            "title_align": "left",
+            "subtitle": Text(f"{sc.dataplane} data plane"),
+            "subtitle_align": "right",
+            "box": box.ROUNDED,
+            "style": ["none", "dim"][i % 2],
+            "padding": [(0, 1), (0, 2), (1, 1)][i % 3],
+            "height": 12 if i % 5 == 4 else None,
+        }
+        for width in (12, 80):
+            ours, rich_own, screen = (colour_console(width) for _ in range(3))
+            panel = FramedPanel(body, **kwargs)  # type: ignore[arg-type]
+            ours.print(panel)
+            rich_own.print(Panel(body, **kwargs))  # type: ignore[arg-type]
+            assert output(ours) == output(rich_own), (sc.name, width)
+            lines = panel.lines(screen, screen.options)
+            if lines is not None:
+                framed += 1
+                screen.print(SegmentLines(lines, new_lines=True))
+                assert output(screen) == output(rich_own), (sc.name, width)
+    assert 3 < framed < 14

@@ -147,13 +147,13 @@ def test_urls_break_only_after_a_slash() -> None:
 def test_a_manifest_is_rendered_as_rich_wraps_it() -> None:
     # Manifest lines are wrapped beforehand and rendered without rich's wrapping where they
     # fit, and put in the panel's frame without rich's layers (harness/cli/demo_manifests.py
-    # `Wrapped`, `ManifestPanel`, whose lines a screen prints): byte for byte what rich's
+    # `Wrapped`, `FramedPanel`, whose lines a screen prints): byte for byte what rich's
     # wrapping of the same text in a panel shows, in colour, at the width they were wrapped
     # for and narrower (the terminal shrank before the panel was printed), with a tab and a
     # control code as well.
     from rich.segment import SegmentLines
 
-    from harness.cli.demo_manifests import ManifestPanel, Wrapped, manifest_panels
+    from harness.cli.demo_manifests import FramedPanel, Wrapped, manifest_panels
 
     framed = 0
 
@@ -171,7 +171,7 @@ def test_a_manifest_is_rendered_as_rich_wraps_it() -> None:
                     rich_own.print(Panel(wrapped.text, title=panel.title, title_align="left",
                                          box=panel.box))  # fmt: skip
                     assert ours.file.getvalue() == rich_own.file.getvalue(), (extra, width, shown)  # type: ignore[attr-defined]
-                    assert isinstance(panel, ManifestPanel)
+                    assert isinstance(panel, FramedPanel)
                     lines = panel.lines(ours, ours.options)
                     if lines is not None:
                         framed += 1
