@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from helpers import SCENARIOS
 
 from harness.cli.main import main
 from harness.model.json_schema import SCHEMA_FILE, render, scenario_json_schema
+
+# jsonschema (~90 ms of imports with referencing and attrs) is imported by the tests that
+# validate: every pytest-xdist worker imports this module, few run those tests.
 
 
 def test_the_shipped_schema_is_the_generated_one() -> None:
@@ -35,12 +37,16 @@ class EditorSchema:
     error raised), with the schema generated and checked against its meta-schema once."""
 
     def __init__(self) -> None:
+        import jsonschema
+
         schema = scenario_json_schema()
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
         self.validator = cls(schema)
 
     def validate(self, instance: object) -> None:
+        import jsonschema
+
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(instance))
         if error is not None:
             raise error
@@ -63,5 +69,7 @@ def test_an_unknown_field_and_the_outcome_shorthand(editor_schema: EditorSchema)
     probe = data["steps"][1]["probes"][1]
     assert probe["expect"] == "denied-l4"  # the shorthand is accepted (validated above)
     probe["expcet"] = probe.pop("expect")
+    import jsonschema
+
     with pytest.raises(jsonschema.ValidationError, match="expcet"):
         editor_schema.validate(data)

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import pytest
 from fake_live_hooks import INSTALL_FAKE_SESSION
 from fakes.fake_kind import kubeconfig_text
@@ -149,6 +148,8 @@ def test_every_scenario_is_an_item_that_skips_without_a_cluster_and_is_reported(
     assert NO_CLUSTER in proc.stdout
     data = json.loads(report.read_text())
     schema = json.loads((REPO / "harness" / "report" / "report_schema.json").read_text())
+    import jsonschema  # here, not at the top: see tests/report/test_report.py
+
     jsonschema.validate(data, schema)
     assert sorted(s["name"] for s in data["scenarios"]) == names
     assert {s["verdict"] for s in data["scenarios"]} == {"skipped"}

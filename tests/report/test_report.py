@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from harness.cli.main import main as cli_main
@@ -35,6 +34,8 @@ from harness.report.markdown import render_markdown
 from harness.report.summary import failure_summary
 from harness.report.words import describe_split
 
+# jsonschema (~90 ms of imports with referencing and attrs) is imported by the tests that
+# validate: every pytest-xdist worker imports this module, few run those tests.
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report.json"
 FIXTURE_V1 = FIXTURE.with_name("report-v1.json")  # as version 1 wrote it
 RATINGS = "http://ratings:9080/ratings/1"
@@ -119,9 +120,13 @@ class Schema:
     the fixture checks it once."""
 
     def __init__(self, data: dict[str, Any]) -> None:
+        import jsonschema
+
         self.validator = jsonschema.validators.validator_for(data)(data)
 
     def validate(self, instance: object) -> None:
+        import jsonschema
+
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(instance))
         if error is not None:
             raise error
@@ -129,6 +134,8 @@ class Schema:
 
 @pytest.fixture(scope="module")
 def schema() -> Schema:
+    import jsonschema
+
     data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
     jsonschema.Draft202012Validator.check_schema(data)
     return Schema(data)
@@ -238,6 +245,8 @@ def _probe0(d: dict[str, Any]) -> dict[str, Any]:
 def test_schema_is_strict(mutate: Any, where: str, schema: Schema) -> None:
     data = run_to_dict(small_run())
     mutate(data)
+    import jsonschema
+
     with pytest.raises(jsonschema.ValidationError, match=where):
         schema.validate(data)
 
