@@ -5,7 +5,10 @@ agent excepted), and only the faces see argparse or pytest."""
 from __future__ import annotations
 
 import ast
-import functools
+import fcntl
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -60,11 +63,6 @@ def modules() -> Iterator[tuple[str, Path]]:
         yield ".".join(["harness", *parts]), path
 
 
-def imported(path: Path) -> Iterator[tuple[int, str]]:
-    """Every module an import statement names, anywhere in the file (function bodies too)."""
-    yield from _imports(path)
-
-
 # The fields that hold statements (an import is one): walking only them, not every
 # expression, finds the same imports in a fraction of ast.walk's time.
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -78,11 +76,6 @@ def statements(body: list[ast.AST]) -> Iterator[ast.AST]:
             inner = getattr(node, name, None)
             if isinstance(inner, list):
                 yield from statements(inner)
-
-
-@functools.cache  # five tests read the same files: parse each once per process
-def _imports(path: Path) -> tuple[tuple[int, str], ...]:
-    return imports_in(ast.parse(path.read_text(encoding="utf-8")).body)
 
 
 def imports_in(nodes: Iterable[ast.AST]) -> tuple[tuple[int, str], ...]:
@@ -164,6 +157,67 @@ def test_the_statement_walk_finds_every_import_ast_walk_finds() -> None:
         assert sorted(imports_in(tree.body)) == sorted(imports_in(everything)), path
 
 
+Imports = dict[Path, tuple[tuple[int, str], ...]]
+
+
+def import_table(directory: Path, paths: Iterable[Path]) -> Imports:
+    """Each file's imports (line, name), as `imports_in` finds them in its parsed source.
+
+    Parsing the package takes ~0.2 s of CPU, and pytest-xdist spreads these tests over its
+    workers: the first worker to get here parses and leaves the table in `directory` (the
+    run's shared temporary directory), the others wait on the lock and read it. Each entry
+    is kept with the sha256 of the source it came from, and a file whose text differs is
+    parsed again: the table is never older than the files."""
+    table_file = directory / "architecture-imports.json"
+    with (directory / "architecture-imports.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        stored = json.loads(table_file.read_text(encoding="utf-8")) if table_file.exists() else {}
+        table: Imports = {}
+        fresh = {}
+        for path in paths:
+            source = path.read_bytes()
+            digest = hashlib.sha256(source).hexdigest()
+            entry = stored.get(str(path))
+            if entry is None or entry["sha256"] != digest:
+                entry = {"sha256": digest, "imports": imports_in(ast.parse(source).body)}
+            fresh[str(path)] = entry
+            table[path] = tuple((line, name) for line, name in entry["imports"])
+        if any(stored.get(key) is not entry for key, entry in fresh.items()) or set(stored) - set(
+            fresh
+        ):
+            partial = table_file.with_suffix(f".{os.getpid()}")
+            partial.write_text(json.dumps(fresh), encoding="utf-8")
+            partial.replace(table_file)
+    return table
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory: pytest.TempPathFactory) -> Imports:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's temporary directory sits in the run's one shared directory.
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    return import_table(shared, MODULES.values())
+
+
+def test_the_shared_table_is_what_a_fresh_parse_finds_and_a_changed_file_is_parsed_again(
+    tmp_path: Path,
+) -> None:
+    paths = list(MODULES.values())[::20]  # a few files, as all of them would be
+    changed = paths[-1]
+    parsed = {path: imports_in(ast.parse(path.read_bytes()).body) for path in paths}
+    assert import_table(tmp_path, paths) == parsed  # written by this call
+    assert import_table(tmp_path, paths) == parsed  # read back
+    # An entry of another text (the file changed since the table was written) is not used.
+    table_file = tmp_path / "architecture-imports.json"
+    stored = json.loads(table_file.read_text(encoding="utf-8"))
+    stored[str(changed)] = {"sha256": "0" * 64, "imports": [[1, "harness.cli.main"]]}
+    table_file.write_text(json.dumps(stored), encoding="utf-8")
+    assert import_table(tmp_path, paths) == parsed
+    assert json.loads(table_file.read_text(encoding="utf-8"))[str(changed)]["imports"] != [
+        [1, "harness.cli.main"]
+    ]
+
+
 def package_of(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "harness" or len(parts) < 2:
@@ -174,11 +228,11 @@ def package_of(module: str) -> str | None:
 MODULES = dict(modules())
 
 
-def graph() -> dict[str, set[str]]:
+def graph(imports: Imports) -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {}
     for name, path in MODULES.items():
         targets = set()
-        for _, target in imported(path):
+        for _, target in imports[path]:
             while target and target not in MODULES:
                 target = target.rpartition(".")[0]
             if target and target != name and target.startswith("harness."):
@@ -193,13 +247,13 @@ def test_every_package_is_in_the_layer_table() -> None:
     assert top - {"inpod"} == set(RANK)
 
 
-def test_imports_point_downwards() -> None:
+def test_imports_point_downwards(imports: Imports) -> None:
     wrong = []
     for name, path in MODULES.items():
         src = package_of(name)
         if src is None:
             continue
-        for line, target in imported(path):
+        for line, target in imports[path]:
             dst = package_of(target)
             if dst is None or dst == src:
                 continue
@@ -211,8 +265,8 @@ def test_imports_point_downwards() -> None:
     assert wrong == []
 
 
-def test_no_import_cycle() -> None:
-    edges = graph()
+def test_no_import_cycle(imports: Imports) -> None:
+    edges = graph(imports)
     state: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[str] = []
@@ -235,18 +289,18 @@ def test_no_import_cycle() -> None:
     assert cycles == []
 
 
-def test_the_in_pod_agent_imports_nothing_from_the_package() -> None:
+def test_the_in_pod_agent_imports_nothing_from_the_package(imports: Imports) -> None:
     agent = PACKAGE / "inpod" / "agent.py"
-    assert [t for _, t in imported(agent) if t.split(".")[0] == "harness"] == []
+    assert [t for _, t in imports[agent] if t.split(".")[0] == "harness"] == []
 
 
 @pytest.mark.parametrize("banned", ["argparse", "pytest", "_pytest"])
-def test_only_the_faces_see_argparse_and_pytest(banned: str) -> None:
+def test_only_the_faces_see_argparse_and_pytest(imports: Imports, banned: str) -> None:
     seen = [
         f"{path.relative_to(REPO)}:{line}"
         for name, path in MODULES.items()
         if package_of(name) not in FACES and not name.startswith("harness.inpod")
-        for line, target in imported(path)
+        for line, target in imports[path]
         if target.split(".")[0] == banned
     ]
     assert seen == []
