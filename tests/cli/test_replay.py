@@ -50,20 +50,32 @@ def recorded() -> RunResult:
     return load_json_report(RECORDED)
 
 
-def test_the_recorded_run_is_the_current_catalogue() -> None:
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
+    """The recorded run built again from a copy of scenarios/ that also holds a user's own
+    scenario (scenarios/myteam-added/ beside the catalogue), as on a user's checkout: one
+    build of the catalogue for the two tests below."""
+    root = tmp_path_factory.mktemp("checkout")
+    shutil.copytree(SCENARIOS, root / "scenarios")
+    copy_scenario("ambient-authz-l4", root, "myteam-added")
+    return root / "scenarios", catalogue_run.build(root / "scenarios")
+
+
+def test_the_recorded_run_is_the_current_catalogue(rebuilt: tuple[Path, RunResult]) -> None:
     # A change to a scenario (its words, manifests or probes) changes the recorded run, and
     # so the golden narration: both show in review.
-    assert catalogue_run.text() == RECORDED.read_text(encoding="utf-8"), (
+    assert catalogue_run.text(rebuilt[1]) == RECORDED.read_text(encoding="utf-8"), (
         "the catalogue changed: regenerate with `.venv/bin/python tests/fixtures/catalogue_run.py`"
     )
 
 
-def test_a_users_own_scenario_is_not_in_the_recorded_run(tmp_path: Path) -> None:
-    """scenarios/myteam-check/ beside the catalogue: the recorded run is still the shipped
-    catalogue's, so the check above does not fail on a user's checkout."""
-    shutil.copytree(SCENARIOS, tmp_path / "scenarios")
-    copy_scenario("ambient-authz-l4", tmp_path, "myteam-added")
-    run = catalogue_run.build(tmp_path / "scenarios")
+def test_a_users_own_scenario_is_not_in_the_recorded_run(
+    rebuilt: tuple[Path, RunResult],
+) -> None:
+    """The recorded run is still the shipped catalogue's, so the check above does not fail
+    on a user's checkout."""
+    scenarios, run = rebuilt
+    assert (scenarios / "myteam-added" / "scenario.yaml").is_file()
     assert [s.name for s in run.scenarios] == list(SHIPPED_SCENARIOS)
 
 
