@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +98,20 @@ def pod(
     return p
 
 
-@functools.cache
-def istio_crds() -> dict[str, dict[str, Any]]:
-    bundle = CRDS / "istio-1.30.3-crd-all.gen.yaml"
-    docs = [d for d in load_all_plain(bundle.read_text()) if d]  # the safe loader's documents
-    return {
-        d["spec"]["names"]["kind"]: d for d in docs if d.get("kind") == "CustomResourceDefinition"
-    }
-
-
 def real_crd(kind: str) -> dict[str, Any]:
-    """The pinned Istio CRD of `kind`, as the real server would serve its schema."""
-    return dict(istio_crds()[kind])
+    """The pinned Istio CRD of `kind`, as the real server would serve its schema.
+
+    Only the bundle's documents that name `kind` are parsed (the whole bundle is ~0.06 s)."""
+    bundle = (CRDS / "istio-1.30.3-crd-all.gen.yaml").read_text(encoding="utf-8")
+    named = re.compile(rf"^\s+kind: {re.escape(kind)}$", re.MULTILINE)
+    for part in re.split(r"^---$", bundle, flags=re.MULTILINE):
+        if not named.search(part):
+            continue
+        for d in load_all_plain(part):  # the safe loader's documents
+            crd = d and d.get("kind") == "CustomResourceDefinition"
+            if crd and d["spec"]["names"]["kind"] == kind:
+                return d
+    raise KeyError(f"no CustomResourceDefinition of kind {kind} in the Istio bundle")
 
 
 # --- fields owned by other field managers (issue 11 item 11) --------------------------------

@@ -556,15 +556,13 @@ def becomes_available(
 
 @pytest.fixture(scope="module")
 def loopback_programs() -> Iterator[tuple[Program, dict[str, Program]]]:
-    """The echo backend and the agents of clients a and b, started once for these tests: none
-    of them keeps state a test could see (each test has its own API server, ztunnel and
-    port-forwards, and kills only those)."""
-    with (
-        running(echo_args("ratings", "v1")) as echo,
-        running(agent_args()) as agent_a,
-        running(agent_args()) as agent_b,
-    ):
-        yield echo, {"a": agent_a, "b": agent_b}
+    """The echo backend and the agent behind clients a and b, started once for these tests:
+    neither keeps state a test could see (each test has its own API server, ztunnel and
+    port-forwards, and kills only those). One agent process serves both pods: the agents of
+    a and b would answer alike (the stand-in ztunnel judges no identity), so a second one
+    could tell nothing apart; each client still has its own pod and port-forward."""
+    with running(echo_args("ratings", "v1")) as echo, running(agent_args()) as agent:
+        yield echo, {"a": agent, "b": agent}
 
 
 @pytest.fixture
