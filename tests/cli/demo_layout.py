@@ -205,7 +205,9 @@ def catalogue_rendering(kind: Literal["live", "replay"], width: int, colour: boo
     """The recorded catalogue narrated live (the runner's hooks on the real scenarios) or
     replayed, at `width`: plain, as the golden files' console exports it, or in colour, as the
     demo's console writes it. Rendered once per test run; a rendering is deterministic, so a
-    test reading the shared one checks what its own would show."""
+    test reading the shared one checks what its own would show. (Save one thing: the live
+    narration in colour runs rich's spinner, whose thread may draw a frame more or less of it;
+    only the colour test reads that rendering, for its codes.)"""
     render = render_live if kind == "live" else render_replay
     made = once_per_run(
         f"{kind}-{width}-{'colour' if colour else 'plain'}",
