@@ -68,6 +68,11 @@ class Lines:
         with self._arrived:
             self._arrived.wait_for(lambda: self.ended, timeout)
 
+    def snapshot(self) -> list[str]:
+        """The lines so far (a deque must not be iterated while a reader appends)."""
+        with self._arrived:
+            return list(self.kept)
+
     def wait_for(self, needle: str, timeout: float) -> str | None:
         """The latest line containing `needle`, as soon as there is one (None after timeout)."""
 
@@ -102,7 +107,7 @@ class Program:
         logs a request after answering it, so its line may trail the answer)."""
         line = self.output.wait_for(needle, timeout)
         if line is None:
-            raise AssertionError(f"no log line with {needle!r} in {list(self.lines)[-5:]}")
+            raise AssertionError(f"no log line with {needle!r} in {self.output.snapshot()[-5:]}")
         return line
 
     def wait(self, timeout: float) -> int:
@@ -192,7 +197,7 @@ def start_program(args: Sequence[str], env: Mapping[str, str] | None = None) -> 
             reader.join(5)
         process.stdout.close()
         process.stderr.close()
-        raise RuntimeError(f"agent {list(args)} did not start: {first!r} {list(errors.kept)}")
+        raise RuntimeError(f"agent {list(args)} did not start: {first!r} {errors.snapshot()}")
     return Program(process, match.group(1), int(match.group(2)), lines, errors, readers)
 
 
