@@ -103,9 +103,9 @@ def test_agent_help_names_the_command_it_was_run_as(
         main(["agent", "--help"])
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith("usage: ambient-harness agent ")
-    # Run as a script in the pod, it keeps its own name.
+    # Run as a script in the pod (stdlib only: -S), it keeps its own name.
     own = subprocess.run(
-        [sys.executable, str(AGENT), "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-S", str(AGENT), "--help"], capture_output=True, text=True, check=True
     )
     assert own.stdout.startswith("usage: agent ")
 

@@ -264,7 +264,8 @@ def _in(directory: Path, words: list[str]) -> list[str]:
 
 
 def _agent_with_ready_file(directory: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, str(REPO / "harness" / "inpod" / "agent.py"), "proxy"]
+    # -S: stdlib only, as in its pod (the virtualenv's .pth files are a tenth of its start-up).
+    argv = [sys.executable, "-S", str(REPO / "harness" / "inpod" / "agent.py"), "proxy"]
     argv += ["--listen", "127.0.0.1:0", "--ready-file", str(directory / "ready")]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
 
