@@ -35,7 +35,7 @@ schemas: $(CRD_FILES)  ## download the pinned CRD schemas into AMBIENT_HARNESS_C
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1); print(len(cpus) + 1)')
 # pytest's exit 5 (nothing collected) is a broken suite, not a pass: said here, because make
 # turns every failing recipe into its own exit 2.
-# The suite starts ~200 Python processes and two workers that each import every test module:
+# The suite starts ~60 Python processes, and every xdist worker imports every test module:
 # with PYTHONDONTWRITEBYTECODE set (as on some CI machines) each would compile the package and
 # pytest would rewrite every test module again, ~7 s of CPU. Bytecode goes to the usual
 # (git-ignored) __pycache__ directories.
