@@ -17,9 +17,11 @@ renders otherwise fails there, not on a projector.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable
 from typing import Any, Final, cast
 
+from rich.box import Box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
@@ -28,6 +30,14 @@ from rich.text import Text
 
 _NULL: Final = Style.null()
 _NEW_LINE: Final = Segment.line()
+_BOX_PIECES: Final = (  # a `Box`'s characters (the eight lines of its source)
+    "top_left", "top", "top_divider", "top_right", "head_left", "head_vertical", "head_right",
+    "head_row_left", "head_row_horizontal", "head_row_cross", "head_row_right",
+    "mid_left", "mid_vertical", "mid_right", "row_left", "row_horizontal", "row_cross",
+    "row_right", "foot_row_left", "foot_row_horizontal", "foot_row_cross", "foot_row_right",
+    "foot_left", "foot_vertical", "foot_right", "bottom_left", "bottom", "bottom_divider",
+    "bottom_right",
+)  # fmt: skip
 Line = tuple[Segment, ...]
 CellLines = dict[Hashable, list[Line]]
 
@@ -46,20 +56,60 @@ class FixedTable(Table):
         if widths is None:
             yield from super().__rich_console__(console, options)
             return
-        render_options = options.update(
+        render_options = self._render_options(options, widths)
+        if self.title:
+            yield from self._title_segments(console, render_options)
+        for line in self._rows(console, render_options, widths):
+            yield from line
+            yield _NEW_LINE
+        if self.caption:
+            yield from self._caption_segments(console, render_options)
+
+    def lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]] | None:
+        """`console.render_lines(self, options, pad=False)` without splitting the segments
+        into lines again and measuring every line to crop it: the rows are lines already,
+        each exactly as wide as the table, which fits (`_fixed_widths`), so rich's cropping
+        copies them as they are. Only a title or a caption is split (and cropped) as rich
+        splits it. None where rich lays the table out, where the options give a height
+        (rich pads to it), or where an annotation does not end its last line (rich would run
+        it into the next)."""
+        if options.max_width < 1 or options.height is not None:
+            return None
+        widths = self._fixed_widths(options)
+        if widths is None:
+            return None
+        render_options = self._render_options(options, widths)
+        title: list[list[Segment]] = []
+        if self.title:
+            title_lines = _split(self._title_segments(console, render_options), options)
+            if title_lines is None:
+                return None
+            title = title_lines
+        caption: list[list[Segment]] = []
+        if self.caption:
+            caption_lines = _split(self._caption_segments(console, render_options), options)
+            if caption_lines is None:
+                return None
+            caption = caption_lines
+        return [*title, *self._rows(console, render_options, widths), *caption]
+
+    def _render_options(self, options: ConsoleOptions, widths: list[int]) -> ConsoleOptions:
+        return options.update(
             width=sum(widths) + self._extra_width, highlight=self.highlight, height=None
         )
-        if self.title:
-            yield from self._annotation(
-                console, render_options, self.title, self.title_style, "table.title",
-                self.title_justify,
-            )  # fmt: skip
-        yield from self._rows(console, render_options, widths)
-        if self.caption:
-            yield from self._annotation(
-                console, render_options, self.caption, self.caption_style, "table.caption",
-                self.caption_justify,
-            )  # fmt: skip
+
+    def _title_segments(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
+        assert self.title
+        return self._annotation(
+            console, options, self.title, self.title_style, "table.title", self.title_justify
+        )
+
+    def _caption_segments(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
+        assert self.caption
+        return self._annotation(
+            console, options, self.caption, self.caption_style, "table.caption",
+            self.caption_justify,
+        )  # fmt: skip
 
     def _fixed_widths(self, options: ConsoleOptions) -> list[int] | None:
         """Each column's width with its padding, as rich's layout finds it, when that layout
@@ -84,6 +134,8 @@ class FixedTable(Table):
             widths.append(column.width + self._get_padding_width(column._index))
         if sum(widths) > options.max_width - self._extra_width:
             return None  # rich narrows some columns
+        if self.box and not all(cell_len(c) == 1 for c in _box_characters(self.box)):
+            return None  # rich's layout counts one cell for each (`_extra_width`)
         cells = (c for column in self.columns for c in (column.header, *column.cells))
         if not all(isinstance(c, str) or type(c) is Text for c in cells):
             return None
@@ -108,8 +160,9 @@ class FixedTable(Table):
 
     def _rows(
         self, console: Console, options: ConsoleOptions, widths: list[int]
-    ) -> Iterator[Segment]:
-        """`Table._render` for fixed widths: the same segments, without the layout."""
+    ) -> list[list[Segment]]:
+        """`Table._render` for fixed widths: the same segments, without the layout, in its
+        lines (each as wide as the table: every cell's lines are as wide as its column)."""
         get_style = console.get_style
         table_style = get_style(self.style or "")
         border_style = table_style + get_style(self.border_style or "")
@@ -136,6 +189,7 @@ class FixedTable(Table):
             row_style = get_style(self.get_row_style(console, index))
             body = [(s, c._cells[index]) for s, c in zip(column_styles, self.columns, strict=True)]
             rows.append((row_style, False, body))
+        out: list[list[Segment]] = []
         if box:
             sides = [
                 (Segment(a, border_style), Segment(b, border_style), Segment(c, border_style))
@@ -146,8 +200,7 @@ class FixedTable(Table):
                 )
             ]  # fmt: skip
             if edge:
-                yield Segment(box.get_top(widths), border_style)
-                yield _NEW_LINE
+                out.append([Segment(box.get_top(widths), border_style)])
         for index, (row_style, header_row, row) in enumerate(rows):
             first, last = index == 0, index == len(rows) - 1
             rendered = []
@@ -171,29 +224,24 @@ class FixedTable(Table):
                 if not divider.text.strip():
                     divider = Segment(divider.text, row_style.background_style + divider.style)
                 for line_no in range(height):
-                    if edge:
-                        yield left_edge
+                    line = [left_edge] if edge else []
                     for i, cell_lines in enumerate(shaped):
-                        yield from cell_lines[line_no]
+                        line.extend(cell_lines[line_no])
                         if i != last_column:
-                            yield divider
+                            line.append(divider)
                     if edge:
-                        yield right_edge
-                    yield _NEW_LINE
+                        line.append(right_edge)
+                    out.append(line)
             else:
                 for line_no in range(height):
-                    for cell_lines in shaped:
-                        yield from cell_lines[line_no]
-                    yield _NEW_LINE
+                    out.append([s for cell_lines in shaped for s in cell_lines[line_no]])
             if box and first and self.show_header:
-                yield Segment(box.get_row(widths, "head", edge=edge), border_style)
-                yield _NEW_LINE
+                out.append([Segment(box.get_row(widths, "head", edge=edge), border_style)])
             if box and self.show_lines and not last and not (self.show_header and header_row):
-                yield Segment(box.get_row(widths, "row", edge=edge), border_style)
-                yield _NEW_LINE
+                out.append([Segment(box.get_row(widths, "row", edge=edge), border_style)])
         if box and edge:
-            yield Segment(box.get_bottom(widths), border_style)
-            yield _NEW_LINE
+            out.append([Segment(box.get_bottom(widths), border_style)])
+        return out
 
     def _cell_lines(
         self,
@@ -255,6 +303,22 @@ def _render_cell(
     if style:
         lines = [tuple(Segment.apply_style(line, style)) for line in lines]
     return lines
+
+
+def _split(segments: Iterable[Segment], options: ConsoleOptions) -> list[list[Segment]] | None:
+    """An annotation's lines as `Console.render_lines` splits and crops them (None when its
+    last line is not ended: rich would run it into the table's next line)."""
+    pieces = list(segments)
+    if pieces and (pieces[-1].control or not pieces[-1].text.endswith("\n")):
+        return None
+    return list(
+        Segment.split_and_crop_lines(pieces, options.max_width, include_new_lines=False, pad=False)
+    )
+
+
+def _box_characters(shape: Box) -> str:
+    """Every character of a box's eight lines."""
+    return "".join(getattr(shape, name) for name in _BOX_PIECES)
 
 
 def _align(lines: list[Line], vertical: str, width: int, height: int, style: Style) -> list[Line]:

@@ -139,9 +139,11 @@ class FramedPanel(Panel):
         else:  # as `Padding` renders it, in the frame's options
             framed = options.update(width=width - 2, height=None, highlight=self.highlight)
             inner = console.render_lines(body, framed.update_width(inner_width), style=_NULL)
+        # The frame's top and bottom as rich renders them around a body of no line (and no
+        # padding: it only pads the body), which is far cheaper than around an empty line.
         frame = copy.copy(self)
-        frame.renderable = Text("")
-        ends = console.render_lines(_AsPanel(frame), options, pad=False)  # top, a line, bottom
+        frame.renderable, frame.padding = _NO_LINE, 0
+        ends = console.render_lines(_AsPanel(frame), options, pad=False)  # top, bottom
         style = console.get_style(self.style)
         border_style = style + console.get_style(self.border_style)
         safe = console.safe_box if self.safe_box is None else self.safe_box
@@ -163,6 +165,16 @@ class FramedPanel(Panel):
         for line in lines:
             yield from line
             yield Segment.line()
+
+
+class _NoLine:
+    """A body of no line."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return iter(())
+
+
+_NO_LINE: Final = _NoLine()
 
 
 class _AsPanel:

@@ -25,6 +25,7 @@ from rich.rule import Rule
 from rich.segment import Segment
 from rich.text import Text
 
+from harness.cli.demo_fixed_table import FixedTable
 from harness.cli.demo_manifests import FramedPanel
 from harness.cli.demo_options import KEY_HELP
 from harness.cli.demo_style import style
@@ -271,6 +272,8 @@ class ScreenWriter:
             lines = one_line(self.console, renderable, options)
             if lines is None and isinstance(renderable, FramedPanel):
                 lines = renderable.lines(self.console, options)  # (each as wide as the console)
+            if lines is None and isinstance(renderable, FixedTable):
+                lines = renderable.lines(self.console, options)
             if lines is None:
                 lines = self.console.render_lines(renderable, options, pad=False)
             cached = self._rendered[id(renderable)] = (renderable, lines, options.max_width)

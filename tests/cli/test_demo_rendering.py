@@ -1,8 +1,9 @@
 """Where the demo renders without rich's general machinery, it prints exactly what rich prints:
 the same bytes on a coloured terminal (which hold a log's text). Its tables
 (harness/cli/demo_fixed_table.py), for random tables of every shape the class accepts and of
-shapes it leaves to rich, and for the demo's own; its one-line texts and screen boundaries
-(`one_line`); the heights it counts without wrapping (`text_height`)."""
+shapes it leaves to rich, and for the demo's own, printed and as a screen's lines; its
+one-line texts and screen boundaries (`one_line`); the heights it counts without wrapping
+(`text_height`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.cli.demo_fixed_table import CellLines, FixedTable
-from harness.cli.demo_screens import ONE_CELL, _word_wrapped_height, one_line, text_height
+from harness.cli.demo_screens import (
+    ONE_CELL,
+    ScreenWriter,
+    _word_wrapped_height,
+    one_line,
+    text_height,
+)
 from harness.cli.demo_tables import MatrixRow, matrix_table, probe_table
 from harness.judge.enforcement import scenario_attribution
 from harness.report.document import load_json_report
@@ -102,19 +109,63 @@ def random_table(rng: random.Random) -> FixedTable:
 def test_a_fixed_table_prints_what_rich_prints() -> None:
     # Seeded: tables of every shape, at widths where they fit and where rich narrows them; a
     # coloured terminal's bytes show every piece's text and style (and so the log's text).
+    # A screen's lines of a table (`FixedTable.lines`, what `ScreenWriter` prints) are the
+    # lines rich renders it to.
     rng = random.Random(15)
-    consoles = {w: (colour_console(w), colour_console(w)) for w in (60, 100, 140)}
+    consoles = {w: tuple(colour_console(w) for _ in range(3)) for w in (60, 100, 140)}
     fast = 0
     for _ in range(30):
         table = random_table(rng)
         width = rng.choice(list(consoles))
-        ours, rich_own = consoles[width]
+        ours, rich_own, screen = consoles[width]
         ours.print(table)
         rich_own.print(AsRich(table))
         fast += table._fixed_widths(ours.options) is not None
-    for ours, rich_own in consoles.values():
-        assert output(ours) == output(rich_own)
+        lines = table.lines(screen, screen.options)
+        assert (lines is None) == (table._fixed_widths(screen.options) is None)
+        screen.print(AsRich(table) if lines is None else SegmentLines(lines, new_lines=True))
+    for ours, rich_own, screen in consoles.values():
+        assert output(ours) == output(rich_own) == output(screen)
     assert 15 < fast < 30  # both renderings were exercised
+
+
+def test_a_screen_prints_a_fixed_table_as_rich_does() -> None:
+    # What a screen prints of a table (its lines) is rich's lines, for a title or caption
+    # that does not end its line (rich runs it into the next: the lines are rich's then), and
+    # a screen that gives a height (rich pads the lines to it).
+    for title, caption in ((Text("open", end=""), None), (None, Text("open", end="")),
+                           (Text("a\ntitle"), Text("* inferred", justify="right"))):  # fmt: skip
+        table = FixedTable(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False)
+        table.add_column("from → to", width=9)
+        table.add_column("expected", width=8, style="bold")
+        table.add_row("a → b", Text("allowed", style="dim"))
+        ours, rich_own = colour_console(40), colour_console(40)
+        writer = ScreenWriter(ours)
+        writer.add(table)
+        shown = rich_own.render_lines(AsRich(table), rich_own.options, pad=False)
+        rich_own.print(SegmentLines(shown, new_lines=True))
+        assert output(ours) == output(rich_own), (title, caption)
+        tall = ours.options.update(height=6)
+        assert table.lines(ours, tall) is None
+        if title is caption is None or (title is not None and title.end):
+            assert table.lines(ours, ours.options) is not None
+
+
+def test_a_table_boxed_in_wide_characters_is_rich_s() -> None:
+    # rich counts a cell for each piece of a box between and around the columns: boxed in
+    # characters two cells wide, a table that fits by that count is wider than the screen,
+    # and rich crops its lines.
+    wide = box.Box("＋＝＋＋\n｜ ｜｜\n＋＝＋＋\n｜ ｜｜\n＋＝＋＋\n＋＝＋＋\n｜ ｜｜\n＋＝＋＋\n")
+    table = FixedTable(box=wide)
+    table.add_column("from → to", width=12)
+    table.add_column("expected", width=12)
+    table.add_row("a → b", "allowed")
+    ours, rich_own = colour_console(31), colour_console(31)
+    ScreenWriter(ours).add(table)
+    shown = rich_own.render_lines(AsRich(table), rich_own.options, pad=False)
+    rich_own.print(SegmentLines(shown, new_lines=True))
+    assert output(ours) == output(rich_own)
+    assert table.lines(ours, ours.options) is None
 
 
 def test_the_demo_tables_print_what_rich_prints() -> None:
@@ -136,11 +187,15 @@ def test_the_demo_tables_print_what_rich_prints() -> None:
     # (A coloured terminal's bytes hold the log's text: one table in a log says so.)
     for out, shown in ((colour_console, tables), (plain, tables[:1])):
         ours, rich_own = out(80), out(80)
+        screen = out(80)
         for table in shown:
             assert isinstance(table, FixedTable) and table._fixed_widths(ours.options)
             ours.print(table)
             rich_own.print(AsRich(table))
-        assert output(ours) == output(rich_own)
+            lines = table.lines(screen, screen.options)
+            assert lines is not None
+            screen.print(SegmentLines(lines, new_lines=True))
+        assert output(ours) == output(rich_own) == output(screen)
     assert len(tables) > 35
 
 
