@@ -79,19 +79,39 @@ class FixedTable(Table):
         if widths is None:
             return None
         render_options = self._render_options(options, widths)
-        title: list[list[Segment]] = []
-        if self.title:
-            title_lines = _split(self._title_segments(console, render_options), options)
-            if title_lines is None:
-                return None
-            title = title_lines
-        caption: list[list[Segment]] = []
-        if self.caption:
-            caption_lines = _split(self._caption_segments(console, render_options), options)
-            if caption_lines is None:
-                return None
-            caption = caption_lines
+        title = self._annotation_lines(console, options, render_options, "title")
+        caption = self._annotation_lines(console, options, render_options, "caption")
+        if title is None or caption is None:
+            return None
         return [*title, *self._rows(console, render_options, widths), *caption]
+
+    def _annotation_lines(
+        self,
+        console: Console,
+        options: ConsoleOptions,
+        render_options: ConsoleOptions,
+        which: str,
+    ) -> list[list[Segment]] | None:
+        """The title's or the caption's lines (none without one), kept in `cells` by
+        everything they depend on (the probe tables of a demo share their caption)."""
+        text = self.title if which == "title" else self.caption
+        if not text:
+            return []
+        annotation_style = self.title_style if which == "title" else self.caption_style
+        justify = self.title_justify if which == "title" else self.caption_justify
+        shown = (text, render_options.markup) if isinstance(text, str) else (
+            _text_key(text), render_options.overflow, render_options.no_wrap,
+        )  # fmt: skip
+        key = ("annotation", which, shown, annotation_style, justify, render_options.max_width,
+               options.max_width, console.tab_size)  # fmt: skip
+        cached = self.cells.get(key)
+        if cached is None:
+            segments = self._title_segments if which == "title" else self._caption_segments
+            lines = _split(segments(console, render_options), options)
+            if lines is None:
+                return None
+            cached = self.cells[key] = [tuple(line) for line in lines]
+        return [list(line) for line in cached]
 
     def _render_options(self, options: ConsoleOptions, widths: list[int]) -> ConsoleOptions:
         return options.update(
@@ -258,10 +278,9 @@ class FixedTable(Table):
         the text has its own), padded to the width, the padding either side, `style` under
         every piece. Kept in `cells` by everything they depend on: a table's cells repeat
         (a verdict, an expectation, a header), and so do the cells of the tables of a demo."""
-        shown = (cell, options.markup, column.highlight) if isinstance(cell, str) else (
-            cell.plain, tuple(cell.spans), cell.style, cell.justify, cell.overflow,
-            cell.no_wrap, cell.end, cell.tab_size,
-        )  # fmt: skip
+        shown = (
+            (cell, options.markup, column.highlight) if isinstance(cell, str) else _text_key(cell)
+        )
         key = (shown, column.justify, column.overflow, column.no_wrap, width, pads, style,
                console.tab_size)  # fmt: skip
         lines = self.cells.get(key)
@@ -303,6 +322,12 @@ def _render_cell(
     if style:
         lines = [tuple(Segment.apply_style(line, style)) for line in lines]
     return lines
+
+
+def _text_key(text: Text) -> Hashable:
+    """Everything of a text its rendering depends on."""
+    return (text.plain, tuple(text.spans), text.style, text.justify, text.overflow,
+            text.no_wrap, text.end, text.tab_size)  # fmt: skip
 
 
 def _split(segments: Iterable[Segment], options: ConsoleOptions) -> list[list[Segment]] | None:

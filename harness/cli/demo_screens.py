@@ -264,6 +264,7 @@ class ScreenWriter:
         # width they were cut to: a block is measured several times and printed once, from the
         # same lines.
         self._rendered: dict[int, Rendered] = {}
+        self._boundaries: dict[tuple[str, int], tuple[Rule, list[list[Segment]] | None]] = {}
 
     def _render(self, renderable: RenderableType) -> Rendered:
         cached = self._rendered.get(id(renderable))
@@ -346,15 +347,26 @@ class ScreenWriter:
         more = self.screen.more
         self.screens += 1
         if not self.interactive:
-            label = Text(f" ⏸ {fit_words(prompt, self.console.width - 12)} ")
-            rule = Rule(label, characters="┄", style=style("boundary"))
-            line = one_line(self.console, rule, self.console.options)
+            rule, line = self._boundary_line(fit_words(prompt, self.console.width - 12))
             self.console.print(rule if line is None else _Lines(line))
         else:
             self._pause(prompt, more)
         if self.on_boundary is not None:
             self.on_boundary()
         self.screen = Screen()
+
+    def _boundary_line(self, label: str) -> tuple[Rule, list[list[Segment]] | None]:
+        """The dim boundary line (its lines, when `one_line` has them), made once for a label
+        and width: most boundaries say "continue"."""
+        key = (label, self.console.width)
+        made = self._boundaries.get(key)
+        if made is None:
+            rule = Rule(Text(f" ⏸ {label} "), characters="┄", style=style("boundary"))
+            made = self._boundaries[key] = (
+                rule,
+                one_line(self.console, rule, self.console.options),
+            )
+        return made
 
     def _prompt(self, prompt: str, more: bool) -> Text:
         """`⏸  press Enter to run step 2/3: ... · m: more`, cut to one line."""
