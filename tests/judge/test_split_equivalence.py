@@ -318,16 +318,38 @@ def test_the_checks_tests_are_the_references_tests() -> None:
             )
 
 
-def test_the_memo_is_bounded_and_still_agrees_when_it_overflows(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _bounded_memo_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(side_test_module, "_MEMO_STATES", 50)
+    # Checks of the same parameters share their SideTests, memos included (`side_test`'s
+    # cache): start from tests no earlier test of this process filled under the real bound
+    # (which tests ran earlier in a pytest-xdist worker is the scheduler's choice).
+    side_test_module.side_test.cache_clear()
     expected, tol = {"v1": 60, "v2": 30, "v3": 10}, 0.05
     check = SplitCheck(expected, tol, max_samples=250)
     ref, rng = Reference(check), random.Random(11)
     for truth in _truths(expected, tol):
         _walk(check, ref, truth, rng)
         assert all(0 < len(t._memo) <= 50 for t in check.tests)
+
+
+def test_the_memo_is_bounded_and_still_agrees_when_it_overflows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _bounded_memo_walk(monkeypatch)
+
+
+def test_the_memo_bound_holds_whatever_filled_the_shared_tests_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What a worker saw (a random subset of the suite, in order, failed the test above): a
+    # check of the same parameters had reached the same states first, under the real bound,
+    # so the bounded walk only read the shared tests' memos and never trimmed them.
+    expected, tol = {"v1": 60, "v2": 30, "v3": 10}, 0.05
+    busy, rng = SplitCheck(expected, tol, max_samples=250), random.Random(11)
+    for truth in _truths(expected, tol):
+        _walk(busy, Reference(busy), truth, rng)
+    assert all(len(t._memo) > 50 for t in busy.tests)
+    _bounded_memo_walk(monkeypatch)
 
 
 def test_checks_with_the_same_parameters_share_their_tests() -> None:
