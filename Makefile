@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Where the CRD schemas live; CI and tests point this at ../shared/crds when it exists.
 export AMBIENT_HARNESS_CRD_DIR ?= $(if $(wildcard ../shared/crds),$(abspath ../shared/crds),$(HOME)/.cache/ambient-harness/crds)
 
-.PHONY: setup schemas test lint demo e2e bench clean help
+.PHONY: setup schemas test test-order lint demo e2e bench clean help
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,16 @@ test: $(STAMP) $(CRD_FILES)  ## offline suite (live tests skip with a reason whe
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests: the suite is broken" >&2; fi; \
 	exit $$rc
+
+# One pytest process per seed: each runs a seeded half of the suite in collection order, as one
+# xdist worker may (tests/subset_order.py). A test that needs another to run before it (or not)
+# fails here under a seed that `pytest --subset=SEED` reproduces, not some day in CI.
+SEEDS ?= 1 2 3 4
+test-order: $(STAMP) $(CRD_FILES)  ## the suite in seeded parts (SEEDS="1 2 3 4"): finds tests that depend on what ran before
+	@rc=0; for seed in $(SEEDS); do \
+	  echo "pytest --subset=$$seed"; \
+	  env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -p no:cacheprovider -n 0 -q --subset=$$seed $(PYTEST_ARGS) || rc=1; \
+	done; exit $$rc
 
 lint: $(STAMP) $(CRD_FILES)  ## ruff + mypy --strict + scenario lint
 	$(BIN)/ruff check harness tests benchmarks

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # pytester runs pytest in this process (tests/pytest_plugin); it must be declared here, in the
 # top conftest.
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "subset_order"]
 # The lint corpus (tests/malformed/: 155 directories of YAML, no test module) is data the lint
 # tests read; walking it cost every pytest process ~0.13 s of collection. Its own conftest.py
 # keeps its scenario.yaml files from being items when pytest is pointed at it.
