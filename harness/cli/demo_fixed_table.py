@@ -28,6 +28,8 @@ from rich.style import Style
 from rich.table import Column, Table
 from rich.text import Text
 
+from harness.cli.demo_wrap import wrap
+
 _NULL: Final = Style.null()
 _NEW_LINE: Final = Segment.line()
 _BOX_PIECES: Final = (  # a `Box`'s characters (the eight lines of its source)
@@ -305,8 +307,9 @@ def _render_cell(
         else cell
     )
     tab_size = console.tab_size if text.tab_size is None else text.tab_size
-    wrapped = text.wrap(
+    wrapped = wrap(
         console,
+        text,
         width,
         justify=text.justify or column.justify or "default",
         overflow=text.overflow or column.overflow or "fold",

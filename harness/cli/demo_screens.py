@@ -29,8 +29,9 @@ from harness.cli.demo_fixed_table import FixedTable
 from harness.cli.demo_manifests import FramedPanel
 from harness.cli.demo_options import KEY_HELP
 from harness.cli.demo_style import style
+from harness.cli.demo_wrap import ONE_CELL, text_lines
 
-__all__ = ["KEY_HELP"]
+__all__ = ["KEY_HELP", "ONE_CELL"]
 
 SCREEN_HEIGHT: Final = 30  # when the console is not a terminal: a projector's 100x30
 NEXT_KEYS: Final = ("\n", "\r", " ")
@@ -111,9 +112,6 @@ def keys_for(stream: TextIO) -> KeySource:
 # --- folding -------------------------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`'\"(])")
-# Characters one cell wide, as rich measures them (tests/cli/test_demo_screens.py checks it):
-# in a text of these only, a word's width is its length.
-ONE_CELL: Final = frozenset(map(chr, range(0x20, 0x7F))) | frozenset("…→—≠·")
 
 
 def text_height(console: Console, text: str, width: int) -> int:
@@ -275,6 +273,8 @@ class ScreenWriter:
                 lines = renderable.lines(self.console, options)  # (each as wide as the console)
             if lines is None and isinstance(renderable, FixedTable):
                 lines = renderable.lines(self.console, options)
+            if lines is None and isinstance(renderable, Text):
+                lines = text_lines(self.console, renderable, options)
             if lines is None:
                 lines = self.console.render_lines(renderable, options, pad=False)
             cached = self._rendered[id(renderable)] = (renderable, lines, options.max_width)

@@ -2,8 +2,8 @@
 the same bytes on a coloured terminal (which hold a log's text). Its tables
 (harness/cli/demo_fixed_table.py), for random tables of every shape the class accepts and of
 shapes it leaves to rich, and for the demo's own, printed and as a screen's lines; its
-one-line texts and screen boundaries (`one_line`); the heights it counts without wrapping
-(`text_height`)."""
+one-line texts and screen boundaries (`one_line`); its wrapping (`demo_wrap`); the heights it
+counts without wrapping (`text_height`)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from harness.cli.demo_screens import (
     text_height,
 )
 from harness.cli.demo_tables import MatrixRow, matrix_table, probe_table
+from harness.cli.demo_wrap import divide_line, text_lines, wrap
 from harness.judge.enforcement import scenario_attribution
 from harness.report.document import load_json_report
 from harness.report.words import describe_observed
@@ -294,3 +295,72 @@ def test_a_framed_panel_prints_what_rich_prints() -> None:
                 screen.print(SegmentLines(lines, new_lines=True))
                 assert output(screen) == output(rich_own), (sc.name, width)
     assert 3 < framed < 14
+
+
+def random_paragraphs(rng: random.Random) -> Text:
+    """Words (some longer than a line, some not one cell wide, a tab) between spaces, doubled
+    spaces and line breaks, leading and trailing ones too; in styles, justified, cut."""
+    pieces = ["a", "to", "denied-l7", "(403", "RBAC:", "→", "✔", "…", "x" * 23, "漢字", "e\u0301",
+              "tab\there", "ratings-v1),"]  # fmt: skip
+    words = [
+        rng.choice(pieces if rng.random() < 0.05 else pieces[:9]) for _ in range(rng.randint(0, 25))
+    ]
+    plain = "".join(rng.choice([" "] * 10 + ["  ", "\n", "\n\n"]) + w for w in words)
+    text = Text(plain[rng.randint(0, 1) :], style=rng.choice(STYLES))
+    for _ in range(rng.randint(0, 3)):
+        start = rng.randint(0, max(0, len(text) - 1))
+        text.stylize(rng.choice(STYLES[1:]), start, start + rng.randint(1, 30))
+    if rng.random() < 0.3:
+        text.justify = rng.choice(["left", "right", "center", "full", "default"])
+    if rng.random() < 0.2:
+        text.overflow = rng.choice(["fold", "crop", "ellipsis", "ignore"])
+    if rng.random() < 0.1:
+        text.no_wrap = rng.choice([True, False])
+    return text
+
+
+def test_wrap_is_rich_s_wrap() -> None:
+    # Seeded: the lines `wrap` makes are the lines rich makes (their text, styles and
+    # justification), at widths from one cell to wider than the text, with the options a
+    # table cell or a screen passes; and `divide_line` breaks where rich's does.
+    from rich._wrap import divide_line as rich_divide_line
+
+    rng = random.Random(15)
+    out = colour_console(100)
+    counted = 0
+    for _ in range(400):
+        text = random_paragraphs(rng)
+        width = rng.choice([1, 2, 5, 9, 14, 22, 40, 100])
+        kwargs = {
+            "justify": rng.choice([None, None, "left", "default", "right", "center", "full"]),
+            "overflow": rng.choice([None, None, "fold", "crop", "ellipsis", "ignore"]),
+            "no_wrap": rng.choice([None, None, True, False]),
+        }
+        ours = wrap(out, text.copy(), width, **kwargs)  # type: ignore[arg-type]
+        theirs = text.copy().wrap(out, width, **kwargs)  # type: ignore[arg-type]
+        assert [(t.plain, t.spans, t.style) for t in ours] == [
+            (t.plain, t.spans, t.style) for t in theirs
+        ], (text, width, kwargs)
+        for line in text.plain.split("\n"):
+            if ONE_CELL.issuperset(line):
+                counted += 1
+                for fold in (True, False):
+                    assert divide_line(line, width, fold) == rich_divide_line(line, width, fold)
+    assert counted > 500
+
+
+def test_a_screen_prints_a_text_as_rich_does() -> None:
+    # Seeded: the lines a screen prints of a text (`text_lines`) are rich's lines of it.
+    rng = random.Random(15)
+    for width in (9, 40, 100):
+        ours, rich_own = colour_console(width), colour_console(width)
+        for _ in range(60):
+            text = random_paragraphs(rng)
+            text.end = rng.choice(["\n", "\n", ""])
+            lines = text_lines(ours, text, ours.options)
+            assert lines is not None
+            ours.print(SegmentLines(lines, new_lines=True))
+            shown = rich_own.render_lines(text, rich_own.options, pad=False)
+            rich_own.print(SegmentLines(shown, new_lines=True))
+        assert output(ours) == output(rich_own)
+        assert text_lines(ours, Text("a"), ours.options.update(height=3)) is None
