@@ -19,6 +19,7 @@ from rich.style import Style
 from rich.text import Text
 
 from harness.cli.demo_style import style
+from harness.cli.demo_wrap import ONE_CELL
 
 PANEL_FRAME: Final = 4  # the border and padding of a panel, left and right
 _NULL: Final = Style.null()
@@ -197,7 +198,10 @@ class Wrapped:
     def __init__(self, lines: list[str]) -> None:
         highlighted = [highlight(line) for line in lines]
         self.text = Text("\n").join(highlighted)
-        self.widest = max((t.cell_len for t in highlighted), default=0)
+        # A line's cells are the sum of its pieces' where every character is one cell wide.
+        self.widths = [t.cell_len for t in highlighted]
+        self.one_cell = ONE_CELL.issuperset(self.text.plain.replace("\n", ""))
+        self.widest = max(self.widths, default=0)
         self.tabs = "\t" in self.text.plain
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -211,10 +215,30 @@ class Wrapped:
         rich wraps them)."""
         if self.tabs or width < 1 or self.widest > width:
             return None
-        segments = self.text.render(console, end="\n")
-        return list(
-            Segment.split_and_crop_lines(segments, width, style=_NULL, include_new_lines=False)
-        )
+        if not self.one_cell or not self.widths:
+            segments = self.text.render(console, end="\n")
+            return list(
+                Segment.split_and_crop_lines(segments, width, style=_NULL, include_new_lines=False)
+            )
+        # rich's splitting (`Segment.split_and_crop_lines`) of the rendered text, each line
+        # padded to `width`: the lines' widths are known, none is measured again.
+        lines: list[list[Segment]] = [[]]
+        for segment in self.text.render(console, end="\n"):
+            text, segment_style, control = segment
+            if control or "\n" not in text:
+                lines[-1].append(segment)
+                continue
+            while text:
+                piece, newline, text = text.partition("\n")
+                if piece:
+                    lines[-1].append(Segment(piece, segment_style))
+                if newline:
+                    lines.append([])
+        lines.pop()  # after the end's newline
+        for line, used in zip(lines, self.widths, strict=True):
+            if used < width:
+                line.append(Segment(" " * (width - used), _NULL))
+        return lines
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.text)

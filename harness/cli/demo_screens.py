@@ -446,7 +446,13 @@ def one_line(
     ):
         return None
     # As `Text.__rich_console__` renders its one line: joined, so that its style is a span.
-    segments = Text("\n").join([renderable]).render(console, end=renderable.end)
+    segments = list(Text("\n").join([renderable]).render(console, end=renderable.end))
+    # Pieces of a line that fits, and the end (rich's splitting drops a newline, copies the
+    # rest as it is): split here where the end is a newline or nothing.
+    if renderable.end == "\n":
+        return [segments[:-1]]
+    if not renderable.end:
+        return [segments]
     return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
 
 
