@@ -10,7 +10,7 @@ import re
 from typing import Final
 
 from rich import box
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.panel import Panel
@@ -19,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 
 from harness.cli.demo_style import style
-from harness.cli.demo_wrap import ONE_CELL
+from harness.cli.demo_wrap import ONE_CELL, group_lines
 
 PANEL_FRAME: Final = 4  # the border and padding of a panel, left and right
 _NULL: Final = Style.null()
@@ -139,7 +139,12 @@ class FramedPanel(Panel):
                 return None
         else:  # as `Padding` renders it, in the frame's options
             framed = options.update(width=width - 2, height=None, highlight=self.highlight)
-            inner = console.render_lines(body, framed.update_width(inner_width), style=_NULL)
+            inside = framed.update_width(inner_width)
+            grouped = group_lines(console, body, inside) if isinstance(body, Group) else None
+            if grouped is None:
+                inner = console.render_lines(body, inside, style=_NULL)
+            else:  # (padded as `render_lines` pads them)
+                inner = [Segment.adjust_line_length(line, inner_width, _NULL) for line in grouped]
         # The frame's top and bottom as rich renders them around a body of no line (and no
         # padding: it only pads the body), which is far cheaper than around an empty line.
         frame = copy.copy(self)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol, TextIO
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.text import Text
@@ -29,7 +29,7 @@ from harness.cli.demo_fixed_table import FixedTable
 from harness.cli.demo_manifests import FramedPanel
 from harness.cli.demo_options import KEY_HELP
 from harness.cli.demo_style import style
-from harness.cli.demo_wrap import ONE_CELL, text_lines
+from harness.cli.demo_wrap import ONE_CELL, group_lines, text_lines
 
 __all__ = ["KEY_HELP", "ONE_CELL"]
 
@@ -273,8 +273,10 @@ class ScreenWriter:
                 lines = renderable.lines(self.console, options)  # (each as wide as the console)
             if lines is None and isinstance(renderable, FixedTable):
                 lines = renderable.lines(self.console, options)
-            if lines is None and isinstance(renderable, Text):
+            if lines is None and type(renderable) is Text:
                 lines = text_lines(self.console, renderable, options)
+            if lines is None and isinstance(renderable, Group):
+                lines = group_lines(self.console, renderable, options)
             if lines is None:
                 lines = self.console.render_lines(renderable, options, pad=False)
             cached = self._rendered[id(renderable)] = (renderable, lines, options.max_width)

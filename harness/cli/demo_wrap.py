@@ -7,8 +7,8 @@ demo) a word's cells are its length: `wrap` is `Text.wrap` (rich 14's steps, wit
 splitting, dividing, stripping, justifying and truncating of the lines), its breaks found by
 `divide_line`, which does what rich's `divide_line` does, counting characters; any other text
 is wrapped by rich. `text_lines` renders a text to a screen's lines as `Text.__rich_console__`
-and `Console.render_lines` do, wrapped so. tests/cli/test_demo_rendering.py compares both with
-rich's own on seeded random texts.
+and `Console.render_lines` do, wrapped so, and `group_lines` a group of texts.
+tests/cli/test_demo_rendering.py compares them with rich's own on seeded random texts.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from rich.console import Console, ConsoleOptions, JustifyMethod, OverflowMethod
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, OverflowMethod
 from rich.containers import Lines
 from rich.segment import Segment
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
@@ -113,3 +113,20 @@ def text_lines(console: Console, text: Text, options: ConsoleOptions) -> list[li
     )
     segments = Text("\n").join(lines).render(console, end=text.end)
     return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
+
+
+def group_lines(
+    console: Console, group: Group, options: ConsoleOptions
+) -> list[list[Segment]] | None:
+    """`console.render_lines(group, options, pad=False)` for a group of texts that each end
+    their last line (rich's splitting starts afresh after each, so the group's lines are its
+    texts' lines one after another); None for any other group."""
+    lines: list[list[Segment]] = []
+    for renderable in group.renderables:
+        if type(renderable) is not Text or renderable.end != "\n":
+            return None
+        text = text_lines(console, renderable, options)
+        if text is None:
+            return None
+        lines += text
+    return lines

@@ -29,7 +29,7 @@ from harness.cli.demo_screens import (
     text_height,
 )
 from harness.cli.demo_tables import MatrixRow, matrix_table, probe_table
-from harness.cli.demo_wrap import divide_line, text_lines, wrap
+from harness.cli.demo_wrap import divide_line, group_lines, text_lines, wrap
 from harness.judge.enforcement import scenario_attribution
 from harness.report.document import load_json_report
 from harness.report.words import describe_observed
@@ -369,3 +369,28 @@ def test_a_screen_prints_a_text_as_rich_does() -> None:
             rich_own.print(SegmentLines(shown, new_lines=True))
         assert output(ours) == output(rich_own)
         assert text_lines(ours, Text("a"), ours.options.update(height=3)) is None
+
+
+def test_a_screen_prints_a_group_of_texts_as_rich_does() -> None:
+    # Seeded: a group's lines (`group_lines`) are rich's lines of it, where every text ends its
+    # last line; a text that does not runs into the next one's first line, which rich renders.
+    from rich.console import Group
+
+    rng = random.Random(15)
+    grouped = 0
+    for width in (9, 40, 100):
+        ours, rich_own = colour_console(width), colour_console(width)
+        for _ in range(15):
+            texts = [random_paragraphs(rng) for _ in range(rng.randint(1, 4))]
+            for text in texts:
+                text.end = rng.choice(["\n"] * 5 + [""])
+            group = Group(*texts)
+            lines = group_lines(ours, group, ours.options)
+            assert (lines is None) == any(t.end != "\n" for t in texts)
+            if lines is not None:
+                grouped += 1
+                ours.print(SegmentLines(lines, new_lines=True))
+                shown = rich_own.render_lines(group, rich_own.options, pad=False)
+                rich_own.print(SegmentLines(shown, new_lines=True))
+        assert output(ours) == output(rich_own)
+    assert 10 < grouped < 45
