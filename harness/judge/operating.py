@@ -7,10 +7,11 @@ true share `q` follows exactly from the binomial recursion over (n, h): no sampl
 For each `n` the decision over `h` is: FAIL at both ends (some one-sided mixture crosses
 m / alpha), PASS on a middle interval (every boundary likelihood ratio <= beta), undecided
 between. A crossing stays a crossing when a sample of the tested side is added, and none
-appears when a sample of the other side is (each alternative's ratio moves one way), so
-each FAIL threshold moves by at most one per sample and is tracked by walking; the PASS
-interval is linear in `h` (a closed form, checked against `evaluate`). `regions()` is the
-table, `figures()` the recursion; the tests check the table against `SplitCheck.evaluate`.
+appears when a sample of the other side is (each alternative's ratio moves one way, by far
+more than rounding), so each FAIL threshold moves up by 0 or 1 per sample and one test per
+sample places it; the PASS interval is linear in `h` (a closed form, checked against
+`evaluate`). `regions()` is the table, `course()` the recursion and `figures()` its summary;
+the tests check the table against `SplitCheck.evaluate`.
 """
 
 from __future__ import annotations
@@ -70,21 +71,17 @@ def regions(check: SplitCheck) -> Iterator[Region]:
     """The decision table for n = 1 .. cap (the cap's row without the at-cap pass)."""
     over = _crossing([t for t in check.tests if t.side == "over"])
     under = _crossing([t for t in check.tests if t.side == "under"])
-    fail_high = 1  # smallest h crossing an over test at n (moves up by 0 or 1 per sample)
-    fail_low = -1  # largest h crossing an under test (moves up by 0 or 1 per sample)
+    # Each threshold moves up by 0 or 1 per sample (the module docstring): one test at the
+    # new n places it.
+    fail_high = 1  # smallest h crossing an over test at n (n + 1: none)
+    fail_low = -1  # largest h crossing an under test (-1: none)
     for n in range(1, check.max_samples + 1):
-        if over is not None:
-            while fail_high <= n and not over(fail_high, n):
-                fail_high += 1
-            while fail_high > 0 and over(fail_high - 1, n):
-                fail_high -= 1
-        else:
+        if over is None:
             fail_high = n + 1
-        if under is not None:
-            while fail_low + 1 <= n and under(fail_low + 1, n):
-                fail_low += 1
-            while fail_low >= 0 and not under(fail_low, n):
-                fail_low -= 1
+        elif not over(fail_high, n):
+            fail_high += 1
+        if under is not None and under(fail_low + 1, n):
+            fail_low += 1
         low, high = 0, n
         for t in check.tests:
             a, b = t.boundary.log_hit, t.boundary.log_miss
@@ -127,6 +124,45 @@ def _crossing(tests: list[SideTest]) -> Callable[[int, int], bool] | None:
     return lambda h, n: any(t.crosses(h, n) for t in tests)
 
 
+@dataclass(frozen=True)
+class Course:
+    """The recursion's outcome for one truth: per sample count, the mass that stops there.
+
+    `figures(by)` summarises it for any `by` without running the recursion again (the
+    decisions before a cap do not depend on it), with the same sums in the same order.
+    """
+
+    truth: float
+    stops: tuple[tuple[int, float, float], ...]  # (n, P(FAIL at n), P(PASS at n)), n rising
+    at_cap: float  # P(reaching the cap undecided): a PASS there, included in stops
+    cap: int
+
+    def figures(self, by: int | None = None) -> Figures:
+        by = self.cap if by is None else by
+        fail = passed = fail_by = 0.0
+        n = 0
+        for n, failed, decided in self.stops:
+            passed += decided
+            fail += failed
+            if n == by:
+                fail_by = fail
+        if by > n:  # stopped before `by`: every failure came before it
+            fail_by = fail
+        stops = [(n, failed + decided) for n, failed, decided in self.stops]
+        total = sum(p for _, p in stops) or 1.0
+        mean = sum(n * p for n, p in stops) / total
+        return Figures(
+            self.truth,
+            fail,
+            passed,
+            self.at_cap,
+            fail_by,
+            mean,
+            _quantile(stops, 0.5),
+            _quantile(stops, 0.95),
+        )
+
+
 def figures(
     check: SplitCheck,
     truth: float,
@@ -138,65 +174,76 @@ def figures(
 
     The decisions before a cap do not depend on it, so `fail_by` is the detection the check
     would have with `max_samples=by` (default: its own cap). `table`: `list(regions(check))`
-    when several truths are computed for one check.
+    when several truths are computed for one check; `course()` when several `by` are.
     """
-    by = check.max_samples if by is None else by
+    return course(check, truth, table=table).figures(by)
+
+
+def _step(alive: list[float], q: float, r: float) -> list[float]:
+    """One more sample over a band: h stays (prob r) or moves up (prob q).
+
+    step[i] = alive[i] * r + alive[i - 1] * q (0 beyond either end), by a plain loop:
+    cheaper than zipping two shifted copies, or than map over bound methods.
+    """
+    step: list[float] = []
+    append, below = step.append, 0.0
+    for here in alive:
+        append(here * r + below * q)
+        below = here
+    append(0.0 * r + below * q)
+    return step
+
+
+def course(check: SplitCheck, truth: float, *, table: Sequence[Region] | None = None) -> Course:
+    """The binomial recursion over the decision table when the counted share is `truth`."""
     cap = check.max_samples
     lo, alive = 0, [1.0]  # alive[i]: P(undecided with h = lo + i)
-    fail = passed = at_cap = fail_by = 0.0
-    stops: list[tuple[int, float]] = []
+    # alive[z0:z1] are exact zeros (the PASS interval emptied at the last sample): stepping
+    # them gives zeros again, and a band next to them steps as if at an end (x + 0.0 == x),
+    # so only the two bands around them are stepped; the list, its sums, are unchanged.
+    z0 = z1 = 0
+    at_cap = 0.0
+    stops: list[tuple[int, float, float]] = []
     q, r = truth, 1.0 - truth
-    n = 0
     for region in regions(check) if table is None else table:
         n = region.n
-        # One more sample: h stays (prob r) or moves up (prob q); covers lo .. lo + len.
-        # step[i] = alive[i] * r + alive[i - 1] * q (0 beyond either end), by a plain loop:
-        # cheaper than zipping two shifted copies.
-        step: list[float] = []
-        append, below = step.append, 0.0
-        for here in alive:
-            append(here * r + below * q)
-            below = here
-        append(0.0 * r + below * q)
-        hi = lo + len(step) - 1
+        if z1 > z0:
+            step = _step(alive[:z0], q, r)
+            step += [0.0] * (z1 - z0 - 1)
+            step += _step(alive[z1:], q, r)
+        else:
+            step = _step(alive, q, r)
+        size = len(step)
+        hi = lo + size - 1
         # FAIL at both ends, PASS in the middle (or everything left at the cap).
         low_end = min(region.fail_low, hi) - lo + 1  # step[:low_end] fails
         high_start = max(region.fail_high - lo, low_end)  # step[high_start:] fails
         failed = sum(step[: max(low_end, 0)]) + sum(step[high_start:])
-        keep_lo, keep_hi = max(low_end, 0), min(high_start, len(step))
-        middle = step[keep_lo:keep_hi]
+        keep_lo, keep_hi = max(low_end, 0), min(high_start, size)  # step[keep_lo:keep_hi] left
         if n == cap:
-            decided = sum(middle)  # undecided at the cap: PASS
+            decided = sum(step[keep_lo:keep_hi])  # undecided at the cap: PASS
             at_cap += decided
-            middle = []
-        else:
-            a = max(region.pass_low - lo - keep_lo, 0)
-            b = min(region.pass_high - lo - keep_lo + 1, len(middle))
-            decided = sum(middle[a:b]) if a < b else 0.0
-            if a < b:
-                middle[a:b] = [0.0] * (b - a)
-        passed += decided
-        fail += failed
-        stops.append((n, failed + decided))
-        # Drop negligible mass at the edges so the band stays narrow.
-        start, end = 0, len(middle)
-        while start < end and middle[start] <= _DROP:
-            start += 1
-        while end > start and middle[end - 1] <= _DROP:
-            end -= 1
-        alive = middle[start:end]
-        lo = lo + keep_lo + start
-        if n == by:
-            fail_by = fail
-        if not alive:
+            stops.append((n, failed, decided))
             break
-    total = sum(p for _, p in stops) or 1.0
-    mean = sum(n * p for n, p in stops) / total
-    if by > n:  # stopped before `by`: every failure came before it
-        fail_by = fail
-    return Figures(
-        truth, fail, passed, at_cap, fail_by, mean, _quantile(stops, 0.5), _quantile(stops, 0.95)
-    )
+        a = max(region.pass_low - lo, keep_lo)
+        b = min(region.pass_high - lo + 1, keep_hi)
+        decided = 0.0
+        if a < b:
+            decided = sum(step[a:b])
+            step[a:b] = [0.0] * (b - a)
+        stops.append((n, failed, decided))
+        # Drop negligible mass at the edges so the band stays narrow.
+        start, end = keep_lo, keep_hi
+        while start < end and step[start] <= _DROP:
+            start += 1
+        while end > start and step[end - 1] <= _DROP:
+            end -= 1
+        if start == end:
+            break
+        alive = step[start:end]
+        lo += start
+        z0, z1 = max(a - start, 0), min(b - start, end - start)
+    return Course(truth, tuple(stops), at_cap, cap)
 
 
 def _quantile(stops: list[tuple[int, float]], level: float) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.judge.derived import samples_warning, split_check
-from harness.judge.operating import Region, counted_backend, figures, regions
+from harness.judge.operating import Course, Region, counted_backend, course, figures, regions
 from harness.judge.split import CAP_FACTOR, MIN_FACTOR, SplitCheck, min_samples, split_cap
 from harness.lint.command import run_lint
 from harness.model.scenario import Probe
@@ -36,6 +36,24 @@ def table(p0_pct: float, tol_pp: float) -> tuple[Region, ...]:
     return tuple(regions(two_way(p0_pct, tol_pp)))
 
 
+@functools.cache
+def recursion(p0_pct: float, tol_pp: float, truth: float) -> Course:
+    """The recursion of `two_way(p0_pct, tol_pp)` at `truth`, run once per process: tests that
+    need its figures with different caps (`by`) share it."""
+    return course(two_way(p0_pct, tol_pp), truth, table=table(p0_pct, tol_pp))
+
+
+def test_the_figures_by_a_cap_are_those_of_the_check_with_that_cap() -> None:
+    # One recursion serves every `by`: its fail_by is exactly the P(fail) of the capped check.
+    for truth in (0.10, 0.20):
+        run = recursion(10, 5, truth)
+        assert run.figures() == figures(two_way(10, 5), truth, table=table(10, 5))
+        for by in (150, 634):
+            capped = figures(two_way(10, 5, max_samples=by), truth)
+            assert run.figures(by).fail_by == capped.fail, (truth, by)
+            assert capped.at_cap > 0
+
+
 @pytest.mark.parametrize(("p0", "tol", "cap"), [(10, 5, 150), (50, 10, 120), (30, 3, 100)])
 def test_the_decision_table_is_the_checks_own(p0: float, tol: float, cap: int) -> None:
     check = two_way(p0, tol, max_samples=cap)
@@ -53,7 +71,7 @@ def test_the_decision_table_is_the_checks_own(p0: float, tol: float, cap: int) -
 def test_the_issue_figures_at_90_10_within_5_points() -> None:
     check = two_way(10, 5)
     assert check.max_samples == split_cap({"v1": 90, "v2": 10}, 0.05) == 1015
-    h0, wrong = figures(check, 0.10, table=table(10, 5)), figures(check, 0.20, table=table(10, 5))
+    h0, wrong = recursion(10, 5, 0.10).figures(), recursion(10, 5, 0.20).figures()
     assert h0.fail <= 0.001  # 0.084%
     assert wrong.fail >= 0.99  # 80/20 detected
     assert h0.median < 200
@@ -62,7 +80,7 @@ def test_the_issue_figures_at_90_10_within_5_points() -> None:
 def test_the_old_fixed_cap_missed_tight_tolerances() -> None:
     # The defect: at ±2pp a 1000-sample cap detects a 4pp error about 6 times in 10.
     # The decisions before a cap do not depend on it: one recursion gives both.
-    new = figures(two_way(10, 2), 0.14, by=1000, table=table(10, 2))
+    new = recursion(10, 2, 0.14).figures(1000)
     assert new.fail_by < 0.7  # what a cap of 1000 detects
     assert new.fail >= 0.99 and new.at_cap < 1e-6  # the derived cap, 5545
 
@@ -73,11 +91,11 @@ def test_guarantees_per_tolerance_at_90_10(tol: int) -> None:
     the derived cap and with the smallest cap lint accepts (min_samples)."""
     check = two_way(10, tol)
     assert check.max_samples == max(100, -(-CAP_FACTOR * check.information_bound() // 1))
-    assert figures(check, 0.10, table=table(10, tol)).fail <= check.alpha
+    assert recursion(10, tol, 0.10).figures().fail <= check.alpha
     for truth in (0.10 + 2 * tol / 100, 0.10 - 2 * tol / 100):
         if truth < 0:
             continue
-        f = figures(check, truth, by=check.min_samples(), table=table(10, tol))
+        f = recursion(10, tol, truth).figures(check.min_samples())
         assert f.fail >= 0.99, truth
         assert f.fail_by >= 0.99, truth
 
