@@ -169,21 +169,24 @@ def eventually(
     origin = p.start if since is None else since
     first_match: float | None = None
     streak = 0
+    # Read once, not per poll (the loop's calls to observe, clock and sleep are unchanged).
+    poll, start = p.poll, p.start
+    need, budget, interval = timing.streak, timing.budget, timing.interval
     while True:
-        seen = p.poll()
-        if seen.matched:
+        seen = poll()
+        if seen.problem is None:  # matched
             if first_match is None:
-                first_match = p.start + seen.at - origin
+                first_match = start + seen.at - origin
             streak += 1
-            if streak >= timing.streak:
+            if streak >= need:
                 break
         else:
             streak = 0
-        if p.elapsed() >= timing.budget:
+        if clock() - start >= budget:  # p.elapsed()
             context = f"needed {timing.streak} in a row within {timing.budget:g}s"
             return _result(p, first_match, None, (context, "eventually"))
-        if not seen.matched:
-            sleep(timing.interval)
+        if seen.problem is not None:
+            sleep(interval)
     consistent = p.start + seen.at - origin
     if timing.hold > 0:
         hold_start = p.elapsed()

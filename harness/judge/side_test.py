@@ -4,6 +4,7 @@ described in `harness.judge.split`): one backend's share, over or under its expe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -18,7 +19,7 @@ _WEIGHT_DOUBLE = 0.7
 _WEIGHT_REST = 0.15
 _EPS = 1e-12
 _MEMO_STATES = 1 << 14  # answers kept per SideTest (shared by the checks: `side_test`)
-_HITS_SPAN = 1 << 32
+HITS_SPAN = 1 << 32  # SideTest.known's keys: n << 32 | hits for 0 <= hits < HITS_SPAN
 CROSSED = math.inf  # SideTest.state(): the mixture crossed (a boundary ratio is finite)
 
 
@@ -56,11 +57,17 @@ class SideTest:
         default=(), init=False, repr=False, compare=False
     )
     _log_count: float = field(default=0.0, init=False, repr=False, compare=False)
+    # known(n << 32 | hits): state(hits, n) when memoised, else None (a check's hot path
+    # asks it before calling state(), which computes and stores the answer).
+    known: Callable[[int], float | None] = field(
+        default=lambda key: None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         coefficients = tuple((a.log_weight, a.log_hit, a.log_miss) for a in self.alternatives)
         object.__setattr__(self, "_coefficients", coefficients)
         object.__setattr__(self, "_log_count", math.log(len(coefficients)))
+        object.__setattr__(self, "known", self._memo.get)
 
     def _terms(self, hits: int, n: int) -> list[float]:
         # w + hits * log_hit + misses * log_miss, multiplying only counts that occurred
@@ -99,7 +106,7 @@ class SideTest:
 
     def state(self, hits: int, n: int) -> float:
         """CROSSED if `crosses`, else `log_boundary_ratio` (memoised: one float per state)."""
-        if not 0 <= hits < _HITS_SPAN:  # no key of its own (never in a real run)
+        if not 0 <= hits < HITS_SPAN:  # no key of its own (never in a real run)
             return CROSSED if self.crosses(hits, n) else self.log_boundary_ratio(hits, n)
         key = n << 32 | hits  # a distinct int per state
         known = self._memo.get(key)

@@ -66,7 +66,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from harness.judge.side_test import CROSSED, SIDES, SIGN, SideTest, side_alternatives, side_test
+from harness.judge.side_test import (
+    CROSSED,
+    HITS_SPAN,
+    SIDES,
+    SIGN,
+    SideTest,
+    side_alternatives,
+    side_test,
+)
 from harness.model.outcome import Kind, Outcome
 
 if TYPE_CHECKING:
@@ -264,7 +272,9 @@ class SplitCheck:
         accept = n >= self.pass_floor
         for test in self.tests:
             hits = counts.get(test.backend, 0)
-            log_boundary = test.state(hits, n)
+            log_boundary = test.known(n << 32 | hits) if 0 <= hits < HITS_SPAN else None
+            if log_boundary is None:
+                log_boundary = test.state(hits, n)
             if log_boundary == CROSSED:
                 ratio = _format_ratio(test.log_evidence(hits, n))
                 return Decision(

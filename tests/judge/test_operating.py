@@ -46,10 +46,10 @@ def recursion(p0_pct: float, tol_pp: float, truth: float) -> Course:
 def test_the_figures_by_a_cap_are_those_of_the_check_with_that_cap() -> None:
     # One recursion serves every `by`: its fail_by is exactly the P(fail) of the capped check.
     for truth in (0.10, 0.20):
-        run = recursion(10, 5, truth)
-        assert run.figures() == figures(two_way(10, 5), truth, table=table(10, 5))
-        for by in (150, 634):
-            capped = figures(two_way(10, 5, max_samples=by), truth)
+        run = recursion(10, 10, truth)
+        assert run.figures() == figures(two_way(10, 10), truth, table=table(10, 10))
+        for by in (60, 120):
+            capped = figures(two_way(10, 10, max_samples=by), truth)
             assert run.figures(by).fail_by == capped.fail, (truth, by)
             assert capped.at_cap > 0
 
