@@ -14,6 +14,8 @@ import random
 
 import pytest
 
+_PARSED = pytest.StashKey[tuple[int, float]]()
+
 
 def _subset(value: str) -> tuple[int, float]:
     seed, _, fraction = value.partition(":")
@@ -41,15 +43,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     value = config.getoption("subset")
     if value is not None:
-        _subset(value)  # a bad value is a usage error before collection
+        config.stash[_PARSED] = _subset(value)  # a bad value: a usage error before collection
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m: a part of what they selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    value = config.getoption("subset")
-    if value is None:
+    if _PARSED not in config.stash:
         return
-    seed, fraction = _subset(value)
+    seed, fraction = config.stash[_PARSED]
     rng = random.Random(seed)
     keep = [rng.random() < fraction for _ in items]
     config.hook.pytest_deselected(items=[i for i, k in zip(items, keep, strict=True) if not k])

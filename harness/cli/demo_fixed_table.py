@@ -28,7 +28,7 @@ from rich.style import Style
 from rich.table import Column, Table
 from rich.text import Text
 
-from harness.cli.demo_wrap import wrap
+from harness.cli.demo_wrap import wrapped_segments
 
 _NULL: Final = Style.null()
 _NEW_LINE: Final = Segment.line()
@@ -306,17 +306,14 @@ def _render_cell(
         if isinstance(cell, str)
         else cell
     )
-    tab_size = console.tab_size if text.tab_size is None else text.tab_size
-    wrapped = wrap(
+    segments = wrapped_segments(
         console,
         text,
         width,
-        justify=text.justify or column.justify or "default",
-        overflow=text.overflow or column.overflow or "fold",
-        tab_size=tab_size or 8,
-        no_wrap=text.no_wrap if text.no_wrap is not None else bool(column.no_wrap),
+        justify=column.justify or "default",
+        overflow=column.overflow or "fold",
+        no_wrap=bool(column.no_wrap),
     )
-    segments = Text("\n").join(wrapped).render(console, end=text.end)
     body = Segment.split_and_crop_lines(segments, width, style=_NULL, include_new_lines=False)
     left, right = pads
     before = (Segment(" " * left, _NULL),) if left else ()

@@ -14,6 +14,7 @@ tests/cli/test_demo_rendering.py compares them with rich's own on seeded random 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from rich.console import Console, ConsoleOptions, Group, JustifyMethod, OverflowMethod
@@ -101,18 +102,40 @@ def text_lines(console: Console, text: Text, options: ConsoleOptions) -> list[li
     width = options.max_width
     if width < 1 or options.height is not None:
         return None
+    segments = wrapped_segments(
+        console,
+        text,
+        width,
+        justify=options.justify or DEFAULT_JUSTIFY,
+        overflow=options.overflow or DEFAULT_OVERFLOW,
+        no_wrap=bool(options.no_wrap),
+    )
+    return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
+
+
+def wrapped_segments(
+    console: Console,
+    text: Text,
+    width: int,
+    *,
+    justify: JustifyMethod,
+    overflow: OverflowMethod,
+    no_wrap: bool,
+) -> Iterable[Segment]:
+    """`text` wrapped at `width` by `wrap` and rendered, as `Text.__rich_console__` does: the
+    text's own justify, overflow, no_wrap and tab size where it has them, else these (the
+    console options', or a table column's)."""
     tab_size = console.tab_size if text.tab_size is None else text.tab_size
     lines = wrap(
         console,
         text,
         width,
-        justify=text.justify or options.justify or DEFAULT_JUSTIFY,
-        overflow=text.overflow or options.overflow or DEFAULT_OVERFLOW,
+        justify=text.justify or justify,
+        overflow=text.overflow or overflow,
         tab_size=tab_size or 8,
-        no_wrap=text.no_wrap if text.no_wrap is not None else bool(options.no_wrap),
+        no_wrap=text.no_wrap if text.no_wrap is not None else no_wrap,
     )
-    segments = Text("\n").join(lines).render(console, end=text.end)
-    return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
+    return Text("\n").join(lines).render(console, end=text.end)
 
 
 def group_lines(
